@@ -1,0 +1,1 @@
+//! (being written by the API work) FDX and admin APIs.

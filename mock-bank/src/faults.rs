@@ -1,0 +1,3 @@
+//! (being written by the API work) Fault injection.
+#[derive(Debug, Default)]
+pub struct FaultBook;

@@ -1,0 +1,20 @@
+//! `mock_bank`: simulated large US-style banks for the bankgate sandbox.
+//!
+//! Each bank is a [`profile::BankProfile`] plus a deterministic, lazily generated ledger
+//! ([`ledger::LedgerGenerator`]), served over three listeners: the FDX v6 API (HTTPS with mutual TLS and the bank's
+//! access token), the bank's own OAuth login (HTTPS, HTML pages for a person), and an admin API for tests and QA
+//! (HTTPS, admin token). Only what changes the generated base (injected transactions, the clock, bank-side consents
+//! and tokens) is persisted, in an embedded SQLite file.
+//!
+//! This crate never depends on the gateway: the two talk HTTPS only, as a real aggregator and bank would.
+
+pub mod api;
+pub mod books;
+pub mod clock;
+pub mod faults;
+pub mod ledger;
+pub mod login;
+pub mod profile;
+pub mod server;
+pub mod state;
+pub mod store;

@@ -1,0 +1,309 @@
+//! Bank profiles: who each simulated bank is, as data. The four shipped banks live in `profiles/banks.toml`
+//! (embedded at compile time, overridable with a file of the same shape).
+//!
+//! A profile decides branding, routing number, product mix, data-sharing policy, API quirks and how the bank words
+//! its transfer descriptors. It holds no behaviour beyond validation and small lookups.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The shipped profiles file.
+pub const DEFAULT_PROFILES: &str = include_str!("../profiles/banks.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("cannot read bank profiles {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("bank profiles are not valid TOML: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("bank `{bank}`: {problem}")]
+    Invalid { bank: String, problem: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfilesFile {
+    bank: Vec<BankProfile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankProfile {
+    /// Short id used in URLs, file names and account ids (`[a-z]+`).
+    pub id: String,
+    pub display_name: String,
+    /// Nine digits with a valid ABA 3-7-1 checksum.
+    pub routing_number: String,
+    /// Two-letter state most customers live in.
+    pub home_region: String,
+    /// Default number of customers (the CLI's `--customers` overrides it).
+    pub customers: u32,
+    /// Payroll posts this many days before payday (early direct deposit).
+    pub early_direct_deposit_days: u8,
+    pub branding: Branding,
+    pub product_mix: ProductMix,
+    pub sharing: SharingPolicy,
+    pub quirks: ApiQuirks,
+    pub wording: Wording,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Branding {
+    pub primary_color: String,
+    pub accent_color: String,
+    pub logo_text: String,
+    pub tagline: String,
+}
+
+/// Share of customers (percent) holding each product besides the checking account everyone has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductMix {
+    pub savings: u8,
+    pub credit_card: u8,
+    pub mortgage: u8,
+    pub auto_loan: u8,
+    pub cd: u8,
+}
+
+/// What the bank refuses to share, whatever the customer consents to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharingPolicy {
+    /// Transactions made through another platform than the requesting one are withheld.
+    pub refuse_offplatform_transactions: bool,
+    /// Purposes refused to every client.
+    #[serde(default)]
+    pub refused_purposes: Vec<String>,
+    /// Purposes refused to particular clients (client id glob with `*`).
+    #[serde(default)]
+    pub refused_clients: Vec<ClientRefusal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRefusal {
+    pub client: String,
+    pub purposes: Vec<String>,
+}
+
+impl SharingPolicy {
+    /// Whether `purpose` is refused to `client_id`.
+    pub fn refuses(&self, client_id: &str, purpose: &str) -> bool {
+        self.refused_purposes.iter().any(|p| p == purpose)
+            || self
+                .refused_clients
+                .iter()
+                .any(|r| glob_match(&r.client, client_id) && r.purposes.iter().any(|p| p == purpose))
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(mut remaining) = text.strip_prefix(head) else { return false };
+            if rest.is_empty() {
+                return true;
+            }
+            loop {
+                if glob_match(rest, remaining) {
+                    return true;
+                }
+                let mut chars = remaining.chars();
+                if chars.next().is_none() {
+                    return false;
+                }
+                remaining = chars.as_str();
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiQuirks {
+    /// Largest `limit` the transactions endpoint accepts.
+    pub max_page_size: u32,
+    /// Page size when the caller gives no `limit`.
+    pub default_page_size: u32,
+    /// Artificial latency of every API call.
+    pub latency_ms: LatencyProfile,
+    /// A weekly maintenance window in simulated time (UTC), during which the API answers 503.
+    pub maintenance: MaintenanceWindow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyProfile {
+    pub median: u32,
+    pub p99: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceWindow {
+    pub weekday: WeekdayName,
+    pub start_hour: u8,
+    pub hours: u8,
+}
+
+impl MaintenanceWindow {
+    /// Whether the simulated instant falls inside the window.
+    pub fn contains(&self, at: time::OffsetDateTime) -> bool {
+        let at = at.to_offset(time::UtcOffset::UTC);
+        let days_after = (at.weekday().number_days_from_monday() as i64
+            - self.weekday.to_time().number_days_from_monday() as i64)
+            .rem_euclid(7);
+        let hour_in_week = days_after * 24 + at.hour() as i64;
+        hour_in_week >= self.start_hour as i64 && hour_in_week < self.start_hour as i64 + self.hours as i64
+    }
+}
+
+/// A weekday as written in profile files (`"sunday"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WeekdayName {
+    Monday,
+    Tuesday,
+    Wednesday,
+    Thursday,
+    Friday,
+    Saturday,
+    Sunday,
+}
+
+impl WeekdayName {
+    pub fn to_time(self) -> time::Weekday {
+        use time::Weekday as W;
+        match self {
+            Self::Monday => W::Monday,
+            Self::Tuesday => W::Tuesday,
+            Self::Wednesday => W::Wednesday,
+            Self::Thursday => W::Thursday,
+            Self::Friday => W::Friday,
+            Self::Saturday => W::Saturday,
+            Self::Sunday => W::Sunday,
+        }
+    }
+}
+
+/// How the bank words descriptors. Placeholders: `{name}`, `{ref}`, `{date}` (MM/DD), `{city}`, `{region}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wording {
+    pub zelle_out: String,
+    pub zelle_in: String,
+    pub venmo_out: String,
+    pub venmo_in: String,
+    pub card_payment: String,
+    pub atm: String,
+    pub interest: String,
+    pub monthly_fee: String,
+    pub overdraft_fee: String,
+    pub overdraft_fee_cents: i64,
+    pub monthly_fee_cents: i64,
+}
+
+/// ABA routing number checksum: 3·d1 + 7·d2 + d3 + 3·d4 + 7·d5 + d6 + 3·d7 + 7·d8 + d9 ≡ 0 (mod 10).
+pub fn aba_checksum_valid(routing: &str) -> bool {
+    let digits: Vec<u32> = routing.chars().filter_map(|c| c.to_digit(10)).collect();
+    if digits.len() != 9 || routing.len() != 9 {
+        return false;
+    }
+    let weights = [3, 7, 1, 3, 7, 1, 3, 7, 1];
+    digits.iter().zip(weights).map(|(d, w)| d * w).sum::<u32>() % 10 == 0
+}
+
+/// Load profiles from TOML text and validate them.
+pub fn parse_profiles(text: &str) -> Result<Vec<BankProfile>, ProfileError> {
+    let file: ProfilesFile = toml::from_str(text)?;
+    for bank in &file.bank {
+        validate(bank)?;
+    }
+    let mut ids: Vec<&str> = file.bank.iter().map(|b| b.id.as_str()).collect();
+    ids.sort_unstable();
+    if ids.windows(2).any(|w| w[0] == w[1]) {
+        return Err(ProfileError::Invalid { bank: "(file)".into(), problem: "two banks share an id".into() });
+    }
+    Ok(file.bank)
+}
+
+/// The shipped profiles, or those of `path` when given.
+pub fn load_profiles(path: Option<&Path>) -> Result<Vec<BankProfile>, ProfileError> {
+    match path {
+        None => parse_profiles(DEFAULT_PROFILES),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| ProfileError::Read { path: path.display().to_string(), source })?;
+            parse_profiles(&text)
+        }
+    }
+}
+
+fn validate(bank: &BankProfile) -> Result<(), ProfileError> {
+    let invalid = |problem: String| ProfileError::Invalid { bank: bank.id.clone(), problem };
+    if bank.id.is_empty() || !bank.id.chars().all(|c| c.is_ascii_lowercase()) {
+        return Err(invalid("id must be lowercase ASCII letters".into()));
+    }
+    if !aba_checksum_valid(&bank.routing_number) {
+        return Err(invalid(format!("routing number {} fails the ABA checksum", bank.routing_number)));
+    }
+    let q = &bank.quirks;
+    if q.default_page_size == 0 || q.default_page_size > q.max_page_size {
+        return Err(invalid("default_page_size must be between 1 and max_page_size".into()));
+    }
+    if q.latency_ms.median > q.latency_ms.p99 {
+        return Err(invalid("latency median above p99".into()));
+    }
+    if q.maintenance.start_hour > 23 || q.maintenance.hours == 0 || q.maintenance.hours > 24 {
+        return Err(invalid("maintenance window must start at 0-23 h and last 1-24 h".into()));
+    }
+    let mix = &bank.product_mix;
+    if [mix.savings, mix.credit_card, mix.mortgage, mix.auto_loan, mix.cd].iter().any(|p| *p > 100) {
+        return Err(invalid("product mix shares are percentages".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_profiles_are_four_valid_banks() {
+        let banks = parse_profiles(DEFAULT_PROFILES).unwrap();
+        assert_eq!(banks.len(), 4);
+        assert!(banks.iter().all(|b| aba_checksum_valid(&b.routing_number)));
+        assert!(banks.iter().any(|b| b.sharing.refuse_offplatform_transactions));
+        assert!(banks.iter().any(|b| !b.sharing.refused_clients.is_empty()));
+    }
+
+    #[test]
+    fn aba_checksum() {
+        assert!(aba_checksum_valid("011903743"));
+        assert!(!aba_checksum_valid("011903744"));
+        assert!(!aba_checksum_valid("01190374"));
+        assert!(!aba_checksum_valid("01190374a"));
+    }
+
+    #[test]
+    fn purpose_refusals_match_client_globs() {
+        let harbor = parse_profiles(DEFAULT_PROFILES).unwrap().into_iter().find(|b| b.id == "harbor").unwrap();
+        assert!(harbor.sharing.refuses("acme-social-app", "targeted_advertising"));
+        assert!(!harbor.sharing.refuses("budget-app", "targeted_advertising"));
+        assert!(!harbor.sharing.refuses("acme-social-app", "personal_finance"));
+    }
+
+    #[test]
+    fn maintenance_window_wraps_the_week() {
+        let w = MaintenanceWindow { weekday: WeekdayName::Saturday, start_hour: 23, hours: 3 };
+        let sat_23 = time::macros::datetime!(2026-11-28 23:30 UTC);
+        let sun_01 = time::macros::datetime!(2026-11-29 01:59 UTC);
+        let sun_02 = time::macros::datetime!(2026-11-29 02:00 UTC);
+        assert!(w.contains(sat_23) && w.contains(sun_01));
+        assert!(!w.contains(sun_02));
+    }
+}

@@ -1,0 +1,3 @@
+//! (being written by the API work) Persistence of what changes the generated base.
+#[derive(Debug, Clone)]
+pub struct BankStore;

@@ -1,0 +1,1 @@
+//! Integration tests of the mock bank (one test binary; modules per area).

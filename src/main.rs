@@ -1,0 +1,2 @@
+//! The bankgate CLI (being written).
+fn main() {}
