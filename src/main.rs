@@ -1,2 +1,183 @@
-//! The bankgate CLI (being written).
-fn main() {}
+//! The `bankgate` command line: `up` (the default), `bank`, `certs init`.
+//!
+//! Thin on purpose: parse options, call the launcher in `bankgate::sandbox`, print what to do next, wait for
+//! Ctrl-C or SIGTERM, shut down cleanly.
+
+use anyhow::Context;
+use bankgate::{Sandbox, SandboxOptions, sandbox};
+use clap::{Args, Parser, Subcommand};
+use mock_bank::ledger::users::{MFA_CODE, PASSWORD, TEST_USERS};
+use std::path::PathBuf;
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+#[derive(Debug, Parser)]
+#[command(name = "bankgate", version, about = "Open-banking sandbox: a consent gateway in front of simulated US banks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start every bank (the default command).
+    Up(RunArgs),
+    /// Start one bank.
+    Bank {
+        /// Bank id: continental, liberty, summit or harbor.
+        #[arg(long)]
+        bank: String,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Development PKI.
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CertsCommand {
+    /// Create (or renew) the CA and every server and client certificate in DIR/certs.
+    Init {
+        #[arg(long, env = "BANKGATE_DATA_DIR", default_value = ".bankgate")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args, Default)]
+struct RunArgs {
+    /// Where certificates, bank stores, the admin token and endpoints.json live.
+    #[arg(long, env = "BANKGATE_DATA_DIR", default_value = ".bankgate")]
+    data_dir: PathBuf,
+    /// Seed of every generated ledger: the same seed gives the same customers, accounts and transactions.
+    #[arg(long, env = "BANKGATE_SEED", default_value_t = 42)]
+    seed: u64,
+    /// Customers per bank (default: each bank's profile, 1000). At least 7 (the test users).
+    #[arg(long)]
+    customers: Option<u32>,
+    /// Let the OS choose every port (see endpoints.json for the result).
+    #[arg(long)]
+    ephemeral_ports: bool,
+    /// Simulated start instant (RFC 3339) used on the first start; later starts keep the pinned one.
+    #[arg(long, value_parser = parse_rfc3339)]
+    start: Option<OffsetDateTime>,
+    /// Keep simulated time still until moved through the admin API.
+    #[arg(long)]
+    frozen_clock: bool,
+    /// A bank profiles file replacing the shipped one.
+    #[arg(long)]
+    profiles: Option<PathBuf>,
+}
+
+fn parse_rfc3339(text: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("expected an RFC 3339 instant like 2026-01-15T09:00:00Z: {e}"))
+}
+
+fn main() -> anyhow::Result<()> {
+    certs::install_crypto_provider();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,bankgate=info,mock_bank=info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Up(RunArgs::default_from_env())) {
+            Command::Up(run) => serve(run, None).await,
+            Command::Bank { bank, run } => serve(run, Some(bank)).await,
+            Command::Certs { command: CertsCommand::Init { data_dir } } => certs_init(&data_dir),
+        }
+    })
+}
+
+impl RunArgs {
+    /// The options of a bare `bankgate` (no subcommand): defaults, with the environment variables applied.
+    fn default_from_env() -> Self {
+        match Cli::try_parse_from(["bankgate", "up"]) {
+            Ok(Cli { command: Some(Command::Up(run)) }) => run,
+            _ => RunArgs { data_dir: PathBuf::from(".bankgate"), seed: 42, ..RunArgs::default() },
+        }
+    }
+}
+
+async fn serve(run: RunArgs, only_bank: Option<String>) -> anyhow::Result<()> {
+    let options = SandboxOptions {
+        data_dir: Some(run.data_dir.clone()),
+        seed: run.seed,
+        customers: run.customers,
+        ephemeral_ports: run.ephemeral_ports,
+        banks: only_bank.map(|id| vec![id]),
+        start: run.start,
+        ticking: !run.frozen_clock,
+        profiles: run.profiles,
+        oauth_clients: Vec::new(),
+    };
+    let sandbox = Sandbox::start(options).await?;
+    print_banner(&sandbox, &run.data_dir);
+    wait_for_stop_signal().await?;
+    eprintln!("bankgate: shutting down");
+    sandbox.shutdown().await
+}
+
+fn print_banner(sandbox: &Sandbox, data_dir: &std::path::Path) {
+    let e = &sandbox.endpoints;
+    let mut out = String::new();
+    out.push_str("\nbankgate is running.\n\nBanks:\n");
+    for bank in &e.banks {
+        out.push_str(&format!(
+            "  {:<12} {:<24} api {}  login {}  admin {}\n",
+            bank.id, bank.display_name, bank.api, bank.login, bank.admin
+        ));
+    }
+    out.push_str(&format!("\nTest users (password `{PASSWORD}` for all; MFA code `{MFA_CODE}`):\n"));
+    for (name, persona) in TEST_USERS {
+        out.push_str(&format!("  {name:<20} {persona:?}\n"));
+    }
+    out.push_str("  customerN            any other generated customer, N >= 7\n");
+    out.push_str("  login_error_<code>   login fails with that OAuth error (e.g. login_error_temporarily_unavailable)\n");
+    out.push_str("  data_error_<status>_<fdx code>   data calls fail with that error (e.g. data_error_503_503)\n");
+    if let Some(first) = e.banks.first() {
+        out.push_str(&format!(
+            "\nTry (the admin API of {}):\n  curl --cacert {} -H \"Authorization: Bearer $(cat {}/admin-token)\" {}/admin/customers/user_good/accounts\n",
+            first.display_name,
+            e.ca_cert.display(),
+            data_dir.display(),
+            first.admin
+        ));
+    }
+    out.push_str(&format!(
+        "\nAddresses, CA and admin token: {}/endpoints.json. Stop with Ctrl-C.\n",
+        data_dir.display()
+    ));
+    println!("{out}");
+}
+
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("waiting for Ctrl-C")?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    Ok(())
+}
+
+fn certs_init(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let profiles = mock_bank::profile::load_profiles(None)?;
+    let mut servers: Vec<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
+    servers.push("gateway");
+    let mut clients = vec![sandbox::GATEWAY_CLIENT];
+    clients.extend(sandbox::SAMPLE_APP_CLIENTS);
+    let report = certs::init_dir(&data_dir.join("certs"), &servers, &clients)?;
+    println!("{report}");
+    Ok(())
+}

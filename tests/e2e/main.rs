@@ -1,1 +1,6 @@
-//! end-to-end tests
+//! End-to-end tests of the whole system: the real `bankgate` binary and the in-process launcher, over real HTTPS.
+//! One test binary; modules per area.
+
+mod cli;
+mod sandbox;
+mod support;

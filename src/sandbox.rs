@@ -1,0 +1,225 @@
+//! A sandbox: the four banks (the gateway joins in a later issue) started from [`SandboxOptions`].
+//!
+//! With a data directory, everything lasts: the development PKI (`DIR/certs/`), each bank's store
+//! (`DIR/banks/<id>.sqlite`), the admin token (`DIR/admin-token`) and `DIR/endpoints.json`. Without one
+//! (tests, scenarios), certificates and stores live in memory and vanish with the process.
+
+use crate::endpoints::{BankEndpoints, Endpoints, write_private};
+use anyhow::Context;
+use mock_bank::{
+    login::OAuthClient,
+    profile::{BankProfile, load_profiles},
+    server::{BankConfig, RunningBank},
+    state::Secret,
+};
+use std::{
+    net::{Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+use time::OffsetDateTime;
+
+/// The client certificate name the gateway (and tools acting as it) present to banks.
+pub const GATEWAY_CLIENT: &str = "gateway";
+/// Sample third-party app certificates `certs init` issues.
+pub const SAMPLE_APP_CLIENTS: [&str; 2] = ["sample-app", "sample-app-2"];
+/// Where the sample app's bank logins send the person back (nothing listens there: README's tour copies the code
+/// from the browser's address bar, as OAuth tutorials do).
+pub const SAMPLE_APP_REDIRECT: &str = "https://localhost/callback";
+/// First port of the fixed layout: bank `i` listens on `BASE_PORT + 10*i + {1 API, 2 login, 3 admin}`.
+pub const BASE_PORT: u16 = 9100;
+
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// Where state lasts; `None` keeps everything in memory.
+    pub data_dir: Option<PathBuf>,
+    pub seed: u64,
+    /// Customers per bank; `None` uses each profile's default.
+    pub customers: Option<u32>,
+    /// Listen on port 0 (the OS picks) instead of the fixed layout.
+    pub ephemeral_ports: bool,
+    /// Only these banks (ids); `None` means all.
+    pub banks: Option<Vec<String>>,
+    /// Simulated instant of the first start; `None` means now (UTC, whole seconds).
+    pub start: Option<OffsetDateTime>,
+    /// Simulated time follows wall time (true for `bankgate up`) or waits to be moved (tests).
+    pub ticking: bool,
+    /// Bank profiles file replacing the shipped one.
+    pub profiles: Option<PathBuf>,
+    /// Extra OAuth clients registered at every bank's login.
+    pub oauth_clients: Vec<OAuthClient>,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self {
+            data_dir: None,
+            seed: 42,
+            customers: None,
+            ephemeral_ports: true,
+            banks: None,
+            start: None,
+            ticking: false,
+            profiles: None,
+            oauth_clients: Vec::new(),
+        }
+    }
+}
+
+/// A running sandbox.
+#[derive(Debug)]
+pub struct Sandbox {
+    pub banks: Vec<RunningBank>,
+    pub endpoints: Endpoints,
+    /// The CA and the identities, for tests that talk to the listeners directly.
+    pub pki: Arc<certs::Pki>,
+    pub gateway_identity: Arc<certs::Identity>,
+}
+
+impl Sandbox {
+    pub async fn start(options: SandboxOptions) -> anyhow::Result<Sandbox> {
+        let profiles = select_banks(load_profiles(options.profiles.as_deref())?, options.banks.as_deref())?;
+        let ids: Vec<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
+        let (pki, servers, gateway_identity, cert_paths) = match &options.data_dir {
+            Some(dir) => {
+                let cert_dir = dir.join("certs");
+                let pki = certs::Pki::load_or_create(&cert_dir)?;
+                let mut servers = Vec::new();
+                for id in &ids {
+                    servers.push(pki.load_or_issue(&cert_dir, id, certs::CertKind::Server)?);
+                }
+                let gateway = pki.load_or_issue(&cert_dir, GATEWAY_CLIENT, certs::CertKind::Client)?;
+                for app in SAMPLE_APP_CLIENTS {
+                    pki.load_or_issue(&cert_dir, app, certs::CertKind::Client)?;
+                }
+                let paths = CertPaths {
+                    ca: cert_dir.join("ca.pem"),
+                    client_cert: cert_dir.join(format!("{GATEWAY_CLIENT}.pem")),
+                    client_key: cert_dir.join(format!("{GATEWAY_CLIENT}-key.pem")),
+                };
+                (pki, servers, gateway, paths)
+            }
+            None => {
+                let pki = certs::Pki::generate()?;
+                let servers = ids.iter().map(|id| pki.issue_server(id)).collect::<Result<Vec<_>, _>>()?;
+                let gateway = pki.issue_client(GATEWAY_CLIENT)?;
+                (pki, servers, gateway, CertPaths::default())
+            }
+        };
+        let admin_token = match &options.data_dir {
+            Some(dir) => load_or_create_admin_token(dir)?,
+            None => random_token()?,
+        };
+        let mut oauth_clients = vec![OAuthClient {
+            client_id: SAMPLE_APP_CLIENTS[0].to_owned(),
+            redirect_uris: vec![SAMPLE_APP_REDIRECT.to_owned()],
+        }];
+        oauth_clients.extend(options.oauth_clients.iter().cloned());
+        let start = options.start.unwrap_or_else(|| {
+            let now = OffsetDateTime::now_utc();
+            now.replace_nanosecond(0).unwrap_or(now)
+        });
+
+        let mut banks = Vec::new();
+        for (index, (profile, identity)) in profiles.into_iter().zip(servers).enumerate() {
+            let port = |offset: u16| {
+                let port = if options.ephemeral_ports { 0 } else { BASE_PORT + 10 * index as u16 + offset };
+                SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+            };
+            let store_path = match &options.data_dir {
+                Some(dir) => {
+                    let banks_dir = dir.join("banks");
+                    std::fs::create_dir_all(&banks_dir)
+                        .with_context(|| format!("cannot create {}", banks_dir.display()))?;
+                    Some(banks_dir.join(format!("{}.sqlite", profile.id)))
+                }
+                None => None,
+            };
+            let config = BankConfig {
+                customers: options.customers.unwrap_or(profile.customers),
+                profile,
+                seed: options.seed,
+                store_path,
+                start,
+                ticking: options.ticking,
+                server_identity: Arc::new(identity),
+                ca: pki.ca_der(),
+                api_addr: port(1),
+                login_addr: port(2),
+                admin_addr: port(3),
+                public_host: Ipv4Addr::LOCALHOST.to_string(),
+                admin_token: Secret::new(admin_token.clone()),
+                oauth_clients: oauth_clients.clone(),
+            };
+            let id = config.profile.id.clone();
+            let bank = mock_bank::server::start(config).await.with_context(|| format!("starting bank `{id}`"))?;
+            banks.push(bank);
+        }
+
+        let endpoints = Endpoints {
+            version: 1,
+            ca_cert: cert_paths.ca,
+            admin_token,
+            client_cert: cert_paths.client_cert,
+            client_key: cert_paths.client_key,
+            banks: banks
+                .iter()
+                .map(|bank| BankEndpoints {
+                    id: bank.state.profile.id.clone(),
+                    display_name: bank.state.profile.display_name.clone(),
+                    api: bank.urls().api.clone(),
+                    login: bank.urls().login.clone(),
+                    admin: bank.urls().admin.clone(),
+                })
+                .collect(),
+        };
+        if let Some(dir) = &options.data_dir {
+            endpoints.write(dir).context("writing endpoints.json")?;
+        }
+        Ok(Sandbox { banks, endpoints, pki: Arc::new(pki), gateway_identity: Arc::new(gateway_identity) })
+    }
+
+    /// Stop every listener and persist what must last.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        for bank in self.banks {
+            bank.shutdown().await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Default)]
+struct CertPaths {
+    ca: PathBuf,
+    client_cert: PathBuf,
+    client_key: PathBuf,
+}
+
+fn select_banks(all: Vec<BankProfile>, only: Option<&[String]>) -> anyhow::Result<Vec<BankProfile>> {
+    let Some(only) = only else { return Ok(all) };
+    let known: Vec<String> = all.iter().map(|b| b.id.clone()).collect();
+    for id in only {
+        anyhow::ensure!(known.contains(id), "unknown bank `{id}`; the banks are: {}", known.join(", "));
+    }
+    Ok(all.into_iter().filter(|b| only.contains(&b.id)).collect())
+}
+
+/// 256 random bits from the operating system, hex-encoded.
+pub fn random_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+    Ok(hex::encode(bytes))
+}
+
+fn load_or_create_admin_token(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join("admin-token");
+    match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim().len() >= 32 => Ok(text.trim().to_owned()),
+        _ => {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            let token = random_token()?;
+            write_private(&path, token.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(token)
+        }
+    }
+}

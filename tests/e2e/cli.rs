@@ -1,0 +1,129 @@
+//! The CLI contract: `bankgate up` writes endpoints.json once every listener accepts connections, the listeners
+//! answer as documented, SIGTERM shuts down cleanly, and a restart keeps the data directory's state.
+
+use crate::support::{eventually, https_client};
+use bankgate::Endpoints;
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+fn start_up(data_dir: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_bankgate"))
+        .args(["up", "--ephemeral-ports", "--frozen-clock", "--customers", "50", "--start", "2026-03-02T12:00:00Z"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("bankgate binary starts")
+}
+
+fn terminate(mut child: Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+    assert!(status.success());
+    for _ in 0..400 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().ok();
+    panic!("bankgate did not stop within 20 s of SIGTERM");
+}
+
+async fn wait_for_endpoints(data_dir: &Path) -> Endpoints {
+    let path = data_dir.join("endpoints.json");
+    eventually(Duration::from_secs(60), || Endpoints::read(&path).ok()).await.expect("endpoints.json within 60 s")
+}
+
+#[tokio::test]
+async fn up_writes_endpoints_serves_every_listener_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = start_up(dir.path());
+    let endpoints = wait_for_endpoints(dir.path()).await;
+
+    assert_eq!(endpoints.banks.len(), 4);
+    let ids: Vec<&str> = endpoints.banks.iter().map(|b| b.id.as_str()).collect();
+    assert_eq!(ids, ["continental", "liberty", "summit", "harbor"]);
+    let ca = std::fs::read_to_string(&endpoints.ca_cert).expect("CA file exists");
+    let token_file = std::fs::read_to_string(dir.path().join("admin-token")).unwrap();
+    assert_eq!(token_file.trim(), endpoints.admin_token);
+
+    let admin = https_client(&ca, None);
+    let identity = format!(
+        "{}{}",
+        std::fs::read_to_string(&endpoints.client_cert).unwrap(),
+        std::fs::read_to_string(&endpoints.client_key).unwrap()
+    );
+    let gateway = https_client(&ca, Some(identity));
+    let anonymous = https_client(&ca, None);
+    for bank in &endpoints.banks {
+        let response = admin
+            .get(format!("{}/admin/bank", bank.admin))
+            .bearer_auth(&endpoints.admin_token)
+            .send()
+            .await
+            .expect("admin listener answers");
+        assert_eq!(response.status(), 200, "admin of {}", bank.id);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["id"], bank.id.as_str());
+
+        let unauthorized = admin.get(format!("{}/admin/bank", bank.admin)).send().await.unwrap();
+        assert_eq!(unauthorized.status(), 401);
+
+        // The API listener demands a client certificate chaining to the CA: without one the handshake fails.
+        let refused = anonymous.get(format!("{}/fdx/v6/accounts", bank.api)).send().await;
+        assert!(refused.is_err(), "API of {} must refuse a client without a certificate", bank.id);
+        // With the gateway's certificate but no token: an FDX 401.
+        let no_token = gateway.get(format!("{}/fdx/v6/accounts", bank.api)).send().await.unwrap();
+        assert_eq!(no_token.status(), 401);
+
+        let login = anonymous.get(format!("{}/oauth/authorize", bank.login)).send().await.unwrap();
+        assert!(login.status().is_client_error(), "authorize without parameters is a clear 4xx");
+    }
+
+    let status = terminate(child);
+    assert!(status.success(), "clean exit on SIGTERM, got {status:?}");
+}
+
+#[tokio::test]
+async fn restart_keeps_certificates_admin_token_and_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = start_up(dir.path());
+    let endpoints = wait_for_endpoints(dir.path()).await;
+    let ca_before = std::fs::read_to_string(&endpoints.ca_cert).unwrap();
+    let client = https_client(&ca_before, None);
+    let bank = &endpoints.banks[0];
+    let moved = client
+        .post(format!("{}/admin/clock", bank.admin))
+        .bearer_auth(&endpoints.admin_token)
+        .json(&serde_json::json!({"advance": "3d"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200);
+    let clock_before: serde_json::Value = moved.json().await.unwrap();
+    assert!(terminate(first).success());
+    std::fs::remove_file(dir.path().join("endpoints.json")).unwrap();
+
+    let second = start_up(dir.path());
+    let again = wait_for_endpoints(dir.path()).await;
+    assert_eq!(std::fs::read_to_string(&again.ca_cert).unwrap(), ca_before, "CA reused while valid");
+    assert_eq!(again.admin_token, endpoints.admin_token);
+    let bank = &again.banks[0];
+    let clock_after: serde_json::Value = client
+        .get(format!("{}/admin/clock", bank.admin))
+        .bearer_auth(&again.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(clock_after["now"], clock_before["now"], "the simulated clock survives a restart");
+    assert!(terminate(second).success());
+}

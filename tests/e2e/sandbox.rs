@@ -1,0 +1,69 @@
+//! The in-process launcher (the same one `bankgate up` and the scenario runner use): a million customers per bank
+//! start at once, and what changes the generated base survives a restart.
+
+use crate::support::https_client;
+use bankgate::{Sandbox, SandboxOptions};
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+fn options(dir: Option<&std::path::Path>, customers: u32) -> SandboxOptions {
+    SandboxOptions {
+        data_dir: dir.map(|d| d.to_path_buf()),
+        customers: Some(customers),
+        start: Some(datetime!(2026-03-02 12:00 UTC)),
+        ..SandboxOptions::default()
+    }
+}
+
+async fn admin_get(client: &reqwest::Client, sandbox: &Sandbox, bank: usize, path: &str) -> (u16, Value) {
+    let url = format!("{}{path}", sandbox.endpoints.banks[bank].admin);
+    let response = client.get(url).bearer_auth(&sandbox.endpoints.admin_token).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_million_customers_per_bank_start_lazily() {
+    certs::install_crypto_provider();
+    let sandbox = Sandbox::start(options(None, 1_000_000)).await.expect("starts");
+    let client = https_client(sandbox.pki.ca_pem(), None);
+    let (status, accounts) = admin_get(&client, &sandbox, 0, "/admin/customers/customer999999/accounts").await;
+    assert_eq!(status, 200, "the last of a million customers exists: {accounts}");
+    assert!(accounts.as_array().is_some_and(|a| !a.is_empty()) || accounts["accounts"].is_array());
+    let (status, _) = admin_get(&client, &sandbox, 0, "/admin/customers/customer1000000").await;
+    assert_eq!(status, 404);
+    sandbox.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn injected_transactions_and_clock_survive_a_restart() {
+    certs::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = Sandbox::start(options(Some(dir.path()), 20)).await.unwrap();
+    let client = https_client(sandbox.pki.ca_pem(), None);
+    let (status, accounts) = admin_get(&client, &sandbox, 0, "/admin/customers/user_good/accounts").await;
+    assert_eq!(status, 200);
+    let list = accounts.as_array().cloned().or_else(|| accounts["accounts"].as_array().cloned()).unwrap();
+    let account_id = list
+        .iter()
+        .find(|a| a.to_string().contains("CHECKING"))
+        .and_then(|a| a["accountId"].as_str().or(a["account_id"].as_str()))
+        .expect("user_good has a checking account")
+        .to_owned();
+    let injected = client
+        .post(format!("{}/admin/accounts/{account_id}/transactions", sandbox.endpoints.banks[0].admin))
+        .bearer_auth(&sandbox.endpoints.admin_token)
+        .json(&json!({"amount": 123456, "direction": "CREDIT", "description": "E2E PERSISTENCE CHECK"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(injected.status(), 201, "{}", injected.text().await.unwrap_or_default());
+    sandbox.shutdown().await.unwrap();
+
+    let again = Sandbox::start(options(Some(dir.path()), 20)).await.unwrap();
+    let client = https_client(again.pki.ca_pem(), None);
+    let (status, txns) = admin_get(&client, &again, 0, &format!("/admin/accounts/{account_id}/transactions")).await;
+    assert_eq!(status, 200);
+    assert!(txns.to_string().contains("E2E PERSISTENCE CHECK"), "injected transaction survives the restart");
+    again.shutdown().await.unwrap();
+}
