@@ -5,6 +5,7 @@
 //! protocol rules, no data generation.
 
 pub mod endpoints;
+pub mod person;
 pub mod sandbox;
 
 pub use endpoints::Endpoints;

@@ -1,6 +1,7 @@
 //! End-to-end tests of the whole system: the real `bankgate` binary and the in-process launcher, over real HTTPS.
 //! One test binary; modules per area.
 
+mod bank_flow;
 mod cli;
 mod sandbox;
 mod support;

@@ -1,0 +1,221 @@
+//! A person at a bank's login pages, driven over HTTPS the way a browser without JavaScript would: follow the
+//! authorize redirect, post the login form (and the one-time code), tick accounts, press Share, and read the code
+//! from the redirect back to the client. End-to-end tests, benchmarks and (later) scenarios use it.
+//!
+//! It scrapes only what the pages promise to carry: hidden `csrf` fields, `account_id` checkboxes, the session
+//! cookie. It never reads a bank's internals.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use reqwest::{StatusCode, header};
+use sha2::{Digest, Sha256};
+
+/// PKCE pair (RFC 7636 §4.1-4.2, S256).
+#[derive(Debug, Clone)]
+pub struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+}
+
+impl Pkce {
+    pub fn new() -> anyhow::Result<Self> {
+        Ok(Self::from_verifier(crate::sandbox::random_token()?))
+    }
+    pub fn from_verifier(verifier: String) -> Self {
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        Self { verifier, challenge }
+    }
+}
+
+/// What the person does on the pages.
+#[derive(Debug, Clone)]
+pub struct LoginPlan<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    /// One-time code, when the bank asks for one.
+    pub mfa_code: Option<&'a str>,
+    /// Accounts to share; `None` keeps the bank's default selection (all).
+    pub accounts: Option<Vec<String>>,
+}
+
+/// Where the login ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// Redirected back to the client with these query parameters (`code`, `state`, `iss`, or `error`).
+    Redirected { location: String, params: Vec<(String, String)> },
+    /// Stopped on a page (locked account, wrong password...): its status and HTML.
+    Page { status: u16, html: String },
+}
+
+impl LoginOutcome {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        match self {
+            Self::Redirected { params, .. } => params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()),
+            Self::Page { .. } => None,
+        }
+    }
+}
+
+/// A browser-like HTTPS client: trusts the sandbox CA, follows no redirects, keeps one session cookie.
+#[derive(Debug)]
+pub struct Person {
+    http: reqwest::Client,
+    cookie: Option<String>,
+}
+
+impl Person {
+    pub fn new(ca_pem: &str) -> anyhow::Result<Self> {
+        let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes())?;
+        let http = reqwest::Client::builder()
+            .tls_certs_only([ca])
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?;
+        Ok(Self { http, cookie: None })
+    }
+
+    /// Open `authorize_url` and go through the pages following `plan`.
+    pub async fn log_in(&mut self, authorize_url: &str, plan: &LoginPlan<'_>) -> anyhow::Result<LoginOutcome> {
+        let origin = origin_of(authorize_url)?;
+        let mut response = self.get(authorize_url).await?;
+        // Walk: every step either redirects (within the bank or back to the client) or shows a form.
+        for _ in 0..8 {
+            if response.status().is_redirection() {
+                let location = location(&response)?;
+                let absolute = if location.starts_with('/') { format!("{origin}{location}") } else { location };
+                if !absolute.starts_with(&origin) {
+                    let params = query_pairs(&absolute);
+                    return Ok(LoginOutcome::Redirected { location: absolute, params });
+                }
+                response = self.get(&absolute).await?;
+                continue;
+            }
+            let status = response.status();
+            let html = response.text().await?;
+            if status != StatusCode::OK {
+                return Ok(LoginOutcome::Page { status: status.as_u16(), html });
+            }
+            let Some(csrf) = hidden_field(&html, "csrf") else {
+                return Ok(LoginOutcome::Page { status: status.as_u16(), html });
+            };
+            let form: Vec<(String, String)> = if html.contains("name=\"password\"") {
+                if html.contains("class=\"error\"") && html.contains("name=\"username\" value=\"") {
+                    // The login page came back with an error: stop rather than retry the same password.
+                    if html.contains(plan.username) {
+                        return Ok(LoginOutcome::Page { status: status.as_u16(), html });
+                    }
+                }
+                let pairs = [("csrf", csrf.as_str()), ("username", plan.username), ("password", plan.password)];
+                pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+            } else if html.contains("name=\"code\"") {
+                let code = plan.mfa_code.ok_or_else(|| anyhow::anyhow!("the bank asked for a one-time code"))?;
+                vec![("csrf".into(), csrf), ("code".into(), code.into())]
+            } else if html.contains("name=\"account_id\"") {
+                let mut form = vec![("csrf".to_string(), csrf), ("action".to_string(), "share".to_string())];
+                let chosen = plan.accounts.clone().unwrap_or_else(|| checkbox_values(&html, "account_id"));
+                form.extend(chosen.into_iter().map(|id| ("account_id".to_string(), id)));
+                form
+            } else {
+                return Ok(LoginOutcome::Page { status: status.as_u16(), html });
+            };
+            let action = form_action(&html).ok_or_else(|| anyhow::anyhow!("a form without an action"))?;
+            let url = if action.starts_with('/') { format!("{origin}{action}") } else { action };
+            response = self.post_form(&url, &form).await?;
+        }
+        anyhow::bail!("the login did not finish within 8 steps")
+    }
+
+    async fn get(&mut self, url: &str) -> anyhow::Result<reqwest::Response> {
+        let mut request = self.http.get(url);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let response = request.send().await?;
+        self.keep_cookie(&response);
+        Ok(response)
+    }
+
+    async fn post_form(&mut self, url: &str, form: &[(String, String)]) -> anyhow::Result<reqwest::Response> {
+        let mut request = self.http.post(url).form(form);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let response = request.send().await?;
+        self.keep_cookie(&response);
+        Ok(response)
+    }
+
+    fn keep_cookie(&mut self, response: &reqwest::Response) {
+        if let Some(set) = response.headers().get(header::SET_COOKIE).and_then(|v| v.to_str().ok()) {
+            let pair = set.split(';').next().unwrap_or_default().trim();
+            if !pair.is_empty() {
+                self.cookie = Some(pair.to_owned());
+            }
+        }
+    }
+}
+
+fn origin_of(url: &str) -> anyhow::Result<String> {
+    let parsed = reqwest::Url::parse(url)?;
+    Ok(parsed.origin().ascii_serialization())
+}
+
+fn location(response: &reqwest::Response) -> anyhow::Result<String> {
+    let value = response.headers().get(header::LOCATION).ok_or_else(|| anyhow::anyhow!("redirect without Location"))?;
+    Ok(value.to_str()?.to_owned())
+}
+
+fn query_pairs(url: &str) -> Vec<(String, String)> {
+    reqwest::Url::parse(url).map(|u| u.query_pairs().into_owned().collect()).unwrap_or_default()
+}
+
+/// The value of `<input type="hidden" name="NAME" value="...">`.
+fn hidden_field(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html_unescape(&html[start..end]))
+}
+
+/// Values of the checked checkboxes named NAME.
+fn checkbox_values(html: &str, name: &str) -> Vec<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    html.match_indices(&marker)
+        .filter_map(|(at, _)| {
+            let start = at + marker.len();
+            let end = html[start..].find('"')? + start;
+            let rest = &html[end..html[end..].find('>').map_or(html.len(), |i| end + i)];
+            rest.contains("checked").then(|| html_unescape(&html[start..end]))
+        })
+        .collect()
+}
+
+fn form_action(html: &str) -> Option<String> {
+    let start = html.find("action=\"")? + "action=\"".len();
+    let end = html[start..].find('"')? + start;
+    Some(html_unescape(&html[start..end]))
+}
+
+fn html_unescape(text: &str) -> String {
+    text.replace("&#x2F;", "/").replace("&#47;", "/").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_s256_is_the_readme_tour_pair() {
+        // RFC 7636 §4.2: BASE64URL(SHA256(verifier)); the pair README's tour uses.
+        let pkce = Pkce::from_verifier("bankgate-tour-verifier-0123456789-abcdefghijklmnop".into());
+        assert_eq!(pkce.challenge, "n2AhrgJKrrsrYUPhRQuTljbMj6l7NnLey1yKqKzX6uU");
+    }
+
+    #[test]
+    fn scrapes_forms() {
+        let html = r#"<form method="post" action="/login/consent"><input type="hidden" name="csrf" value="a&amp;b">
+            <input type="checkbox" name="account_id" value="A1" checked><input type="checkbox" name="account_id" value="A2"></form>"#;
+        assert_eq!(hidden_field(html, "csrf").as_deref(), Some("a&b"));
+        assert_eq!(checkbox_values(html, "account_id"), ["A1"]);
+        assert_eq!(form_action(html).as_deref(), Some("/login/consent"));
+    }
+}
