@@ -1,0 +1,602 @@
+//! The rules of the bank's authorization server: clients, authorization codes, consents and tokens.
+//!
+//! Handlers (`pages`, `token`) are thin and call into [`AuthServer`]. Everything time-related reads the bank's
+//! simulated clock. Tokens, codes and session ids are random 256-bit values kept only as SHA-256 hashes, in memory
+//! for the hot path ([`AuthServer::authenticate_bearer`] is a hash-map lookup) and in SQLite for restarts. A write is
+//! persisted before the bank acknowledges it; a revocation takes effect in memory first, so no token of a revoked
+//! consent reads another byte even while the write is in flight. Never logs or prints a secret.
+
+use super::{
+    BankConsent, BankGrant, DataCluster, OAuthClient,
+    error::AuthError,
+    persist::{self, StoredConsent, StoredToken, TokenKind},
+    scopes, secrets,
+    sessions::SessionBook,
+    uri,
+};
+use crate::{clock::SimClock, ledger::users::ChosenError, store::BankStore};
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock};
+use time::{Duration, OffsetDateTime};
+
+/// Access tokens live 30 minutes of simulated time (capped by the consent's end).
+pub const ACCESS_TOKEN_TTL: Duration = Duration::seconds(1800);
+/// Authorization codes live 60 seconds of simulated time (RFC 6749 §4.1.2 recommends at most 10 minutes).
+pub const CODE_TTL: Duration = Duration::seconds(60);
+/// Used and expired codes are remembered this long (simulated) to detect reuse (RFC 6749 §4.1.2).
+const CODE_MEMORY: Duration = Duration::minutes(10);
+/// Consent duration when the request names none, and the most allowed (CFPB 1033: at most one year).
+pub const MAX_CONSENT_DAYS: u16 = 365;
+/// Most authorization codes outstanding at once.
+const MAX_CODES: usize = 10_000;
+/// Most clients one bank keeps, and redirect URIs per client.
+const MAX_CLIENTS: usize = 1_000;
+const MAX_REDIRECT_URIS: usize = 10;
+/// How often (in issued tokens) expired access tokens are swept from memory.
+const SWEEP_EVERY: u64 = 1024;
+
+/// What the person approved on the account-selection page, waiting for the client to redeem the code.
+#[derive(Debug, Clone)]
+pub(crate) struct ApprovedGrant {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub customer_index: u32,
+    pub account_ids: Vec<String>,
+    pub clusters: Vec<DataCluster>,
+    pub purposes: Vec<String>,
+    pub platform: Option<String>,
+    pub chosen_error: Option<ChosenError>,
+    pub duration_days: u16,
+}
+
+#[derive(Debug)]
+enum Redemption {
+    Unused,
+    /// Redeemed once; `consent_id` once the consent exists; `reused` when a second redemption came meanwhile.
+    Used {
+        consent_id: Option<String>,
+        reused: bool,
+    },
+}
+
+/// Outcome of [`AuthServer::redeem_code`].
+enum Redeem {
+    Grant(ApprovedGrant),
+    Refused(AuthError),
+    /// The code had been redeemed before; the consent issued from it, if any yet.
+    Reused(Option<String>),
+}
+
+#[derive(Debug)]
+struct CodeRecord {
+    grant: ApprovedGrant,
+    expires_at: OffsetDateTime,
+    redemption: Redemption,
+}
+
+#[derive(Debug, Clone)]
+struct TokenRecord {
+    kind: TokenKind,
+    consent_id: String,
+    client_id: String,
+    clusters: Vec<DataCluster>,
+    expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+struct ConsentEntry {
+    consent: BankConsent,
+    chosen_error: Option<ChosenError>,
+}
+
+/// RFC 6749 §5.1 successful token response, plus the bank's `consent_id` and `account_ids`.
+#[derive(Clone, serde::Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub scope: String,
+    pub consent_id: String,
+    pub account_ids: Vec<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"<hidden>")
+            .field("refresh_token", &"<hidden>")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("consent_id", &self.consent_id)
+            .finish()
+    }
+}
+
+/// The bank's OAuth 2.0 authorization server (for the gateway as its client).
+pub struct AuthServer {
+    store: BankStore,
+    clock: Arc<SimClock>,
+    issuer: String,
+    clients: RwLock<HashMap<String, OAuthClient>>,
+    consents: RwLock<HashMap<String, ConsentEntry>>,
+    /// Keyed by SHA-256 of the token.
+    tokens: RwLock<HashMap<[u8; 32], TokenRecord>>,
+    /// Keyed by SHA-256 of the code.
+    codes: Mutex<HashMap<[u8; 32], CodeRecord>>,
+    /// Tokens issued since start (drives the sweep of expired access tokens).
+    issued: AtomicU64,
+    pub(crate) sessions: SessionBook,
+}
+
+impl std::fmt::Debug for AuthServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthServer")
+            .field("issuer", &self.issuer)
+            .field("clients", &read(&self.clients).len())
+            .field("consents", &read(&self.consents).len())
+            .field("tokens", &format_args!("<{} hidden>", read(&self.tokens).len()))
+            .field("sessions", &self.sessions)
+            .finish()
+    }
+}
+
+// The maps below are only changed by single inserts, removals or field assignments, so a lock poisoned by a panic
+// elsewhere still guards consistent data: recover it rather than propagate the panic.
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+fn lock<T>(lock: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Whole seconds: what the store keeps, so a reloaded consent equals the one handed out.
+fn whole_seconds(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_nanosecond(0).unwrap_or(at)
+}
+
+/// Valid client ids double as certificate common names (RFC 8705 §2.1.2): printable, no spaces, 1-128 characters.
+fn client_id_problem(client_id: &str) -> Option<&'static str> {
+    let ok = (1..=128).contains(&client_id.len())
+        && client_id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    (!ok).then_some("client_id must be 1-128 characters of letters, digits, '-', '_', '.', ':'")
+}
+
+impl AuthServer {
+    /// Loads persisted clients, consents and (hashed) tokens into memory, then registers `clients` (replacing the
+    /// redirect URIs of a client already known).
+    pub async fn open(
+        store: BankStore,
+        clock: Arc<SimClock>,
+        issuer: String,
+        clients: Vec<OAuthClient>,
+    ) -> anyhow::Result<Self> {
+        let pool = store.pool();
+        let known = persist::load_clients(pool).await?;
+        let consents = persist::load_consents(pool).await?;
+        let tokens = persist::load_live_tokens(pool).await?;
+        let now = clock.now();
+        let consents: HashMap<String, ConsentEntry> = consents
+            .into_iter()
+            .map(|c| (c.consent.consent_id.clone(), ConsentEntry { consent: c.consent, chosen_error: c.chosen_error }))
+            .collect();
+        let tokens = tokens
+            .into_iter()
+            .filter(|t| t.kind == TokenKind::Refresh || t.expires_at > now)
+            .filter(|t| consents.get(&t.consent_id).is_some_and(|c| c.consent.revoked_at.is_none()))
+            .map(|t| {
+                let record = TokenRecord {
+                    kind: t.kind,
+                    consent_id: t.consent_id,
+                    client_id: t.client_id,
+                    clusters: t.clusters,
+                    expires_at: t.expires_at,
+                };
+                (t.hash, record)
+            })
+            .collect();
+        let server = Self {
+            store,
+            clock,
+            issuer,
+            clients: RwLock::new(known.into_iter().map(|c| (c.client_id.clone(), c)).collect()),
+            consents: RwLock::new(consents),
+            tokens: RwLock::new(tokens),
+            codes: Mutex::new(HashMap::new()),
+            issued: AtomicU64::new(0),
+            sessions: SessionBook::default(),
+        };
+        for client in clients {
+            server.register_client(client).await.map_err(|e| anyhow::anyhow!("cannot register OAuth client: {e}"))?;
+        }
+        Ok(server)
+    }
+
+    /// The issuer identifier (RFC 9207 `iss`): the login listener's base URL.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Register a client, or replace the redirect URIs of a registered one. Persisted.
+    pub async fn register_client(&self, client: OAuthClient) -> Result<(), AuthError> {
+        if let Some(problem) = client_id_problem(&client.client_id) {
+            return Err(AuthError::InvalidClientMetadata(problem.into()));
+        }
+        if client.redirect_uris.is_empty() || client.redirect_uris.len() > MAX_REDIRECT_URIS {
+            return Err(AuthError::InvalidRedirectUri(format!("register 1-{MAX_REDIRECT_URIS} redirect URIs")));
+        }
+        if let Some(problem) = client.redirect_uris.iter().find_map(|u| uri::redirect_uri_problem(u)) {
+            return Err(AuthError::InvalidRedirectUri(problem.into()));
+        }
+        {
+            let clients = read(&self.clients);
+            if clients.len() >= MAX_CLIENTS && !clients.contains_key(&client.client_id) {
+                return Err(AuthError::InvalidClientMetadata(format!("the bank keeps at most {MAX_CLIENTS} clients")));
+            }
+        }
+        persist::upsert_client(self.store.pool(), &client).await.map_err(AuthError::storage)?;
+        write(&self.clients).insert(client.client_id.clone(), client);
+        Ok(())
+    }
+
+    /// A registered client.
+    pub fn client(&self, client_id: &str) -> Option<OAuthClient> {
+        read(&self.clients).get(client_id).cloned()
+    }
+
+    /// Hot path of every FDX call: the grant behind a bearer access token (RFC 6750 §2.1).
+    ///
+    /// The token is looked up by its SHA-256 in memory: timing can only tell something about the hash, and a
+    /// preimage of a 256-bit hash is out of reach, so the raw token's bytes are never compared with anything.
+    pub fn authenticate_bearer(&self, access_token: &str) -> Result<BankGrant, AuthError> {
+        let invalid = |why: &str| AuthError::InvalidToken(why.into());
+        if access_token.is_empty() || access_token.len() > 256 {
+            return Err(invalid("the access token is not valid"));
+        }
+        let record = read(&self.tokens).get(&secrets::sha256(access_token)).cloned();
+        let Some(record) = record.filter(|r| r.kind == TokenKind::Access) else {
+            return Err(invalid("the access token is not valid"));
+        };
+        let now = self.clock.now();
+        if record.expires_at <= now {
+            return Err(invalid("the access token has expired"));
+        }
+        let consents = read(&self.consents);
+        let Some(entry) = consents.get(&record.consent_id) else {
+            return Err(invalid("the access token is not valid"));
+        };
+        let consent = &entry.consent;
+        if consent.revoked_at.is_some() {
+            return Err(invalid("the consent behind this token has been revoked"));
+        }
+        if consent.expires_at <= now {
+            return Err(invalid("the consent behind this token has expired"));
+        }
+        Ok(BankGrant {
+            consent_id: consent.consent_id.clone(),
+            client_id: consent.client_id.clone(),
+            customer_index: consent.customer_index,
+            account_ids: consent.account_ids.clone(),
+            clusters: record.clusters,
+            purposes: consent.purposes.clone(),
+            platform: consent.platform.clone(),
+            chosen_error: entry.chosen_error.clone(),
+            expires_at: consent.expires_at,
+        })
+    }
+
+    /// Every consent a customer has given at this bank (active, expired and revoked), newest first.
+    pub fn consents_of(&self, customer_index: u32) -> Vec<BankConsent> {
+        let mut found: Vec<BankConsent> = read(&self.consents)
+            .values()
+            .filter(|e| e.consent.customer_index == customer_index)
+            .map(|e| e.consent.clone())
+            .collect();
+        found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| a.consent_id.cmp(&b.consent_id)));
+        found
+    }
+
+    pub fn consent(&self, consent_id: &str) -> Option<BankConsent> {
+        read(&self.consents).get(consent_id).map(|e| e.consent.clone())
+    }
+
+    /// The person revokes at the bank: every token of the consent stops working at once. Persisted. `Ok(false)`
+    /// when there is no such consent; revoking twice keeps the first revocation time.
+    pub async fn revoke_consent(&self, consent_id: &str) -> Result<bool, AuthError> {
+        let now = whole_seconds(self.clock.now());
+        {
+            let mut consents = write(&self.consents);
+            let Some(entry) = consents.get_mut(consent_id) else { return Ok(false) };
+            if entry.consent.revoked_at.is_none() {
+                entry.consent.revoked_at = Some(now);
+            }
+        }
+        write(&self.tokens).retain(|_, t| t.consent_id != consent_id);
+        persist::revoke_consent(self.store.pool(), consent_id, now).await.map_err(AuthError::storage)?;
+        Ok(true)
+    }
+
+    /// Issue a single-use authorization code for what the person approved (RFC 6749 §4.1.2).
+    pub(crate) fn issue_code(&self, grant: ApprovedGrant) -> Result<String, AuthError> {
+        let code = secrets::random_token()?;
+        let now = self.clock.now();
+        let mut codes = lock(&self.codes);
+        if codes.len() >= MAX_CODES {
+            codes.retain(|_, c| c.expires_at + CODE_MEMORY > now);
+        }
+        if codes.len() >= MAX_CODES {
+            return Err(AuthError::TemporarilyUnavailable("too many authorizations in progress".into()));
+        }
+        codes.insert(
+            secrets::sha256(&code),
+            CodeRecord { grant, expires_at: now + CODE_TTL, redemption: Redemption::Unused },
+        );
+        Ok(code)
+    }
+
+    /// RFC 6749 §4.1.3 + RFC 7636 §4.6: redeem an authorization code for tokens. The client is already
+    /// authenticated (RFC 8705) as `client_id`.
+    pub(crate) async fn exchange_code(
+        &self,
+        client_id: &str,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: &str,
+    ) -> Result<TokenResponse, AuthError> {
+        let invalid = |why: &str| AuthError::InvalidGrant(why.into());
+        if code.len() > 256 {
+            return Err(invalid("the authorization code is not valid"));
+        }
+        let now = self.clock.now();
+        let grant = match self.redeem_code(client_id, code, redirect_uri, code_verifier, now) {
+            Redeem::Grant(grant) => grant,
+            Redeem::Refused(err) => return Err(err),
+            Redeem::Reused(consent_id) => {
+                // RFC 6749 §4.1.2: a code used twice is refused, and what was issued from it is revoked.
+                if let Some(consent_id) = consent_id {
+                    self.revoke_consent(&consent_id).await?;
+                }
+                return Err(invalid("the authorization code was already used; its consent is revoked"));
+            }
+        };
+        let response = self.create_consent(grant, now).await?;
+        let reused = {
+            let mut codes = lock(&self.codes);
+            match codes.get_mut(&secrets::sha256(code)).map(|r| &mut r.redemption) {
+                Some(Redemption::Used { consent_id, reused }) => {
+                    *consent_id = Some(response.consent_id.clone());
+                    *reused
+                }
+                _ => false,
+            }
+        };
+        if reused {
+            // A second redemption raced this one: the consent must not survive (RFC 6749 §4.1.2).
+            self.revoke_consent(&response.consent_id).await?;
+            return Err(invalid("the authorization code was used twice; its consent is revoked"));
+        }
+        Ok(response)
+    }
+
+    /// The synchronous part of a code redemption: checks and marks the code used under the lock.
+    fn redeem_code(
+        &self,
+        client_id: &str,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: &str,
+        now: OffsetDateTime,
+    ) -> Redeem {
+        let invalid = |why: &str| Redeem::Refused(AuthError::InvalidGrant(why.into()));
+        let mut codes = lock(&self.codes);
+        let Some(record) = codes.get_mut(&secrets::sha256(code)) else {
+            return invalid("the authorization code is not valid");
+        };
+        if record.grant.client_id != client_id {
+            return invalid("the authorization code was issued to another client");
+        }
+        if let Redemption::Used { consent_id, reused } = &mut record.redemption {
+            *reused = true;
+            return Redeem::Reused(consent_id.clone());
+        }
+        // Any redemption attempt by its client uses the code up, so it cannot be tried again.
+        record.redemption = Redemption::Used { consent_id: None, reused: false };
+        if record.expires_at <= now {
+            return invalid("the authorization code has expired");
+        }
+        // RFC 6749 §4.1.3: redirect_uri must be identical to the one of the authorization request.
+        if !secrets::ct_eq_str(&record.grant.redirect_uri, redirect_uri) {
+            return invalid("redirect_uri does not match the authorization request");
+        }
+        // RFC 7636 §4.6: S256(code_verifier) must equal the code_challenge.
+        if !secrets::pkce_s256_matches(code_verifier, &record.grant.code_challenge) {
+            return invalid("code_verifier does not match the code_challenge");
+        }
+        Redeem::Grant(record.grant.clone())
+    }
+
+    async fn create_consent(&self, grant: ApprovedGrant, now: OffsetDateTime) -> Result<TokenResponse, AuthError> {
+        let now = whole_seconds(now);
+        let days = grant.duration_days.clamp(1, MAX_CONSENT_DAYS);
+        let consent = BankConsent {
+            consent_id: format!("bc_{}", secrets::random_token()?),
+            client_id: grant.client_id,
+            customer_index: grant.customer_index,
+            account_ids: grant.account_ids,
+            clusters: grant.clusters,
+            purposes: grant.purposes,
+            platform: grant.platform,
+            created_at: now,
+            expires_at: now + Duration::days(i64::from(days)),
+            revoked_at: None,
+        };
+        let (access_token, access) = self.new_token(TokenKind::Access, &consent, consent.clusters.clone(), now)?;
+        let (refresh_token, refresh) = self.new_token(TokenKind::Refresh, &consent, consent.clusters.clone(), now)?;
+        let stored = StoredConsent { consent, chosen_error: grant.chosen_error };
+        persist::insert_consent(self.store.pool(), &stored, &[&access, &refresh]).await.map_err(AuthError::storage)?;
+        let consent = stored.consent;
+        let response = TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: (access.expires_at - now).whole_seconds(),
+            refresh_token,
+            scope: scopes::format_scopes(&consent.clusters),
+            consent_id: consent.consent_id.clone(),
+            account_ids: consent.account_ids.clone(),
+        };
+        write(&self.consents)
+            .insert(consent.consent_id.clone(), ConsentEntry { consent, chosen_error: stored.chosen_error });
+        self.keep_tokens([access, refresh]);
+        Ok(response)
+    }
+
+    /// Put issued tokens into the in-memory index; every [`SWEEP_EVERY`] tokens, expired access tokens are dropped
+    /// from memory (they stay in the store, refused by their expiry) so a long-running bank does not grow without end.
+    fn keep_tokens(&self, issued: impl IntoIterator<Item = StoredToken>) {
+        let now = self.clock.now();
+        let mut tokens = write(&self.tokens);
+        for token in issued {
+            tokens.insert(token.hash, to_record(token));
+            let count = self.issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if count.is_multiple_of(SWEEP_EVERY) {
+                tokens.retain(|_, t| t.kind == TokenKind::Refresh || t.expires_at > now);
+            }
+        }
+    }
+
+    fn new_token(
+        &self,
+        kind: TokenKind,
+        consent: &BankConsent,
+        clusters: Vec<DataCluster>,
+        now: OffsetDateTime,
+    ) -> Result<(String, StoredToken), AuthError> {
+        let token = secrets::random_token()?;
+        let expires_at = match kind {
+            TokenKind::Access => (now + ACCESS_TOKEN_TTL).min(consent.expires_at),
+            // The refresh token lives exactly as long as the consent (CFPB 1033: no longer than the authorization).
+            TokenKind::Refresh => consent.expires_at,
+        };
+        let stored = StoredToken {
+            hash: secrets::sha256(&token),
+            kind,
+            consent_id: consent.consent_id.clone(),
+            client_id: consent.client_id.clone(),
+            clusters,
+            expires_at,
+        };
+        Ok((token, stored))
+    }
+
+    /// RFC 6749 §6: a new access token from a refresh token of the same client. The refresh token is not rotated
+    /// (it is bound to the client's certificate-authenticated identity, RFC 9700 §4.14.2) and stays valid until the
+    /// consent ends. `scope`, when given, may only narrow the consent's clusters.
+    pub(crate) async fn refresh(
+        &self,
+        client_id: &str,
+        refresh_token: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, AuthError> {
+        let invalid = |why: &str| AuthError::InvalidGrant(why.into());
+        if refresh_token.is_empty() || refresh_token.len() > 256 {
+            return Err(invalid("the refresh token is not valid"));
+        }
+        let now = whole_seconds(self.clock.now());
+        let record = read(&self.tokens).get(&secrets::sha256(refresh_token)).cloned();
+        let Some(record) = record.filter(|r| r.kind == TokenKind::Refresh) else {
+            return Err(invalid("the refresh token is not valid"));
+        };
+        if record.client_id != client_id {
+            return Err(invalid("the refresh token was issued to another client"));
+        }
+        let consent = {
+            let consents = read(&self.consents);
+            let Some(entry) = consents.get(&record.consent_id) else {
+                return Err(invalid("the refresh token is not valid"));
+            };
+            entry.consent.clone()
+        };
+        if consent.revoked_at.is_some() {
+            return Err(invalid("the consent has been revoked"));
+        }
+        if consent.expires_at <= now || record.expires_at <= now {
+            return Err(invalid("the consent has expired"));
+        }
+        let clusters = match scope {
+            None => consent.clusters.clone(),
+            Some(scope) => {
+                let asked = scopes::parse_scopes(scope).map_err(|e| AuthError::InvalidScope(e.to_string()))?;
+                // RFC 6749 §6: the requested scope must not include any scope not originally granted.
+                if !asked.iter().all(|c| consent.clusters.contains(c)) {
+                    return Err(AuthError::InvalidScope("scope exceeds what the consent grants".into()));
+                }
+                asked
+            }
+        };
+        let (access_token, access) = self.new_token(TokenKind::Access, &consent, clusters.clone(), now)?;
+        persist::insert_token(self.store.pool(), &access).await.map_err(AuthError::storage)?;
+        let expires_in = (access.expires_at - now).whole_seconds();
+        {
+            // The consent may have been revoked while the token was being written: never hand out a live token then.
+            let consents = read(&self.consents);
+            if consents.get(&consent.consent_id).is_none_or(|e| e.consent.revoked_at.is_some()) {
+                return Err(invalid("the consent has been revoked"));
+            }
+            self.keep_tokens([access]);
+        }
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in,
+            refresh_token: refresh_token.to_owned(),
+            scope: scopes::format_scopes(&clusters),
+            consent_id: consent.consent_id,
+            account_ids: consent.account_ids,
+        })
+    }
+
+    /// RFC 7009 §2.1: revoke a token of `client_id`. Revoking a refresh token revokes its whole consent (all access
+    /// tokens of the grant, RFC 7009 §2.1 "SHOULD also invalidate all access tokens based on the same grant");
+    /// revoking an access token revokes that token only. Unknown tokens are not an error (RFC 7009 §2.2).
+    pub(crate) async fn revoke_token(&self, client_id: &str, token: &str) -> Result<(), AuthError> {
+        if token.is_empty() || token.len() > 256 {
+            return Ok(());
+        }
+        let hash = secrets::sha256(token);
+        let record = read(&self.tokens).get(&hash).cloned();
+        let Some(record) = record else { return Ok(()) };
+        if record.client_id != client_id {
+            return Err(AuthError::UnauthorizedClient("the token was issued to another client".into()));
+        }
+        match record.kind {
+            TokenKind::Refresh => {
+                self.revoke_consent(&record.consent_id).await?;
+            }
+            TokenKind::Access => {
+                write(&self.tokens).remove(&hash);
+                let now = whole_seconds(self.clock.now());
+                persist::revoke_token(self.store.pool(), &hash, now).await.map_err(AuthError::storage)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn to_record(token: StoredToken) -> TokenRecord {
+    TokenRecord {
+        kind: token.kind,
+        consent_id: token.consent_id,
+        client_id: token.client_id,
+        clusters: token.clusters,
+        expires_at: token.expires_at,
+    }
+}
