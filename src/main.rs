@@ -71,7 +71,8 @@ struct RunArgs {
 }
 
 fn parse_rfc3339(text: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(text, &Rfc3339).map_err(|e| format!("expected an RFC 3339 instant like 2026-01-15T09:00:00Z: {e}"))
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|e| format!("expected an RFC 3339 instant like 2026-01-15T09:00:00Z: {e}"))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -138,7 +139,9 @@ fn print_banner(sandbox: &Sandbox, data_dir: &std::path::Path) {
         out.push_str(&format!("  {name:<20} {persona:?}\n"));
     }
     out.push_str("  customerN            any other generated customer, N >= 7\n");
-    out.push_str("  login_error_<code>   login fails with that OAuth error (e.g. login_error_temporarily_unavailable)\n");
+    out.push_str(
+        "  login_error_<code>   login fails with that OAuth error (e.g. login_error_temporarily_unavailable)\n",
+    );
     out.push_str("  data_error_<status>_<fdx code>   data calls fail with that error (e.g. data_error_503_503)\n");
     if let Some(first) = e.banks.first() {
         out.push_str(&format!(

@@ -196,7 +196,11 @@ fn form_action(html: &str) -> Option<String> {
 }
 
 fn html_unescape(text: &str) -> String {
-    text.replace("&#x2F;", "/").replace("&#47;", "/").replace("&quot;", "\"").replace("&#39;", "'").replace("&amp;", "&")
+    text.replace("&#x2F;", "/")
+        .replace("&#47;", "/")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
 }
 
 #[cfg(test)]

@@ -181,6 +181,10 @@ impl Sandbox {
 
     /// Stop every listener and persist what must last.
     pub async fn shutdown(self) -> anyhow::Result<()> {
+        // Every bank stops accepting at once, so the grace periods run side by side, not one after another.
+        for bank in &self.banks {
+            bank.request_stop();
+        }
         for bank in self.banks {
             bank.shutdown().await?;
         }

@@ -88,6 +88,12 @@ impl SimClock {
         let mut state = self.lock();
         *state = ClockState { sim_at_set: now, set_at: std::time::Instant::now(), ticking };
     }
+
+    /// Put the clock at `at` even if that is earlier: only for the admin "reset to the seed" (`Books::reset`).
+    pub fn reset(&self, at: OffsetDateTime) {
+        let mut state = self.lock();
+        (state.sim_at_set, state.set_at) = (at, std::time::Instant::now());
+    }
 }
 
 #[cfg(test)]

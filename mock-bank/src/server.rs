@@ -2,7 +2,7 @@
 //!
 //! | listener | TLS | who calls it |
 //! |---|---|---|
-//! | API (`/fdx/v6/...`, `/oauth/token`, `/oauth/revoke`) | mutual TLS: a client certificate chaining to the bankgate CA is required | the gateway (or a test acting as it) |
+//! | API (`/fdx/v6/...`, `/oauth/token`, `/oauth/revoke`, `/health`) | mutual TLS: a client certificate chaining to the bankgate CA is required | the gateway (or a test acting as it) |
 //! | login (`/oauth/authorize`, login pages) | server TLS only | a person's browser |
 //! | admin (`/admin/...`) | server TLS only, admin bearer token | QA, tests, scenarios |
 //!
@@ -18,16 +18,12 @@ use crate::{
     login::{self, AuthServer, OAuthClient},
     profile::BankProfile,
     state::{BankState, BankUrls, Secret},
-    store::BankStore,
+    store::{BankStore, META_CLOCK_NOW as META_NOW, META_PINNED_START as META_START},
 };
 use anyhow::Context;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use time::{Date, Month, OffsetDateTime, format_description::well_known::Rfc3339};
 use tokio::{net::TcpListener, sync::watch, task::JoinSet};
-
-/// Meta keys this module pins in the store.
-const META_START: &str = "clock.start";
-const META_NOW: &str = "clock.now";
 
 /// Everything needed to run one bank.
 #[derive(Debug, Clone)]
@@ -66,9 +62,14 @@ impl RunningBank {
         &self.state.urls
     }
 
-    /// Stop accepting, let in-flight requests finish, persist the clock.
-    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+    /// Ask every listener to stop accepting (returns at once; [`RunningBank::shutdown`] waits).
+    pub fn request_stop(&self) {
         let _ = self.stop.send(true);
+    }
+
+    /// Stop accepting, let in-flight requests finish (bounded by `certs::serve::SHUTDOWN_GRACE`), persist the clock.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.request_stop();
         while let Some(joined) = self.tasks.join_next().await {
             joined.context("a listener task panicked")?.context("a listener failed")?;
         }
@@ -134,15 +135,20 @@ pub async fn start(config: BankConfig) -> anyhow::Result<RunningBank> {
     let identity = &config.server_identity;
     let mtls = certs::server_config(identity, &config.ca, certs::ClientAuth::Required)?;
     let plain = certs::server_config(identity, &config.ca, certs::ClientAuth::None)?;
-    let api_router = api::fdx_router().merge(login::token_router()).with_state(state.clone());
+    let api_router = api::fdx_router()
+        .merge(login::token_router().layer(axum::middleware::from_fn_with_state(state.clone(), api::fdx::token_faults)))
+        .route("/health", axum::routing::get(health))
+        .with_state(state.clone());
     let login_router = login::router().with_state(state.clone());
     let admin_router = api::admin_router().with_state(state.clone());
 
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    for (listener, tls, router) in
-        [(api_listener, mtls, api_router), (login_listener, plain.clone(), login_router), (admin_listener, plain, admin_router)]
-    {
+    for (listener, tls, router) in [
+        (api_listener, mtls, api_router),
+        (login_listener, plain.clone(), login_router),
+        (admin_listener, plain, admin_router),
+    ] {
         let mut stopped = stopped.clone();
         let shutdown = async move {
             let _ = stopped.wait_for(|stop| *stop).await;
@@ -151,6 +157,11 @@ pub async fn start(config: BankConfig) -> anyhow::Result<RunningBank> {
     }
     tracing::info!(bank = %state.profile.id, api = %state.urls.api, login = %state.urls.login, admin = %state.urls.admin, "bank serving");
     Ok(RunningBank { state, stop, tasks })
+}
+
+/// Liveness of the API listener: no token, no data (load runs use it as their transport baseline).
+async fn health() -> &'static str {
+    "ok"
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
@@ -169,8 +180,8 @@ mod tests {
 
     #[test]
     fn history_starts_24_months_before_the_first_start() {
-        assert_eq!(history_start_for(datetime!(2026-11-29 10:00 UTC)), date!(2024-11-01));
-        assert_eq!(history_start_for(datetime!(2026-01-01 00:00 UTC)), date!(2024-01-01));
-        assert_eq!(history_start_for(datetime!(2026-12-31 23:59 UTC)), date!(2024-12-01));
+        assert_eq!(history_start_for(datetime!(2026-11-29 10:00 UTC)), date!(2024 - 11 - 01));
+        assert_eq!(history_start_for(datetime!(2026-01-01 00:00 UTC)), date!(2024 - 01 - 01));
+        assert_eq!(history_start_for(datetime!(2026-12-31 23:59 UTC)), date!(2024 - 12 - 01));
     }
 }

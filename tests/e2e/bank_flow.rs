@@ -77,10 +77,7 @@ async fn good_user_logs_in_and_the_app_reads_accounts_and_pages_transactions() {
     assert!(listed.len() >= 2, "user_good shares every account by default: {accounts}");
 
     // Page through a checking account's transactions with the opaque cursor until the end.
-    let checking = listed
-        .iter()
-        .find_map(|a| a.get("depositAccount").filter(|d| d["accountType"] == "CHECKING"))
-        .expect("a checking account");
+    let checking = listed.iter().find(|a| a["accountType"] == "CHECKING").expect("a checking account");
     let id = checking["accountId"].as_str().unwrap();
     let mut url = format!("{api}/fdx/v6/accounts/{id}/transactions?startTime=2025-01-01&endTime=2026-03-04&limit=50");
     let (mut pages, mut seen) = (0, 0);

@@ -21,18 +21,16 @@ fn start_up(data_dir: &Path) -> Child {
         .expect("bankgate binary starts")
 }
 
-fn terminate(mut child: Child) -> std::process::ExitStatus {
+/// SIGTERM, then wait (bounded) for the process to exit.
+async fn terminate(mut child: Child) -> std::process::ExitStatus {
     let pid = child.id().to_string();
     let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
     assert!(status.success());
-    for _ in 0..400 {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().ok();
-    panic!("bankgate did not stop within 20 s of SIGTERM");
+    let exited = eventually(Duration::from_secs(30), || child.try_wait().expect("wait")).await;
+    exited.unwrap_or_else(|| {
+        child.kill().ok();
+        panic!("bankgate did not stop within 30 s of SIGTERM")
+    })
 }
 
 async fn wait_for_endpoints(data_dir: &Path) -> Endpoints {
@@ -86,7 +84,8 @@ async fn up_writes_endpoints_serves_every_listener_and_stops_on_sigterm() {
         assert!(login.status().is_client_error(), "authorize without parameters is a clear 4xx");
     }
 
-    let status = terminate(child);
+    drop((admin, gateway, anonymous));
+    let status = terminate(child).await;
     assert!(status.success(), "clean exit on SIGTERM, got {status:?}");
 }
 
@@ -107,7 +106,7 @@ async fn restart_keeps_certificates_admin_token_and_clock() {
         .unwrap();
     assert_eq!(moved.status(), 200);
     let clock_before: serde_json::Value = moved.json().await.unwrap();
-    assert!(terminate(first).success());
+    assert!(terminate(first).await.success());
     std::fs::remove_file(dir.path().join("endpoints.json")).unwrap();
 
     let second = start_up(dir.path());
@@ -125,5 +124,5 @@ async fn restart_keeps_certificates_admin_token_and_clock() {
         .await
         .unwrap();
     assert_eq!(clock_after["now"], clock_before["now"], "the simulated clock survives a restart");
-    assert!(terminate(second).success());
+    assert!(terminate(second).await.success());
 }

@@ -53,7 +53,7 @@ async fn injected_transactions_and_clock_survive_a_restart() {
     let injected = client
         .post(format!("{}/admin/accounts/{account_id}/transactions", sandbox.endpoints.banks[0].admin))
         .bearer_auth(&sandbox.endpoints.admin_token)
-        .json(&json!({"amount": 123456, "direction": "CREDIT", "description": "E2E PERSISTENCE CHECK"}))
+        .json(&json!({"amountCents": 123456, "direction": "CREDIT", "description": "E2E PERSISTENCE CHECK"}))
         .send()
         .await
         .unwrap();
