@@ -20,7 +20,7 @@ use std::{
 use time::OffsetDateTime;
 
 /// The client certificate name the gateway (and tools acting as it) present to banks.
-pub const GATEWAY_CLIENT: &str = "gateway";
+pub const GATEWAY_CLIENT: &str = "gateway-client";
 /// Sample third-party app certificates `certs init` issues.
 pub const SAMPLE_APP_CLIENTS: [&str; 2] = ["sample-app", "sample-app-2"];
 /// Where the sample app's bank logins send the person back (nothing listens there: README's tour copies the code

@@ -126,3 +126,50 @@ async fn restart_keeps_certificates_admin_token_and_clock() {
     assert_eq!(clock_after["now"], clock_before["now"], "the simulated clock survives a restart");
     assert!(terminate(second).await.success());
 }
+
+#[test]
+fn certs_init_writes_the_pki_and_reuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_bankgate"))
+            .args(["certs", "init", "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .expect("bankgate runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let first = run();
+    let certs = dir.path().join("certs");
+    for file in ["ca.pem", "ca-key.pem", "continental.pem", "harbor-key.pem", "gateway.pem", "gateway-client.pem", "sample-app.pem"] {
+        assert!(certs.join(file).is_file(), "{file} missing; output:\n{first}");
+    }
+    assert!(!first.contains("PRIVATE KEY"), "keys are never printed");
+    let ca = std::fs::read_to_string(certs.join("ca.pem")).unwrap();
+    run();
+    assert_eq!(std::fs::read_to_string(certs.join("ca.pem")).unwrap(), ca, "a valid CA is reused");
+}
+
+#[tokio::test]
+async fn bank_subcommand_runs_one_bank() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_bankgate"))
+        .args(["bank", "--bank", "summit", "--ephemeral-ports", "--frozen-clock", "--customers", "10", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let endpoints = wait_for_endpoints(dir.path()).await;
+    let ids: Vec<&str> = endpoints.banks.iter().map(|b| b.id.as_str()).collect();
+    assert_eq!(ids, ["summit"]);
+    assert!(terminate(child).await.success());
+
+    let unknown = Command::new(env!("CARGO_BIN_EXE_bankgate"))
+        .args(["bank", "--bank", "nowhere", "--ephemeral-ports", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown bank `nowhere`"));
+}

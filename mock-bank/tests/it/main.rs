@@ -2,6 +2,7 @@
 mod admin;
 mod api;
 mod faults;
+mod fdx_schema;
 mod login;
 mod realism;
 mod support;
