@@ -28,8 +28,8 @@ account=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["checking_a
 api=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["api"])' "$login")
 tls=(--cacert "$dir/certs/ca.pem" --cert "$dir/certs/sample-app.pem" --key "$dir/certs/sample-app-key.pem")
 
-run() { # name url
-  oha -z "${secs}s" -c "$conns" --no-tui --output-format json "${tls[@]}" -H "Authorization: Bearer $token" "$2" \
+run() { # name url [extra oha args...]
+  oha -z "${secs}s" -c "$conns" --no-tui --output-format json "${tls[@]}" -H "Authorization: Bearer $token" "${@:3}" "$2" \
     >"$dir/$1.json"
   python3 - "$1" "$dir/$1.json" <<'PY'
 import json, sys
@@ -39,8 +39,14 @@ codes = r.get("statusCodeDistribution", {})
 print(f"{sys.argv[1]:>9}: {s['requestsPerSec']:8.0f} req/s  p50 {p['p50']*1000:6.2f} ms  p99 {p['p99']*1000:6.2f} ms  status {codes}")
 PY
 }
+page_url="$api/fdx/v6/accounts/$account/transactions?startTime=2025-01-01&endTime=2026-03-04&limit=100"
+bytes=$(curl -s "${tls[@]}" -H "Authorization: Bearer $token" "$page_url" | wc -c)
+echo "a page of 100 transactions is $bytes bytes of JSON"
 run baseline "$api/health"
-run page "$api/fdx/v6/accounts/$account/transactions?startTime=2025-01-01&endTime=2026-03-04&limit=100"
+run page "$page_url"
+# Latency at a fixed rate of half the measured saturation throughput (the load a p99 goal is about).
+half=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["summary"]["requestsPerSec"] / 2))' "$dir/page.json")
+run page@half "$page_url" -q "$half"
 python3 - "$dir/baseline.json" "$dir/page.json" <<'PY'
 import json, sys
 b = json.load(open(sys.argv[1]))["summary"]["requestsPerSec"]

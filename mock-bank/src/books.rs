@@ -36,6 +36,9 @@ const SHARDS: usize = 16;
 const HORIZON_DAYS: i64 = 7;
 /// Longest pending period an injection may ask for.
 pub const MAX_PENDING_DAYS: u32 = 30;
+/// How far past its pinned start a bank's clock may be moved. The generator stops at 50 years of history anyway,
+/// and an instant near the end of `time`'s range (year 9999) would overflow the bank's `now + duration` arithmetic.
+pub const MAX_CLOCK_YEARS: i64 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BooksError {
@@ -363,12 +366,25 @@ impl Books {
         Ok(transaction)
     }
 
+    /// Refuse a clock instant more than [`MAX_CLOCK_YEARS`] past the pinned start.
+    fn within_clock_range(&self, at: Option<OffsetDateTime>) -> Result<(), BooksError> {
+        let limit = self.pinned_start.checked_add(Duration::days(366 * MAX_CLOCK_YEARS)).unwrap_or(self.pinned_start);
+        match at {
+            Some(at) if at <= limit => Ok(()),
+            _ => Err(BooksError::Invalid(format!(
+                "the simulated clock stays within {MAX_CLOCK_YEARS} years of the bank's start (until {})",
+                limit.format(&Rfc3339).unwrap_or_default()
+            ))),
+        }
+    }
+
     /// Move the simulated clock forward by `by` and persist it.
     pub async fn advance_clock(&self, by: Duration) -> Result<OffsetDateTime, BooksError> {
         if by.is_negative() {
             return Err(BooksError::Clock(ClockError::Backwards { now: self.now(), asked: self.now() + by }));
         }
         let _guard = self.writes.lock().await;
+        self.within_clock_range(self.now().checked_add(by))?;
         let at = self.clock.advance(by)?;
         self.store.set_meta(META_CLOCK_NOW, &at.format(&Rfc3339).map_err(anyhow::Error::from)?).await?;
         Ok(at)
@@ -377,6 +393,7 @@ impl Books {
     /// Set the simulated clock to `at` (not earlier than now) and persist it.
     pub async fn set_clock(&self, at: OffsetDateTime) -> Result<OffsetDateTime, BooksError> {
         let _guard = self.writes.lock().await;
+        self.within_clock_range(Some(at))?;
         let at = self.clock.set(at)?;
         self.store.set_meta(META_CLOCK_NOW, &at.format(&Rfc3339).map_err(anyhow::Error::from)?).await?;
         Ok(at)

@@ -141,7 +141,15 @@ fn certs_init_writes_the_pki_and_reuses_it() {
     };
     let first = run();
     let certs = dir.path().join("certs");
-    for file in ["ca.pem", "ca-key.pem", "continental.pem", "harbor-key.pem", "gateway.pem", "gateway-client.pem", "sample-app.pem"] {
+    for file in [
+        "ca.pem",
+        "ca-key.pem",
+        "continental.pem",
+        "harbor-key.pem",
+        "gateway.pem",
+        "gateway-client.pem",
+        "sample-app.pem",
+    ] {
         assert!(certs.join(file).is_file(), "{file} missing; output:\n{first}");
     }
     assert!(!first.contains("PRIVATE KEY"), "keys are never printed");

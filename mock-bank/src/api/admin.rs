@@ -415,9 +415,14 @@ struct RangeQuery {
 
 fn parse_day(name: &str, text: &str) -> Result<Date, Problem> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
+    // `checked_to_offset`: a date-time late on 9999-12-31 west of UTC has no UTC date `time` can hold (bad input).
     Date::parse(text, &format)
-        .or_else(|_| OffsetDateTime::parse(text, &Rfc3339).map(|t| t.to_offset(time::UtcOffset::UTC).date()))
-        .map_err(|_| Problem::bad_request(format!("{name} must be a date (YYYY-MM-DD) or an RFC 3339 date-time")))
+        .ok()
+        .or_else(|| {
+            let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+            at.checked_to_offset(time::UtcOffset::UTC).map(|t| t.date())
+        })
+        .ok_or_else(|| Problem::bad_request(format!("{name} must be a date (YYYY-MM-DD) or an RFC 3339 date-time")))
 }
 
 /// `GET /admin/accounts/{accountId}/transactions?start&end`: every transaction that exists at the simulated now
@@ -566,9 +571,11 @@ async fn raise_fraud(
     _: AdminAuth,
     State(state): State<Arc<BankState>>,
     Segment(account_id): Segment,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, Problem> {
     use crate::ledger::model::AccountKind;
+    // An oversized body (413) is a problem like every other admin error, not axum's plain-text rejection.
+    let body = body.map_err(|e| Problem::new(e.status(), e.body_text()))?;
     // The body is optional: empty means every default.
     let body: FraudBody = if body.iter().all(u8::is_ascii_whitespace) {
         FraudBody::default()

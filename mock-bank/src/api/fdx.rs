@@ -312,12 +312,16 @@ fn parse_date(name: &str, text: &str) -> Result<Date, FdxError> {
         return Err(bad());
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
+    // `checked_to_offset`: a date-time late on 9999-12-31 west of UTC has no UTC date `time` can hold (bad input).
     Date::parse(text, &format)
-        .or_else(|_| {
+        .ok()
+        .or_else(|| {
             OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-                .map(|t| t.to_offset(UtcOffset::UTC).date())
+                .ok()
+                .and_then(|t| t.checked_to_offset(UtcOffset::UTC))
+                .map(|t| t.date())
         })
-        .map_err(|_| bad())
+        .ok_or_else(bad)
 }
 
 fn parse_limit(text: Option<&str>, default: u32, max: u32) -> Result<usize, FdxError> {

@@ -1,6 +1,7 @@
 //! Integration tests of the mock bank (one test binary; modules per area).
 mod admin;
 mod api;
+mod bad_input;
 mod faults;
 mod fdx_schema;
 mod login;
