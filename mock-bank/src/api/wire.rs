@@ -244,9 +244,9 @@ fn next_monthly(from: Date, day: u8) -> Date {
 }
 
 #[derive(Debug, Serialize)]
-pub struct FiAttribute {
+pub struct FiAttribute<'a> {
     pub name: &'static str,
-    pub value: String,
+    pub value: &'a str,
 }
 
 /// A transaction (`DepositTransactionentity`, `LineofCreditTransactionentity` or `LoanTransactionentity`).
@@ -273,7 +273,7 @@ pub struct FdxTransaction<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check_number: Option<u32>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub fi_attributes: Vec<FiAttribute>,
+    pub fi_attributes: Vec<FiAttribute<'a>>,
 }
 
 /// FDX `transactionType` for a transaction on an account of `kind`.
@@ -350,12 +350,11 @@ pub fn transaction<'a>(kind: AccountKind, tx: &'a Transaction, state: TxState) -
         TxState::Posted { amount, at } => ("POSTED", amount, Some(fdx_timestamp(at))),
     };
     let is_deposit = matches!(kind, AccountKind::Checking | AccountKind::Savings | AccountKind::Cd);
-    let mut fi_attributes = vec![
-        FiAttribute { name: "categoryName", value: tx.category.clone() },
-        FiAttribute { name: "channel", value: channel_name(tx.channel).to_owned() },
-    ];
+    let mut fi_attributes = Vec::with_capacity(3);
+    fi_attributes.push(FiAttribute { name: "categoryName", value: &tx.category });
+    fi_attributes.push(FiAttribute { name: "channel", value: channel_name(tx.channel) });
     if tx.suspected_fraud {
-        fi_attributes.push(FiAttribute { name: "suspectedFraud", value: "true".into() });
+        fi_attributes.push(FiAttribute { name: "suspectedFraud", value: "true" });
     }
     FdxTransaction {
         account_category: kind.fdx_category(),
