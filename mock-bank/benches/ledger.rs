@@ -1,7 +1,8 @@
 //! `cargo bench -p mock-bank --bench ledger`: cost of generating customers of a typical bank.
 //!
 //! "ledger/generate_customer" walks a customer's 24 months of history (all accounts); the budget is well under a
-//! millisecond. "ledger/customer_profile_only" is the cheap path (`customer()` + `accounts()`).
+//! millisecond. "ledger/customer_profile_only" is the cheap path (`customer()` + `accounts()`). Both run on mimalloc,
+//! the allocator of the `bankgate` binary.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use mock_bank::ledger::LedgerGenerator;
@@ -9,6 +10,10 @@ use mock_bank::profile::load_profiles;
 use std::hint::black_box;
 use std::sync::Arc;
 use time::macros::date;
+
+/// The allocator the `bankgate` binary ships with, so the figure is the one a running bank sees.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn generator() -> LedgerGenerator {
     let profile = load_profiles(None).expect("shipped profiles").swap_remove(0);
