@@ -1,0 +1,429 @@
+//! The gateway's storage: one [`Store`] trait, the records the authorization server and the consent flow keep, and
+//! the SQLite implementation ([`SqliteStore`], embedded, the default).
+//!
+//! Design (DESIGN.md "Storage"): callers hold an `Arc<dyn Store>` ([`DynStore`]); the trait is object-safe through
+//! `async-trait`, so a PostgreSQL implementation can follow without touching callers. SQL uses `$1` placeholders and
+//! portable types (TEXT, BIGINT Unix seconds, BLOB/BYTEA, JSON as TEXT) so it carries over; migrations live per
+//! dialect (`gateway/migrations/sqlite/`). The operations the protocol needs to be atomic are single trait methods:
+//! [`Store::use_par_request`] (RFC 9126 single use), [`Store::redeem_code`] (RFC 6749 §4.1.2 single use, reuse
+//! revokes the tokens issued from the code), [`Store::revoke_consent`] (its tokens are revoked in the same
+//! transaction) and [`Store::remember_jti`] (insert-if-absent replay cache for client assertions and DPoP proofs).
+//! [`Store::insert_token`] refuses a token for a consent that is no longer active or for a replayed code, so a token
+//! issued while a revocation races it can never outlive that revocation.
+//!
+//! Instants are stored as whole Unix seconds (fractions are dropped). Access tokens, refresh tokens, authorization
+//! codes and registration access tokens are stored only as SHA-256 hashes ([`TokenHash`]); bank tokens only sealed
+//! with AES-256-GCM ([`SealKey`]). This module must never log a secret or a token, and never read the wall clock:
+//! every `now` is passed in.
+
+pub mod seal;
+pub mod sqlite;
+
+pub use seal::SealKey;
+pub use sqlite::SqliteStore;
+
+use crate::consent::{Consent, Initiator, LifecycleError, RevocationReason};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use std::fmt;
+use std::sync::Arc;
+use subtle::ConstantTimeEq as _;
+use time::OffsetDateTime;
+
+/// How callers hold the store.
+pub type DynStore = Arc<dyn Store>;
+
+/// A storage failure, or a refusal the protocol needs to tell apart.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a record with this key already exists")]
+    Duplicate,
+    #[error("the referenced {0} does not exist")]
+    Missing(&'static str),
+    #[error("consent {0} is not active: no token may be issued for it")]
+    ConsentNotActive(String),
+    #[error("the authorization code was replayed: no token may be issued from it")]
+    CodeReplayed,
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("sealed bank tokens cannot be opened (wrong key, tampered, or moved to another consent)")]
+    Unseal,
+    #[error("store key: {0}")]
+    Key(String),
+    #[error("database: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e.as_database_error() {
+            Some(db) if db.is_unique_violation() => StoreError::Duplicate,
+            Some(db) if db.is_foreign_key_violation() => StoreError::Missing("record"),
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+/// SHA-256 of a token, code or registration access token: the only form in which those are stored.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    /// The hash of `secret` (its UTF-8 bytes).
+    pub fn of(secret: &str) -> TokenHash {
+        TokenHash(Sha256::digest(secret.as_bytes()).into())
+    }
+
+    /// Whether `secret` hashes to this value, compared in constant time.
+    pub fn matches(&self, secret: &str) -> bool {
+        bool::from(Self::of(secret).0.ct_eq(&self.0))
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    pub fn from_hex(text: &str) -> Option<TokenHash> {
+        let bytes = hex::decode(text).ok()?;
+        Some(TokenHash(bytes.try_into().ok()?))
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A hash is no secret, but a short prefix is enough to tell records apart in logs.
+        write!(f, "TokenHash({}…)", &self.to_hex()[..8])
+    }
+}
+
+/// A registered client's profile (DESIGN.md "Two client profiles").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientProfile {
+    Fapi2,
+    Sandbox,
+}
+
+impl ClientProfile {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fapi2 => "fapi2",
+            Self::Sandbox => "sandbox",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ClientProfile> {
+        match s {
+            "fapi2" => Some(Self::Fapi2),
+            "sandbox" => Some(Self::Sandbox),
+            _ => None,
+        }
+    }
+}
+
+/// A registered client (RFC 7591 metadata as registered; RFC 7592 registration access token as a hash).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientRecord {
+    pub client_id: String,
+    /// The RFC 7591 client metadata JSON object.
+    pub metadata: serde_json::Value,
+    /// RFC 7592 registration access token (hash); `None` for clients declared in configuration.
+    pub registration_token_hash: Option<TokenHash>,
+    pub profile: ClientProfile,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A pushed authorization request (RFC 9126).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParRecord {
+    /// `urn:ietf:params:oauth:request_uri:<random>`.
+    pub request_uri: String,
+    pub client_id: String,
+    /// The pushed parameters as a JSON object.
+    pub params: serde_json::Value,
+    pub expires_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+/// Result of [`Store::use_par_request`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParUse {
+    /// First use by its own client before expiry: the request (now marked used).
+    Used(ParRecord),
+    NotFound,
+    /// Another client's request_uri (RFC 9126 §4: bound to its client); not consumed.
+    WrongClient,
+    Expired,
+    AlreadyUsed,
+}
+
+/// An authorization code (stored as a hash).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeRecord {
+    pub code_hash: TokenHash,
+    pub client_id: String,
+    pub consent_id: String,
+    /// RFC 7636 S256 `code_challenge`.
+    pub pkce_challenge: String,
+    pub redirect_uri: String,
+    /// RFC 9449 §10 `dpop_jkt` from the PAR request, when given.
+    pub dpop_jkt: Option<String>,
+    pub expires_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+}
+
+/// Result of [`Store::redeem_code`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodeRedemption {
+    /// First redemption before expiry: the code (now marked used).
+    Redeemed(CodeRecord),
+    /// The code had been redeemed before (RFC 6749 §4.1.2): refused, and every token issued from it was revoked in
+    /// the same transaction (`tokens_revoked` of them); tokens can no longer be issued from it.
+    Replayed {
+        code: CodeRecord,
+        tokens_revoked: u64,
+    },
+    /// Presented after its expiry (now marked used).
+    Expired(CodeRecord),
+    /// Issued to another client (RFC 6749 §4.1.3); not consumed.
+    WrongClient,
+    NotFound,
+}
+
+/// Access or refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Refresh => "refresh",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TokenKind> {
+        match s {
+            "access" => Some(Self::Access),
+            "refresh" => Some(Self::Refresh),
+            _ => None,
+        }
+    }
+}
+
+/// What a token is bound to (its `cnf` claim).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TokenBinding {
+    /// Plain bearer token (sandbox profile only).
+    Bearer,
+    /// RFC 9449 DPoP: `cnf.jkt`.
+    Dpop { jkt: String },
+    /// RFC 8705 certificate-bound: `cnf.x5t#S256`.
+    Mtls { x5t_s256: String },
+}
+
+/// An issued token (stored as a hash).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    pub token_hash: TokenHash,
+    pub kind: TokenKind,
+    pub client_id: String,
+    /// `None` for `client_credentials` tokens, which carry no consent.
+    pub consent_id: Option<String>,
+    pub scope: String,
+    pub binding: TokenBinding,
+    pub issued_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+    /// The authorization code it was issued from (for revocation on code reuse).
+    pub parent_code: Option<TokenHash>,
+}
+
+impl TokenRecord {
+    /// Not revoked and not expired at `now` (the consent's own state is checked separately).
+    pub fn is_active(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+/// The bank's tokens for one consent (the gateway is the bank's OAuth client). Sealed at rest.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankTokens {
+    pub bank: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    #[serde(with = "time::serde::timestamp::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    pub scope: String,
+}
+
+impl fmt::Debug for BankTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BankTokens")
+            .field("bank", &self.bank)
+            .field("access_token", &"<hidden>")
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<hidden>"))
+            .field("expires_at", &self.expires_at)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// Which replay cache a `jti` belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JtiKind {
+    /// RFC 7523 client assertion `jti` (issuer: the client_id).
+    ClientAssertion,
+    /// RFC 9449 DPoP proof `jti` (issuer: the key's `jkt`).
+    DpopProof,
+}
+
+impl JtiKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientAssertion => "client_assertion",
+            Self::DpopProof => "dpop",
+        }
+    }
+}
+
+/// Result of [`Store::revoke_consent`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConsentRevocationOutcome {
+    /// Revoked now; `tokens_revoked` tokens stopped working in the same transaction.
+    Revoked {
+        consent: Consent,
+        tokens_revoked: u64,
+    },
+    NotFound,
+    /// The lifecycle refused (already revoked or expired).
+    Refused(LifecycleError),
+}
+
+/// Everything the gateway persists. Implementations must make each method atomic and durable once it returns `Ok`.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    // Clients (RFC 7591 / 7592).
+    /// Fails with [`StoreError::Duplicate`] when the client_id exists.
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError>;
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// Replaces metadata, registration token hash, profile and `updated_at`; false when there is no such client.
+    async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError>;
+    /// Deletes the client and, by cascade, its PAR requests, consents, codes and tokens.
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+    async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError>;
+
+    // PAR (RFC 9126).
+    async fn insert_par_request(&self, par: &ParRecord) -> Result<(), StoreError>;
+    /// Reads without consuming (e.g. to render the consent page).
+    async fn par_request(&self, request_uri: &str) -> Result<Option<ParRecord>, StoreError>;
+    /// Atomically consumes the request for `client_id` (single use, bound to its client, before expiry).
+    async fn use_par_request(
+        &self,
+        request_uri: &str,
+        client_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<ParUse, StoreError>;
+
+    // Consents.
+    async fn insert_consent(&self, consent: &Consent) -> Result<(), StoreError>;
+    /// The consent with its revocation history.
+    async fn consent(&self, id: &str) -> Result<Option<Consent>, StoreError>;
+    /// Saves `consent` (everything but its revocation history) if its stored status is still `expected`
+    /// (compare-and-set); false otherwise. Revocation goes through [`revoke_consent`](Store::revoke_consent).
+    async fn update_consent(
+        &self,
+        consent: &Consent,
+        expected: crate::consent::ConsentStatus,
+    ) -> Result<bool, StoreError>;
+    /// A person's consents at a bank, newest first (the dashboard).
+    async fn consents_for_person(&self, bank: &str, person: &str) -> Result<Vec<Consent>, StoreError>;
+    async fn consents_for_client(&self, client_id: &str) -> Result<Vec<Consent>, StoreError>;
+    /// Applies the lifecycle's revocation rule and, in the same transaction, revokes every token of the consent and
+    /// consumes its unredeemed codes.
+    async fn revoke_consent(
+        &self,
+        id: &str,
+        reason: RevocationReason,
+        initiator: Initiator,
+        now: OffsetDateTime,
+    ) -> Result<ConsentRevocationOutcome, StoreError>;
+
+    // Authorization codes.
+    async fn insert_code(&self, code: &CodeRecord) -> Result<(), StoreError>;
+    /// Atomically redeems a code for `client_id` (see [`CodeRedemption`]).
+    async fn redeem_code(
+        &self,
+        code_hash: &TokenHash,
+        client_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<CodeRedemption, StoreError>;
+
+    // Tokens.
+    /// Stores a newly issued token. Refused with [`StoreError::ConsentNotActive`] when its consent is not
+    /// AUTHORIZED or has expired at `issued_at`, and with [`StoreError::CodeReplayed`] when its parent code was
+    /// replayed.
+    async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    async fn token(&self, token_hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError>;
+    /// RFC 7009: true when the token was active and is now revoked.
+    async fn revoke_token(&self, token_hash: &TokenHash, now: OffsetDateTime) -> Result<bool, StoreError>;
+
+    // Bank tokens (sealed at rest).
+    /// Stores (or replaces) the bank tokens of a consent, sealed with the consent id as associated data.
+    async fn put_bank_tokens(
+        &self,
+        consent_id: &str,
+        tokens: &BankTokens,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    async fn bank_tokens(&self, consent_id: &str) -> Result<Option<BankTokens>, StoreError>;
+
+    // Replay caches.
+    /// Remembers `(kind, issuer, jti)` until `expires_at`; true when it was new, false when it is a replay.
+    /// Entries expired at `now` are purged first, so an expired entry does not block.
+    async fn remember_jti(
+        &self,
+        kind: JtiKind,
+        issuer: &str,
+        jti: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Drops expired jti entries and PAR requests, and codes expired more than a day ago; returns rows removed.
+    async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_hashes_match_only_their_secret_and_round_trip_as_hex() {
+        let h = TokenHash::of("secret-token");
+        assert!(h.matches("secret-token"));
+        assert!(!h.matches("secret-tokeN"));
+        assert_eq!(TokenHash::from_hex(&h.to_hex()), Some(h));
+        assert_eq!(TokenHash::from_hex("abcd"), None);
+        assert!(!format!("{h:?}").contains("secret"));
+    }
+
+    #[test]
+    fn bank_tokens_never_print() {
+        let t = BankTokens {
+            bank: "b".into(),
+            access_token: "AT-123".into(),
+            refresh_token: Some("RT-456".into()),
+            expires_at: None,
+            scope: "fdx:accountbasic:read".into(),
+        };
+        let shown = format!("{t:?}");
+        assert!(!shown.contains("AT-123") && !shown.contains("RT-456"), "{shown}");
+        assert!(shown.contains("<hidden>"));
+    }
+}

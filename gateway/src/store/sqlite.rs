@@ -1,0 +1,698 @@
+//! The embedded SQLite implementation of [`Store`] (sqlx 0.9, runtime queries with `$n` placeholders).
+//!
+//! Opened from a file (WAL journal, `synchronous=FULL` so an acknowledged write survives a power cut, foreign keys
+//! on, a busy timeout so concurrent writers queue instead of failing) or in memory (one connection kept forever).
+//! Multi-statement operations run in `BEGIN IMMEDIATE` transactions: the write lock is taken before the first read,
+//! so two racing redemptions of one code serialize and exactly one wins. This module must never log stored values
+//! and never hold a raw token: only hashes, and bank tokens sealed by [`SealKey`].
+
+use super::{
+    BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption, ConsentRevocationOutcome, JtiKind, ParRecord,
+    ParUse, SealKey, Store, StoreError, TokenBinding, TokenHash, TokenKind, TokenRecord,
+};
+use crate::consent::{
+    Consent, ConsentDuration, ConsentRequest, ConsentStatus, ConsentSubject, DataCluster, DurationType, Initiator,
+    LookbackPeriod, Purpose, Revocation, RevocationReason,
+};
+use sqlx::Row as _;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// How long used or expired codes are kept after expiry (so a late replay is still recognised and revokes).
+const CODE_RETENTION_SECS: i64 = 24 * 3600;
+
+/// The SQLite store. Cheap to clone (a pool and a shared key inside).
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    seal: Arc<SealKey>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file at `path` and runs the migrations in
+    /// `gateway/migrations/sqlite`.
+    pub async fn open(path: &Path, seal: SealKey) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Key(format!("{}: {e}", dir.display())))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        Self::migrated(pool, seal).await
+    }
+
+    /// A private in-memory database (for tests and throw-away runs): it lives as long as the store.
+    pub async fn in_memory(seal: SealKey) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new().in_memory(true).foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        Self::migrated(pool, seal).await
+    }
+
+    async fn migrated(pool: SqlitePool, seal: SealKey) -> Result<SqliteStore, StoreError> {
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool, seal: Arc::new(seal) })
+    }
+
+    /// Closes the pool, waiting for connections to finish (a clean shutdown checkpoints the WAL).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn ts(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+fn from_ts(secs: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(secs).map_err(|e| StoreError::Corrupt(format!("timestamp {secs}: {e}")))
+}
+
+fn opt_ts(secs: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
+    secs.map(from_ts).transpose()
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn hash_col(text: &str) -> Result<TokenHash, StoreError> {
+    TokenHash::from_hex(text).ok_or_else(|| StoreError::Corrupt("a stored hash is not 32 bytes of hex".into()))
+}
+
+fn client_from_row(row: &SqliteRow) -> Result<ClientRecord, StoreError> {
+    let profile: String = row.try_get("profile")?;
+    Ok(ClientRecord {
+        client_id: row.try_get("client_id")?,
+        metadata: from_json(&row.try_get::<String, _>("metadata")?, "client metadata")?,
+        registration_token_hash: row
+            .try_get::<Option<String>, _>("registration_token_hash")?
+            .map(|h| hash_col(&h))
+            .transpose()?,
+        profile: ClientProfile::parse(&profile).ok_or_else(|| StoreError::Corrupt(format!("profile {profile:?}")))?,
+        created_at: from_ts(row.try_get("created_at")?)?,
+        updated_at: from_ts(row.try_get("updated_at")?)?,
+    })
+}
+
+fn par_from_row(row: &SqliteRow) -> Result<ParRecord, StoreError> {
+    Ok(ParRecord {
+        request_uri: row.try_get("request_uri")?,
+        client_id: row.try_get("client_id")?,
+        params: from_json(&row.try_get::<String, _>("params")?, "PAR params")?,
+        expires_at: from_ts(row.try_get("expires_at")?)?,
+        used_at: opt_ts(row.try_get("used_at")?)?,
+    })
+}
+
+fn code_from_row(row: &SqliteRow) -> Result<CodeRecord, StoreError> {
+    Ok(CodeRecord {
+        code_hash: hash_col(&row.try_get::<String, _>("code_hash")?)?,
+        client_id: row.try_get("client_id")?,
+        consent_id: row.try_get("consent_id")?,
+        pkce_challenge: row.try_get("pkce_challenge")?,
+        redirect_uri: row.try_get("redirect_uri")?,
+        dpop_jkt: row.try_get("dpop_jkt")?,
+        expires_at: from_ts(row.try_get("expires_at")?)?,
+        used_at: opt_ts(row.try_get("used_at")?)?,
+    })
+}
+
+fn token_from_row(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let cnf_kind: Option<String> = row.try_get("cnf_kind")?;
+    let cnf_value: Option<String> = row.try_get("cnf_value")?;
+    let binding = match (cnf_kind.as_deref(), cnf_value) {
+        (None, None) => TokenBinding::Bearer,
+        (Some("jkt"), Some(jkt)) => TokenBinding::Dpop { jkt },
+        (Some("x5t#S256"), Some(x5t_s256)) => TokenBinding::Mtls { x5t_s256 },
+        _ => return Err(StoreError::Corrupt("token binding".into())),
+    };
+    Ok(TokenRecord {
+        token_hash: hash_col(&row.try_get::<String, _>("token_hash")?)?,
+        kind: TokenKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("token kind {kind:?}")))?,
+        client_id: row.try_get("client_id")?,
+        consent_id: row.try_get("consent_id")?,
+        scope: row.try_get("scope")?,
+        binding,
+        issued_at: from_ts(row.try_get("issued_at")?)?,
+        expires_at: from_ts(row.try_get("expires_at")?)?,
+        revoked_at: opt_ts(row.try_get("revoked_at")?)?,
+        parent_code: row.try_get::<Option<String>, _>("parent_code")?.map(|h| hash_col(&h)).transpose()?,
+    })
+}
+
+const CONSENT_COLUMNS: &str = "id, client_id, person, bank, clusters, requested_accounts, accounts, purposes, \
+    duration_type, duration_period, lookback_period, secondary_use_opt_in, status, created_at, updated_at, \
+    authorized_at, expires_at";
+
+fn consent_from_row(row: &SqliteRow) -> Result<Consent, StoreError> {
+    let corrupt = |what: &str| StoreError::Corrupt(format!("consent {what}"));
+    let kind: String = row.try_get("duration_type")?;
+    let kind = DurationType::from_fdx(&kind).ok_or_else(|| corrupt("duration type"))?;
+    let duration =
+        ConsentDuration::new(kind, row.try_get("duration_period")?).map_err(|_| corrupt("duration period"))?;
+    let lookback = LookbackPeriod::new(Some(row.try_get("lookback_period")?)).map_err(|_| corrupt("lookback"))?;
+    let clusters: Vec<DataCluster> = from_json(&row.try_get::<String, _>("clusters")?, "consent clusters")?;
+    let purposes: Vec<Purpose> = from_json(&row.try_get::<String, _>("purposes")?, "consent purposes")?;
+    let requested_accounts: Option<Vec<String>> = row
+        .try_get::<Option<String>, _>("requested_accounts")?
+        .map(|t| from_json(&t, "requested accounts"))
+        .transpose()?;
+    let status: String = row.try_get("status")?;
+    let subject = match (row.try_get::<Option<String>, _>("person")?, row.try_get::<Option<String>, _>("bank")?) {
+        (Some(person), Some(bank)) => Some(ConsentSubject { person, bank }),
+        (None, None) => None,
+        _ => return Err(corrupt("subject")),
+    };
+    Ok(Consent {
+        id: row.try_get("id")?,
+        client_id: row.try_get("client_id")?,
+        request: ConsentRequest { clusters, duration, lookback, purposes, accounts: requested_accounts },
+        subject,
+        accounts: from_json(&row.try_get::<String, _>("accounts")?, "consent accounts")?,
+        secondary_use_opt_in: row.try_get("secondary_use_opt_in")?,
+        status: ConsentStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
+        created_at: from_ts(row.try_get("created_at")?)?,
+        updated_at: from_ts(row.try_get("updated_at")?)?,
+        authorized_at: opt_ts(row.try_get("authorized_at")?)?,
+        expires_at: opt_ts(row.try_get("expires_at")?)?,
+        revocations: Vec::new(),
+    })
+}
+
+async fn load_revocations(conn: &mut SqliteConnection, consent: &mut Consent) -> Result<(), StoreError> {
+    let rows =
+        sqlx::query("SELECT reason, initiator, revoked_at FROM consent_revocations WHERE consent_id = $1 ORDER BY seq")
+            .bind(&consent.id)
+            .fetch_all(&mut *conn)
+            .await?;
+    for row in rows {
+        let reason: String = row.try_get("reason")?;
+        let initiator: String = row.try_get("initiator")?;
+        consent.revocations.push(Revocation {
+            reason: RevocationReason::from_fdx(&reason)
+                .ok_or_else(|| StoreError::Corrupt(format!("revocation reason {reason:?}")))?,
+            initiator: Initiator::parse(&initiator)
+                .ok_or_else(|| StoreError::Corrupt(format!("revocation initiator {initiator:?}")))?,
+            at: from_ts(row.try_get("revoked_at")?)?,
+        });
+    }
+    Ok(())
+}
+
+async fn load_consent(conn: &mut SqliteConnection, id: &str) -> Result<Option<Consent>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {CONSENT_COLUMNS} FROM consents WHERE id = $1"));
+    let Some(row) = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await? else {
+        return Ok(None);
+    };
+    let mut consent = consent_from_row(&row)?;
+    load_revocations(conn, &mut consent).await?;
+    Ok(Some(consent))
+}
+
+async fn load_consents(
+    conn: &mut SqliteConnection,
+    where_clause: &'static str,
+    binds: &[&str],
+) -> Result<Vec<Consent>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {CONSENT_COLUMNS} FROM consents WHERE {where_clause} ORDER BY created_at DESC, id"
+    ));
+    let mut query = sqlx::query(sql);
+    for value in binds {
+        query = query.bind(*value);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut consent = consent_from_row(&row)?;
+        load_revocations(conn, &mut consent).await?;
+        out.push(consent);
+    }
+    Ok(out)
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO clients (client_id, metadata, registration_token_hash, profile, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&client.client_id)
+        .bind(to_json(&client.metadata)?)
+        .bind(client.registration_token_hash.map(|h| h.to_hex()))
+        .bind(client.profile.as_str())
+        .bind(ts(client.created_at))
+        .bind(ts(client.updated_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM clients WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE clients SET metadata = $1, registration_token_hash = $2, profile = $3, updated_at = $4
+             WHERE client_id = $5",
+        )
+        .bind(to_json(&client.metadata)?)
+        .bind(client.registration_token_hash.map(|h| h.to_hex()))
+        .bind(client.profile.as_str())
+        .bind(ts(client.updated_at))
+        .bind(&client.client_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&self.pool).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM clients ORDER BY client_id").fetch_all(&self.pool).await?;
+        rows.iter().map(client_from_row).collect()
+    }
+
+    async fn insert_par_request(&self, par: &ParRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO par_requests (request_uri, client_id, params, expires_at, used_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&par.request_uri)
+        .bind(&par.client_id)
+        .bind(to_json(&par.params)?)
+        .bind(ts(par.expires_at))
+        .bind(par.used_at.map(ts))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn par_request(&self, request_uri: &str) -> Result<Option<ParRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM par_requests WHERE request_uri = $1")
+            .bind(request_uri)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(par_from_row).transpose()
+    }
+
+    async fn use_par_request(
+        &self,
+        request_uri: &str,
+        client_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<ParUse, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query("SELECT * FROM par_requests WHERE request_uri = $1")
+            .bind(request_uri)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(mut par) = row.as_ref().map(par_from_row).transpose()? else {
+            return Ok(ParUse::NotFound);
+        };
+        // RFC 9126 §4: the request_uri is bound to the client that pushed it; a foreign client does not consume it.
+        if par.client_id != client_id {
+            return Ok(ParUse::WrongClient);
+        }
+        if par.used_at.is_some() {
+            return Ok(ParUse::AlreadyUsed);
+        }
+        if now >= par.expires_at {
+            return Ok(ParUse::Expired);
+        }
+        sqlx::query("UPDATE par_requests SET used_at = $1 WHERE request_uri = $2")
+            .bind(ts(now))
+            .bind(request_uri)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        par.used_at = Some(crate::consent::whole_seconds(now));
+        Ok(ParUse::Used(par))
+    }
+
+    async fn insert_consent(&self, c: &Consent) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO consents (id, client_id, person, bank, clusters, requested_accounts, accounts, purposes,
+                duration_type, duration_period, lookback_period, secondary_use_opt_in, status, created_at,
+                updated_at, authorized_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )
+        .bind(&c.id)
+        .bind(&c.client_id)
+        .bind(c.subject.as_ref().map(|s| s.person.as_str()))
+        .bind(c.subject.as_ref().map(|s| s.bank.as_str()))
+        .bind(to_json(&c.request.clusters)?)
+        .bind(c.request.accounts.as_ref().map(to_json).transpose()?)
+        .bind(to_json(&c.accounts)?)
+        .bind(to_json(&c.request.purposes)?)
+        .bind(c.request.duration.kind().as_fdx())
+        .bind(c.request.duration.period_days().map(i64::from))
+        .bind(i64::from(c.request.lookback.days()))
+        .bind(c.secondary_use_opt_in)
+        .bind(c.status.as_str())
+        .bind(ts(c.created_at))
+        .bind(ts(c.updated_at))
+        .bind(c.authorized_at.map(ts))
+        .bind(c.expires_at.map(ts))
+        .execute(&mut *tx)
+        .await?;
+        for (seq, r) in c.revocations.iter().enumerate() {
+            insert_revocation(&mut tx, &c.id, seq, r).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn consent(&self, id: &str) -> Result<Option<Consent>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load_consent(&mut conn, id).await
+    }
+
+    async fn update_consent(&self, c: &Consent, expected: ConsentStatus) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE consents SET person = $1, bank = $2, accounts = $3, secondary_use_opt_in = $4, status = $5,
+                updated_at = $6, authorized_at = $7, expires_at = $8
+             WHERE id = $9 AND status = $10",
+        )
+        .bind(c.subject.as_ref().map(|s| s.person.as_str()))
+        .bind(c.subject.as_ref().map(|s| s.bank.as_str()))
+        .bind(to_json(&c.accounts)?)
+        .bind(c.secondary_use_opt_in)
+        .bind(c.status.as_str())
+        .bind(ts(c.updated_at))
+        .bind(c.authorized_at.map(ts))
+        .bind(c.expires_at.map(ts))
+        .bind(&c.id)
+        .bind(expected.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn consents_for_person(&self, bank: &str, person: &str) -> Result<Vec<Consent>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load_consents(&mut conn, "bank = $1 AND person = $2", &[bank, person]).await
+    }
+
+    async fn consents_for_client(&self, client_id: &str) -> Result<Vec<Consent>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        load_consents(&mut conn, "client_id = $1", &[client_id]).await
+    }
+
+    async fn revoke_consent(
+        &self,
+        id: &str,
+        reason: RevocationReason,
+        initiator: Initiator,
+        now: OffsetDateTime,
+    ) -> Result<ConsentRevocationOutcome, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let Some(mut consent) = load_consent(&mut tx, id).await? else {
+            return Ok(ConsentRevocationOutcome::NotFound);
+        };
+        let revocation = match consent.revoke(reason, initiator, now) {
+            Ok(r) => r,
+            Err(refusal) => return Ok(ConsentRevocationOutcome::Refused(refusal)),
+        };
+        sqlx::query("UPDATE consents SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(consent.status.as_str())
+            .bind(ts(consent.updated_at))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        insert_revocation(&mut tx, id, consent.revocations.len() - 1, &revocation).await?;
+        let tokens = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE consent_id = $2 AND revoked_at IS NULL")
+            .bind(ts(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE authorization_codes SET used_at = $1 WHERE consent_id = $2 AND used_at IS NULL")
+            .bind(ts(now))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(ConsentRevocationOutcome::Revoked { consent, tokens_revoked: tokens.rows_affected() })
+    }
+
+    async fn insert_code(&self, code: &CodeRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, client_id, consent_id, pkce_challenge, redirect_uri, dpop_jkt,
+                expires_at, used_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(code.code_hash.to_hex())
+        .bind(&code.client_id)
+        .bind(&code.consent_id)
+        .bind(&code.pkce_challenge)
+        .bind(&code.redirect_uri)
+        .bind(&code.dpop_jkt)
+        .bind(ts(code.expires_at))
+        .bind(code.used_at.map(ts))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn redeem_code(
+        &self,
+        code_hash: &TokenHash,
+        client_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<CodeRedemption, StoreError> {
+        let hash = code_hash.to_hex();
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let row = sqlx::query("SELECT * FROM authorization_codes WHERE code_hash = $1")
+            .bind(&hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(mut code) = row.as_ref().map(code_from_row).transpose()? else {
+            return Ok(CodeRedemption::NotFound);
+        };
+        // RFC 6749 §4.1.3: the code must have been issued to the authenticated client.
+        if code.client_id != client_id {
+            return Ok(CodeRedemption::WrongClient);
+        }
+        if code.used_at.is_some() {
+            // RFC 6749 §4.1.2: deny, and revoke the tokens previously issued from this code.
+            sqlx::query("UPDATE authorization_codes SET replayed_at = $1 WHERE code_hash = $2 AND replayed_at IS NULL")
+                .bind(ts(now))
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await?;
+            let revoked =
+                sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE parent_code = $2 AND revoked_at IS NULL")
+                    .bind(ts(now))
+                    .bind(&hash)
+                    .execute(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            return Ok(CodeRedemption::Replayed { code, tokens_revoked: revoked.rows_affected() });
+        }
+        sqlx::query("UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2")
+            .bind(ts(now))
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let expired = now >= code.expires_at;
+        code.used_at = Some(crate::consent::whole_seconds(now));
+        Ok(if expired { CodeRedemption::Expired(code) } else { CodeRedemption::Redeemed(code) })
+    }
+
+    async fn insert_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(consent_id) = &t.consent_id {
+            let row = sqlx::query("SELECT status, expires_at FROM consents WHERE id = $1")
+                .bind(consent_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StoreError::Missing("consent"))?;
+            let status: String = row.try_get("status")?;
+            let expires_at: Option<i64> = row.try_get("expires_at")?;
+            let active =
+                status == ConsentStatus::Authorized.as_str() && expires_at.is_some_and(|end| ts(t.issued_at) < end);
+            if !active {
+                return Err(StoreError::ConsentNotActive(consent_id.clone()));
+            }
+        }
+        if let Some(parent) = &t.parent_code {
+            let replayed: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT replayed_at FROM authorization_codes WHERE code_hash = $1")
+                    .bind(parent.to_hex())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match replayed {
+                None => return Err(StoreError::Missing("authorization code")),
+                Some(Some(_)) => return Err(StoreError::CodeReplayed),
+                Some(None) => {}
+            }
+        }
+        let (cnf_kind, cnf_value) = match &t.binding {
+            TokenBinding::Bearer => (None, None),
+            TokenBinding::Dpop { jkt } => (Some("jkt"), Some(jkt.as_str())),
+            TokenBinding::Mtls { x5t_s256 } => (Some("x5t#S256"), Some(x5t_s256.as_str())),
+        };
+        sqlx::query(
+            "INSERT INTO tokens (token_hash, kind, client_id, consent_id, scope, cnf_kind, cnf_value, issued_at,
+                expires_at, revoked_at, parent_code)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(t.token_hash.to_hex())
+        .bind(t.kind.as_str())
+        .bind(&t.client_id)
+        .bind(&t.consent_id)
+        .bind(&t.scope)
+        .bind(cnf_kind)
+        .bind(cnf_value)
+        .bind(ts(t.issued_at))
+        .bind(ts(t.expires_at))
+        .bind(t.revoked_at.map(ts))
+        .bind(t.parent_code.map(|h| h.to_hex()))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn token(&self, token_hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM tokens WHERE token_hash = $1")
+            .bind(token_hash.to_hex())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn revoke_token(&self, token_hash: &TokenHash, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL AND expires_at > $1",
+        )
+        .bind(ts(now))
+        .bind(token_hash.to_hex())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn put_bank_tokens(
+        &self,
+        consent_id: &str,
+        tokens: &BankTokens,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let plain = serde_json::to_vec(tokens).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sealed = self.seal.seal(&plain, consent_id)?;
+        sqlx::query(
+            "INSERT INTO bank_tokens (consent_id, sealed, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (consent_id) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
+        )
+        .bind(consent_id)
+        .bind(sealed)
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn bank_tokens(&self, consent_id: &str) -> Result<Option<BankTokens>, StoreError> {
+        let sealed: Option<Vec<u8>> = sqlx::query_scalar("SELECT sealed FROM bank_tokens WHERE consent_id = $1")
+            .bind(consent_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(sealed) = sealed else { return Ok(None) };
+        let plain = self.seal.open(&sealed, consent_id)?;
+        serde_json::from_slice(&plain).map(Some).map_err(|e| StoreError::Corrupt(format!("bank tokens: {e}")))
+    }
+
+    async fn remember_jti(
+        &self,
+        kind: JtiKind,
+        issuer: &str,
+        jti: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query("DELETE FROM jti_replay WHERE kind = $1 AND issuer = $2 AND jti = $3 AND expires_at <= $4")
+            .bind(kind.as_str())
+            .bind(issuer)
+            .bind(jti)
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query(
+            "INSERT INTO jti_replay (kind, issuer, jti, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(kind.as_str())
+        .bind(issuer)
+        .bind(jti)
+        .bind(ts(expires_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let jti = sqlx::query("DELETE FROM jti_replay WHERE expires_at <= $1").bind(ts(now)).execute(&mut *tx).await?;
+        let par =
+            sqlx::query("DELETE FROM par_requests WHERE expires_at <= $1").bind(ts(now)).execute(&mut *tx).await?;
+        let codes = sqlx::query("DELETE FROM authorization_codes WHERE expires_at <= $1")
+            .bind(ts(now) - CODE_RETENTION_SECS)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(jti.rows_affected() + par.rows_affected() + codes.rows_affected())
+    }
+}
+
+async fn insert_revocation(
+    conn: &mut SqliteConnection,
+    consent_id: &str,
+    seq: usize,
+    r: &Revocation,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO consent_revocations (consent_id, seq, reason, initiator, revoked_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(consent_id)
+    .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+    .bind(r.reason.as_fdx())
+    .bind(r.initiator.as_str())
+    .bind(ts(r.at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! The gateway's integration tests: one test binary (link time on two cores matters), one module per area.
+
+mod oauth;
+mod store;

@@ -1,0 +1,501 @@
+//! Conformance suite for the gateway's `Store`: every check is written against `&dyn Store` so the PostgreSQL
+//! implementation can run the same functions. Here they run against SQLite in memory and on disk.
+//!
+//! What a user would notice: a `request_uri` or code works exactly once, a replayed code kills the tokens it gave,
+//! revoking a consent stops its tokens at once, replayed `jti`s are refused, bank tokens are unreadable on disk and
+//! everything acknowledged survives a restart.
+
+use gateway::consent::{
+    Authorization, Consent, ConsentRequest, ConsentStatus, ConsentSubject, Initiator, LifecycleError, RevocationReason,
+};
+use gateway::store::{
+    BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption, ConsentRevocationOutcome, DynStore, JtiKind,
+    ParRecord, ParUse, SealKey, SqliteStore, Store, StoreError, TokenBinding, TokenHash, TokenKind, TokenRecord,
+};
+use serde_json::json;
+use std::sync::Arc;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const T0: OffsetDateTime = datetime!(2026-03-02 09:00 UTC);
+
+fn key() -> SealKey {
+    SealKey::from_bytes(&[42u8; 32]).unwrap()
+}
+
+async fn memory_store() -> SqliteStore {
+    SqliteStore::in_memory(key()).await.unwrap()
+}
+
+fn client(id: &str) -> ClientRecord {
+    ClientRecord {
+        client_id: id.into(),
+        metadata: json!({"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "private_key_jwt"}),
+        registration_token_hash: Some(TokenHash::of(&format!("rat-{id}"))),
+        profile: ClientProfile::Fapi2,
+        created_at: T0,
+        updated_at: T0,
+    }
+}
+
+fn request() -> ConsentRequest {
+    ConsentRequest::from_authorization_details(
+        r#"[{"type":"fdx_consent","dataClusters":["ACCOUNT_BASIC","TRANSACTIONS"],"durationType":"TIME_BOUND",
+            "durationPeriod":90,"lookbackPeriod":365,"purposes":["fraud_alerts","balance_display"],
+            "accounts":["acc-1","acc-2"]}]"#,
+    )
+    .unwrap()
+}
+
+/// A client and an AUTHORIZED consent for it, stored.
+async fn authorized_consent(store: &dyn Store, client_id: &str, consent_id: &str) -> Consent {
+    if store.client(client_id).await.unwrap().is_none() {
+        store.insert_client(&client(client_id)).await.unwrap();
+    }
+    let mut consent = Consent::new(consent_id.into(), client_id.into(), request(), T0);
+    store.insert_consent(&consent).await.unwrap();
+    consent
+        .authorize(
+            Authorization {
+                subject: ConsentSubject { person: "user_good".into(), bank: "first-national".into() },
+                accounts: vec!["acc-1".into()],
+                secondary_use_opt_in: false,
+            },
+            T0 + Duration::minutes(2),
+        )
+        .unwrap();
+    assert!(store.update_consent(&consent, ConsentStatus::Pending).await.unwrap());
+    consent
+}
+
+fn code(client_id: &str, consent_id: &str, secret: &str) -> CodeRecord {
+    CodeRecord {
+        code_hash: TokenHash::of(secret),
+        client_id: client_id.into(),
+        consent_id: consent_id.into(),
+        pkce_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
+        redirect_uri: "https://app.example/cb".into(),
+        dpop_jkt: Some("jkt-1".into()),
+        expires_at: T0 + Duration::minutes(3),
+        used_at: None,
+    }
+}
+
+fn token(secret: &str, client_id: &str, consent_id: Option<&str>, parent: Option<&str>) -> TokenRecord {
+    TokenRecord {
+        token_hash: TokenHash::of(secret),
+        kind: TokenKind::Access,
+        client_id: client_id.into(),
+        consent_id: consent_id.map(str::to_owned),
+        scope: "fdx:accountbasic:read fdx:transactions:read".into(),
+        binding: TokenBinding::Dpop { jkt: "jkt-1".into() },
+        issued_at: T0 + Duration::minutes(2),
+        expires_at: T0 + Duration::minutes(7),
+        revoked_at: None,
+        parent_code: parent.map(TokenHash::of),
+    }
+}
+
+fn bank_tokens() -> BankTokens {
+    BankTokens {
+        bank: "first-national".into(),
+        access_token: "BANK-ACCESS-TOKEN-plaintext-7f3a".into(),
+        refresh_token: Some("BANK-REFRESH-TOKEN-plaintext-91bc".into()),
+        expires_at: Some(T0 + Duration::hours(1)),
+        scope: "fdx:accountbasic:read".into(),
+    }
+}
+
+// ---- the conformance checks (backend-independent) ----
+
+async fn check_clients(store: &dyn Store) {
+    let mut c = client("app-1");
+    store.insert_client(&c).await.unwrap();
+    assert_eq!(store.client("app-1").await.unwrap(), Some(c.clone()));
+    assert!(matches!(store.insert_client(&c).await, Err(StoreError::Duplicate)));
+    let stored = store.client("app-1").await.unwrap().unwrap();
+    assert!(stored.registration_token_hash.unwrap().matches("rat-app-1"));
+    assert!(!stored.registration_token_hash.unwrap().matches("rat-app-2"));
+
+    c.metadata["client_name"] = json!("Budget Buddy");
+    c.profile = ClientProfile::Sandbox;
+    c.updated_at = T0 + Duration::hours(1);
+    assert!(store.update_client(&c).await.unwrap());
+    assert_eq!(store.client("app-1").await.unwrap(), Some(c.clone()));
+    store.insert_client(&client("app-0")).await.unwrap();
+    let ids: Vec<_> = store.list_clients().await.unwrap().into_iter().map(|c| c.client_id).collect();
+    assert_eq!(ids, ["app-0", "app-1"]);
+
+    // Deleting a client removes what hangs off it.
+    authorized_consent(store, "app-1", "consent-of-app-1").await;
+    assert!(store.delete_client("app-1").await.unwrap());
+    assert_eq!(store.client("app-1").await.unwrap(), None);
+    assert_eq!(store.consent("consent-of-app-1").await.unwrap(), None);
+    assert!(!store.delete_client("app-1").await.unwrap());
+    assert!(!store.update_client(&c).await.unwrap());
+}
+
+async fn check_par_single_use(store: &dyn Store) {
+    store.insert_client(&client("app-1")).await.unwrap();
+    store.insert_client(&client("app-2")).await.unwrap();
+    let par = ParRecord {
+        request_uri: "urn:ietf:params:oauth:request_uri:abc".into(),
+        client_id: "app-1".into(),
+        params: json!({"response_type": "code", "state": "s1", "code_challenge_method": "S256"}),
+        expires_at: T0 + Duration::seconds(90),
+        used_at: None,
+    };
+    store.insert_par_request(&par).await.unwrap();
+    assert_eq!(store.par_request(&par.request_uri).await.unwrap(), Some(par.clone()));
+
+    let now = T0 + Duration::seconds(10);
+    assert_eq!(store.use_par_request(&par.request_uri, "app-2", now).await.unwrap(), ParUse::WrongClient);
+    let ParUse::Used(used) = store.use_par_request(&par.request_uri, "app-1", now).await.unwrap() else {
+        panic!("the first use by its own client must succeed");
+    };
+    assert_eq!(used.params, par.params);
+    assert_eq!(used.used_at, Some(now));
+    assert_eq!(store.use_par_request(&par.request_uri, "app-1", now).await.unwrap(), ParUse::AlreadyUsed);
+    assert_eq!(store.use_par_request("urn:nope", "app-1", now).await.unwrap(), ParUse::NotFound);
+
+    let late = ParRecord { request_uri: "urn:ietf:params:oauth:request_uri:late".into(), ..par.clone() };
+    store.insert_par_request(&late).await.unwrap();
+    assert_eq!(store.use_par_request(&late.request_uri, "app-1", late.expires_at).await.unwrap(), ParUse::Expired);
+    // A PAR request for an unknown client is refused by the foreign key.
+    let orphan = ParRecord { request_uri: "urn:x".into(), client_id: "ghost".into(), ..par };
+    assert!(matches!(store.insert_par_request(&orphan).await, Err(StoreError::Missing(_))));
+}
+
+async fn check_consents(store: &dyn Store) {
+    store.insert_client(&client("app-1")).await.unwrap();
+    let pending = Consent::new("c-pending".into(), "app-1".into(), request(), T0);
+    store.insert_consent(&pending).await.unwrap();
+    assert_eq!(store.consent("c-pending").await.unwrap(), Some(pending.clone()));
+    assert!(matches!(store.insert_consent(&pending).await, Err(StoreError::Duplicate)));
+
+    let authorized = authorized_consent(store, "app-1", "c-auth").await;
+    let loaded = store.consent("c-auth").await.unwrap().unwrap();
+    assert_eq!(loaded, authorized);
+    assert_eq!(loaded.expires_at, Some(T0 + Duration::minutes(2) + Duration::days(90)));
+    assert_eq!(loaded.request.accounts.as_deref(), Some(&["acc-1".to_owned(), "acc-2".to_owned()][..]));
+    // Compare-and-set: a stale writer that still thinks it is PENDING loses.
+    assert!(!store.update_consent(&authorized, ConsentStatus::Pending).await.unwrap());
+
+    let mine = store.consents_for_person("first-national", "user_good").await.unwrap();
+    assert_eq!(mine.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["c-auth"]);
+    assert_eq!(store.consents_for_client("app-1").await.unwrap().len(), 2);
+    assert_eq!(store.consent("nope").await.unwrap(), None);
+}
+
+async fn check_code_single_use_and_replay(store: &dyn Store) {
+    authorized_consent(store, "app-1", "c1").await;
+    store.insert_client(&client("app-2")).await.unwrap();
+    let c = code("app-1", "c1", "code-secret-1");
+    store.insert_code(&c).await.unwrap();
+    let now = T0 + Duration::minutes(2);
+
+    assert_eq!(store.redeem_code(&c.code_hash, "app-2", now).await.unwrap(), CodeRedemption::WrongClient);
+    let CodeRedemption::Redeemed(redeemed) = store.redeem_code(&c.code_hash, "app-1", now).await.unwrap() else {
+        panic!("first redemption must succeed");
+    };
+    assert_eq!(redeemed.pkce_challenge, c.pkce_challenge);
+    assert_eq!(redeemed.dpop_jkt.as_deref(), Some("jkt-1"));
+    store.insert_token(&token("at-1", "app-1", Some("c1"), Some("code-secret-1"))).await.unwrap();
+    let refresh = TokenRecord { kind: TokenKind::Refresh, ..token("rt-1", "app-1", Some("c1"), Some("code-secret-1")) };
+    store.insert_token(&refresh).await.unwrap();
+
+    // Second redemption: refused, and both tokens from the code stop working in the same step.
+    let again = store.redeem_code(&c.code_hash, "app-1", now + Duration::seconds(5)).await.unwrap();
+    assert!(matches!(again, CodeRedemption::Replayed { tokens_revoked: 2, .. }), "{again:?}");
+    assert!(!store.token(&TokenHash::of("at-1")).await.unwrap().unwrap().is_active(now));
+    assert!(!store.token(&TokenHash::of("rt-1")).await.unwrap().unwrap().is_active(now));
+    // A token exchange still in flight for that code cannot store a token any more.
+    let late = token("at-late", "app-1", Some("c1"), Some("code-secret-1"));
+    assert!(matches!(store.insert_token(&late).await, Err(StoreError::CodeReplayed)));
+
+    let old = code("app-1", "c1", "code-secret-old");
+    store.insert_code(&old).await.unwrap();
+    assert!(matches!(
+        store.redeem_code(&old.code_hash, "app-1", old.expires_at).await.unwrap(),
+        CodeRedemption::Expired(_)
+    ));
+    assert_eq!(store.redeem_code(&TokenHash::of("never"), "app-1", now).await.unwrap(), CodeRedemption::NotFound);
+}
+
+async fn check_tokens(store: &dyn Store) {
+    authorized_consent(store, "app-1", "c1").await;
+    let now = T0 + Duration::minutes(3);
+    let bindings = [
+        TokenBinding::Dpop { jkt: "jkt-abc".into() },
+        TokenBinding::Mtls { x5t_s256: "x5t-def".into() },
+        TokenBinding::Bearer,
+    ];
+    for (i, binding) in bindings.into_iter().enumerate() {
+        let t = TokenRecord { binding, ..token(&format!("tok-{i}"), "app-1", Some("c1"), None) };
+        store.insert_token(&t).await.unwrap();
+        assert_eq!(store.token(&t.token_hash).await.unwrap(), Some(t));
+    }
+    // client_credentials tokens carry no consent.
+    let cc = token("cc-token", "app-1", None, None);
+    store.insert_token(&cc).await.unwrap();
+    assert_eq!(store.token(&cc.token_hash).await.unwrap().unwrap().consent_id, None);
+    assert!(matches!(store.insert_token(&cc).await, Err(StoreError::Duplicate)));
+
+    // RFC 7009 revocation.
+    assert!(store.revoke_token(&TokenHash::of("tok-0"), now).await.unwrap());
+    assert!(!store.revoke_token(&TokenHash::of("tok-0"), now).await.unwrap());
+    assert_eq!(store.token(&TokenHash::of("tok-0")).await.unwrap().unwrap().revoked_at, Some(now));
+    assert!(store.token(&TokenHash::of("tok-1")).await.unwrap().unwrap().is_active(now));
+    assert_eq!(store.token(&TokenHash::of("unknown")).await.unwrap(), None);
+
+    // No token for a consent that has not been authorized, or one past its expiry.
+    let pending = Consent::new("c-pending".into(), "app-1".into(), request(), T0);
+    store.insert_consent(&pending).await.unwrap();
+    let t = token("tok-pending", "app-1", Some("c-pending"), None);
+    assert!(matches!(store.insert_token(&t).await, Err(StoreError::ConsentNotActive(id)) if id == "c-pending"));
+    let after_expiry =
+        TokenRecord { issued_at: T0 + Duration::days(91), ..token("tok-exp", "app-1", Some("c1"), None) };
+    assert!(matches!(store.insert_token(&after_expiry).await, Err(StoreError::ConsentNotActive(_))));
+}
+
+async fn check_revocation(store: &dyn Store) {
+    authorized_consent(store, "app-1", "c1").await;
+    authorized_consent(store, "app-1", "c2").await;
+    store.insert_token(&token("at-c1", "app-1", Some("c1"), None)).await.unwrap();
+    store
+        .insert_token(&TokenRecord { kind: TokenKind::Refresh, ..token("rt-c1", "app-1", Some("c1"), None) })
+        .await
+        .unwrap();
+    store.insert_token(&token("at-c2", "app-1", Some("c2"), None)).await.unwrap();
+    let pending_code = code("app-1", "c1", "unredeemed");
+    store.insert_code(&pending_code).await.unwrap();
+
+    let now = T0 + Duration::minutes(4);
+    let outcome = store.revoke_consent("c1", RevocationReason::UserAction, Initiator::Person, now).await.unwrap();
+    let ConsentRevocationOutcome::Revoked { consent, tokens_revoked } = outcome else {
+        panic!("revocation must succeed: {outcome:?}");
+    };
+    assert_eq!(tokens_revoked, 2);
+    assert_eq!(consent.status, ConsentStatus::Revoked);
+    // From the moment revocation is acknowledged, none of the consent's tokens works; other consents are untouched.
+    assert!(!store.token(&TokenHash::of("at-c1")).await.unwrap().unwrap().is_active(now));
+    assert!(!store.token(&TokenHash::of("rt-c1")).await.unwrap().unwrap().is_active(now));
+    assert!(store.token(&TokenHash::of("at-c2")).await.unwrap().unwrap().is_active(now));
+    // The history is kept, with the FDX reason and initiator.
+    let stored = store.consent("c1").await.unwrap().unwrap();
+    assert_eq!(stored.status, ConsentStatus::Revoked);
+    assert_eq!(stored.revocations.len(), 1);
+    assert_eq!(stored.revocations[0].initiator, Initiator::Person);
+    assert_eq!(stored.revocations[0].reason, RevocationReason::UserAction);
+    assert_eq!(stored.revocations[0].at, now);
+    // Nothing can be issued for it any more: no new token, and its outstanding code is spent.
+    assert!(matches!(
+        store.insert_token(&token("at-new", "app-1", Some("c1"), None)).await,
+        Err(StoreError::ConsentNotActive(_))
+    ));
+    assert!(!matches!(
+        store.redeem_code(&pending_code.code_hash, "app-1", now).await.unwrap(),
+        CodeRedemption::Redeemed(_)
+    ));
+    // Revoking twice is refused with the reason; an unknown consent is reported as such.
+    assert_eq!(
+        store.revoke_consent("c1", RevocationReason::UserAction, Initiator::App, now).await.unwrap(),
+        ConsentRevocationOutcome::Refused(LifecycleError::AlreadyEnded(ConsentStatus::Revoked))
+    );
+    assert_eq!(
+        store.revoke_consent("nope", RevocationReason::UserAction, Initiator::App, now).await.unwrap(),
+        ConsentRevocationOutcome::NotFound
+    );
+}
+
+async fn check_jti_replay(store: &dyn Store) {
+    let exp = T0 + Duration::seconds(60);
+    let kind = JtiKind::ClientAssertion;
+    assert!(store.remember_jti(kind, "app-1", "jti-1", exp, T0).await.unwrap());
+    assert!(!store.remember_jti(kind, "app-1", "jti-1", exp, T0 + Duration::seconds(30)).await.unwrap());
+    // Scoped by issuer and by cache.
+    assert!(store.remember_jti(kind, "app-2", "jti-1", exp, T0).await.unwrap());
+    assert!(store.remember_jti(JtiKind::DpopProof, "app-1", "jti-1", exp, T0).await.unwrap());
+    // Once expired, the entry is purged and no longer blocks.
+    assert!(store.remember_jti(kind, "app-1", "jti-1", exp + Duration::seconds(60), exp).await.unwrap());
+    assert!(store.remember_jti(kind, "app-1", "jti-2", exp, T0).await.unwrap());
+    // purge_expired drops the three entries that expired at `exp` (jti-1 of app-2 and DPoP, jti-2).
+    assert_eq!(store.purge_expired(exp).await.unwrap(), 3);
+    assert!(!store.remember_jti(kind, "app-1", "jti-1", exp + Duration::seconds(90), exp).await.unwrap());
+}
+
+async fn check_bank_tokens(store: &dyn Store) {
+    authorized_consent(store, "app-1", "c1").await;
+    assert_eq!(store.bank_tokens("c1").await.unwrap(), None);
+    store.put_bank_tokens("c1", &bank_tokens(), T0).await.unwrap();
+    assert_eq!(store.bank_tokens("c1").await.unwrap(), Some(bank_tokens()));
+    let rotated = BankTokens { access_token: "BANK-ACCESS-2".into(), ..bank_tokens() };
+    store.put_bank_tokens("c1", &rotated, T0).await.unwrap();
+    assert_eq!(store.bank_tokens("c1").await.unwrap(), Some(rotated));
+    assert!(matches!(store.put_bank_tokens("ghost", &bank_tokens(), T0).await, Err(StoreError::Missing(_))));
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_memory {
+            $(#[tokio::test]
+            async fn $name() {
+                let store = super::memory_store().await;
+                super::$name(&store).await;
+            })*
+        }
+        mod sqlite_file {
+            $(#[tokio::test]
+            async fn $name() {
+                let dir = tempfile::tempdir().unwrap();
+                let store = gateway::store::SqliteStore::open(&dir.path().join("gateway.db"), super::key()).await.unwrap();
+                super::$name(&store).await;
+            })*
+        }
+    };
+}
+
+conformance!(
+    check_clients,
+    check_par_single_use,
+    check_consents,
+    check_code_single_use_and_replay,
+    check_tokens,
+    check_revocation,
+    check_jti_replay,
+    check_bank_tokens,
+);
+
+// ---- SQLite-specific: concurrency, encryption on disk, durability ----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_racing_redemptions_of_one_code_have_exactly_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: DynStore = Arc::new(SqliteStore::open(&dir.path().join("gateway.db"), key()).await.unwrap());
+    authorized_consent(store.as_ref(), "app-1", "c1").await;
+    for round in 0..20 {
+        let secret = format!("race-code-{round}");
+        store.insert_code(&code("app-1", "c1", &secret)).await.unwrap();
+        let hash = TokenHash::of(&secret);
+        let now = T0 + Duration::minutes(2);
+        let racers: Vec<_> = (0..2)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { store.redeem_code(&hash, "app-1", now).await.unwrap() })
+            })
+            .collect();
+        let mut winners = 0;
+        let mut replays = 0;
+        for racer in racers {
+            match racer.await.unwrap() {
+                CodeRedemption::Redeemed(_) => winners += 1,
+                CodeRedemption::Replayed { .. } => replays += 1,
+                other => panic!("unexpected outcome {other:?}"),
+            }
+        }
+        assert_eq!((winners, replays), (1, 1), "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_racing_uses_of_one_request_uri_have_exactly_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: DynStore = Arc::new(SqliteStore::open(&dir.path().join("gateway.db"), key()).await.unwrap());
+    store.insert_client(&client("app-1")).await.unwrap();
+    for round in 0..20 {
+        let uri = format!("urn:ietf:params:oauth:request_uri:race-{round}");
+        let par = ParRecord {
+            request_uri: uri.clone(),
+            client_id: "app-1".into(),
+            params: json!({}),
+            expires_at: T0 + Duration::seconds(90),
+            used_at: None,
+        };
+        store.insert_par_request(&par).await.unwrap();
+        let racers: Vec<_> = (0..2)
+            .map(|_| {
+                let (store, uri) = (Arc::clone(&store), uri.clone());
+                tokio::spawn(async move { store.use_par_request(&uri, "app-1", T0).await.unwrap() })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for racer in racers {
+            outcomes.push(racer.await.unwrap());
+        }
+        assert_eq!(outcomes.iter().filter(|o| matches!(o, ParUse::Used(_))).count(), 1, "round {round}");
+        assert!(outcomes.contains(&ParUse::AlreadyUsed), "round {round}");
+    }
+}
+
+fn file_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        all.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn bank_tokens_are_encrypted_on_disk_and_bound_to_their_consent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gateway.db");
+    let store = SqliteStore::open(&db, key()).await.unwrap();
+    authorized_consent(&store, "app-1", "c1").await;
+    authorized_consent(&store, "app-1", "c2").await;
+    store.put_bank_tokens("c1", &bank_tokens(), T0).await.unwrap();
+    store.insert_token(&token("APP-ACCESS-TOKEN-plaintext-55aa", "app-1", Some("c1"), None)).await.unwrap();
+
+    // Neither the database file nor its WAL holds a token in clear, while a known stored value is found.
+    let raw = file_bytes(dir.path());
+    assert!(contains(&raw, "first-national"), "the scan must see the stored rows");
+    assert!(!contains(&raw, "BANK-ACCESS-TOKEN-plaintext-7f3a"));
+    assert!(!contains(&raw, "BANK-REFRESH-TOKEN-plaintext-91bc"));
+    assert!(!contains(&raw, "APP-ACCESS-TOKEN-plaintext-55aa"));
+
+    // A ciphertext copied into another consent's row does not open there.
+    let pool = sqlx::sqlite::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    sqlx::query("INSERT INTO bank_tokens (consent_id, sealed, updated_at) SELECT 'c2', sealed, updated_at FROM bank_tokens WHERE consent_id = 'c1'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    assert!(matches!(store.bank_tokens("c2").await, Err(StoreError::Unseal)));
+    assert_eq!(store.bank_tokens("c1").await.unwrap(), Some(bank_tokens()));
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_a_reopen_of_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data").join("gateway.db");
+    let now = T0 + Duration::minutes(2) + Duration::seconds(30);
+    {
+        let store = SqliteStore::open(&db, key()).await.unwrap();
+        authorized_consent(&store, "app-1", "c1").await;
+        store.insert_token(&token("at-1", "app-1", Some("c1"), None)).await.unwrap();
+        store.put_bank_tokens("c1", &bank_tokens(), T0).await.unwrap();
+        assert!(store.remember_jti(JtiKind::DpopProof, "jkt", "j1", T0 + Duration::hours(1), T0).await.unwrap());
+        let code = code("app-1", "c1", "code-1");
+        store.insert_code(&code).await.unwrap();
+        assert!(matches!(store.redeem_code(&code.code_hash, "app-1", now).await.unwrap(), CodeRedemption::Redeemed(_)));
+        // No close(): a crash-like drop. Acknowledged writes are already durable (WAL, synchronous=FULL).
+    }
+    let store = SqliteStore::open(&db, key()).await.unwrap();
+    assert!(store.client("app-1").await.unwrap().is_some());
+    assert_eq!(store.consent("c1").await.unwrap().unwrap().status, ConsentStatus::Authorized);
+    assert!(store.token(&TokenHash::of("at-1")).await.unwrap().unwrap().is_active(now));
+    assert_eq!(store.bank_tokens("c1").await.unwrap(), Some(bank_tokens()));
+    assert!(!store.remember_jti(JtiKind::DpopProof, "jkt", "j1", T0 + Duration::hours(1), now).await.unwrap());
+    assert!(matches!(
+        store.redeem_code(&TokenHash::of("code-1"), "app-1", now).await.unwrap(),
+        CodeRedemption::Replayed { .. }
+    ));
+    store.close().await;
+
+    // With another key the rows are still there but the bank tokens cannot be read.
+    let other = SqliteStore::open(&db, SealKey::from_bytes(&[1u8; 32]).unwrap()).await.unwrap();
+    assert!(matches!(other.bank_tokens("c1").await, Err(StoreError::Unseal)));
+}
