@@ -12,10 +12,8 @@ fn main() -> anyhow::Result<()> {
     let bank = args.next().unwrap_or_else(|| "continental".into());
     let customers: u32 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1000);
     let seed: u64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(42);
-    let profile = load_profiles(None)?
-        .into_iter()
-        .find(|p| p.id == bank)
-        .ok_or_else(|| anyhow::anyhow!("no bank `{bank}`"))?;
+    let profile =
+        load_profiles(None)?.into_iter().find(|p| p.id == bank).ok_or_else(|| anyhow::anyhow!("no bank `{bank}`"))?;
     let generator = LedgerGenerator::new(seed, Arc::new(profile), customers, date!(2024 - 11 - 01));
     let (mut accounts, mut transactions) = (0usize, 0usize);
     let started = Instant::now();

@@ -3,5 +3,6 @@
 
 mod bank_flow;
 mod cli;
+mod gateway_banks;
 mod sandbox;
 mod support;

@@ -12,6 +12,7 @@
 pub mod access_token;
 pub mod client_auth;
 pub mod dpop;
+pub mod endpoints;
 pub mod error;
 pub mod jws;
 pub mod keys;

@@ -1,4 +1,5 @@
 //! The gateway's integration tests: one test binary (link time on two cores matters), one module per area.
 
+mod http;
 mod oauth;
 mod store;

@@ -1,0 +1,122 @@
+//! The gateway's application state ([`AppState`]) and its router ([`router`]): a plain function from state to
+//! `axum::Router`, so tests drive it with `tower::ServiceExt::oneshot` without sockets and [`crate::server`] serves
+//! the same router over HTTPS.
+//!
+//! State is passed, never global: configuration, the store, the signing keys, the `jti` replay cache (backed by
+//! [`Store::remember_jti`](crate::store::Store::remember_jti) through [`StoreReplayCache`], so every replica sees
+//! every `jti`), and the [`Clock`] every expiry is computed from. This module must never hold a secret in a
+//! `Debug`-printable field and never read the wall clock itself.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::routing::{get, post};
+use time::OffsetDateTime;
+
+use crate::config::{Clock, GatewayConfig};
+use crate::error::Problem;
+use crate::oauth::client_auth::ClientAssertionValidator;
+use crate::oauth::dpop::DpopValidator;
+use crate::oauth::endpoints;
+use crate::oauth::keys::KeySet;
+use crate::oauth::replay::{ReplayCache, ReplayCacheError};
+use crate::store::{DynStore, JtiKind};
+
+/// Everything a handler needs; cheap to clone (shared parts behind `Arc`).
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub config: Arc<GatewayConfig>,
+    /// The RFC 8414 issuer identifier actually in use (configured, or derived from the bound port).
+    pub issuer: Arc<str>,
+    pub store: DynStore,
+    pub keys: Arc<KeySet>,
+    pub clock: Arc<dyn Clock>,
+    pub assertion_replay: Arc<StoreReplayCache>,
+    pub dpop_replay: Arc<StoreReplayCache>,
+    pub assertions: Arc<ClientAssertionValidator>,
+    pub dpop: Arc<DpopValidator>,
+}
+
+impl AppState {
+    /// State for `config` served as `issuer`. DPoP server nonces are not required yet (RFC 9449 §8 makes them
+    /// optional); `iat` must be within ±60 s of the clock and `jti`s are single use.
+    pub fn new(
+        config: GatewayConfig,
+        issuer: impl Into<String>,
+        store: DynStore,
+        keys: KeySet,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let issuer: String = issuer.into();
+        Self {
+            config: Arc::new(config),
+            assertions: Arc::new(ClientAssertionValidator::new(issuer.clone())),
+            issuer: issuer.into(),
+            assertion_replay: Arc::new(StoreReplayCache::new(store.clone(), JtiKind::ClientAssertion)),
+            dpop_replay: Arc::new(StoreReplayCache::new(store.clone(), JtiKind::DpopProof)),
+            store,
+            keys: Arc::new(keys),
+            clock,
+            dpop: Arc::new(DpopValidator::new()),
+        }
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// An endpoint's absolute URL (`<issuer><path>`), as announced in metadata and checked as DPoP `htu`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+}
+
+/// The [`ReplayCache`] seam implemented on the store's shared `jti` table: one instance per [`JtiKind`]. The
+/// protocol modules already put the issuer (client_id or key thumbprint) into the key, so the whole key is stored
+/// as the `jti` under that kind.
+#[derive(Debug)]
+pub struct StoreReplayCache {
+    store: DynStore,
+    kind: JtiKind,
+}
+
+impl StoreReplayCache {
+    pub fn new(store: DynStore, kind: JtiKind) -> Self {
+        Self { store, kind }
+    }
+}
+
+#[async_trait]
+impl ReplayCache for StoreReplayCache {
+    async fn insert_if_absent(
+        &self,
+        key: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, ReplayCacheError> {
+        self.store
+            .remember_jti(self.kind, self.kind.as_str(), key, expires_at, now)
+            .await
+            .map_err(|e| ReplayCacheError(e.to_string()))
+    }
+}
+
+/// The gateway's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/.well-known/oauth-authorization-server", get(endpoints::metadata::authorization_server))
+        .route("/.well-known/openid-configuration", get(endpoints::metadata::openid_configuration))
+        .route(endpoints::JWKS_PATH, get(endpoints::metadata::jwks))
+        .route(endpoints::REGISTER_PATH, post(endpoints::register::register))
+        .route(
+            "/register/{client_id}",
+            get(endpoints::register::read).put(endpoints::register::update).delete(endpoints::register::delete),
+        )
+        .route(endpoints::TOKEN_PATH, post(endpoints::token::token))
+        .route(endpoints::PAR_PATH, post(endpoints::par::push))
+        .route(endpoints::INTROSPECT_PATH, post(endpoints::introspect::introspect))
+        .route(endpoints::REVOKE_PATH, post(endpoints::revoke::revoke))
+        .fallback(|| async { Problem::not_found("no such resource on this gateway") })
+        .with_state(state)
+}

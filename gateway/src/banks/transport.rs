@@ -1,0 +1,63 @@
+//! The HTTPS client the gateway uses towards one bank, and its adapter to the `oauth2` crate.
+//!
+//! rustls from `certs::client_config`: trusts exactly the bankgate CA it is given, presents the gateway's client
+//! certificate (RFC 8705 §2 mutual TLS), offers only the FAPI 2.0 / RFC 9325 cipher suites. Redirects are never
+//! followed (a token endpoint that redirects is an error, RFC 6749 §3.2). Nothing here logs a request body.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
+use rustls_pki_types::CertificateDer;
+
+use super::client::BankTimeouts;
+use super::fdx::{BankCallError, read_body};
+
+/// A pooled reqwest client for one bank.
+pub(crate) fn build_http_client(
+    ca: &CertificateDer<'static>,
+    identity: &certs::Identity,
+    timeouts: &BankTimeouts,
+) -> Result<reqwest::Client, BankCallError> {
+    let tls = certs::client_config(ca, Some(identity)).map_err(|e| BankCallError::Tls(e.to_string()))?;
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(rustls::ClientConfig::clone(&tls))
+        .https_only(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(timeouts.connect)
+        .timeout(timeouts.request)
+        .pool_idle_timeout(timeouts.pool_idle)
+        .build()
+        .map_err(|e| BankCallError::from_reqwest(&e))
+}
+
+/// Lets `oauth2` send its token and revocation requests through our mutual-TLS client.
+pub(crate) struct OAuthTransport<'a>(pub(crate) &'a reqwest::Client);
+
+impl<'c> AsyncHttpClient<'c> for OAuthTransport<'_> {
+    type Error = BankCallError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, BankCallError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let request = reqwest::Request::try_from(request)
+                .map_err(|e| BankCallError::InvalidRequest(format!("oauth request: {}", e.without_url())))?;
+            let response = self.0.execute(request).await.map_err(|e| BankCallError::from_reqwest(&e))?;
+            let status = response.status();
+            // A 5xx keeps its retryability instead of becoming an opaque OAuth parse error.
+            if status.is_server_error() {
+                return Err(BankCallError::ServerError {
+                    status: status.as_u16(),
+                    retry_after: super::fdx::retry_after(response.headers()),
+                    body: None,
+                });
+            }
+            let mut builder = http::Response::builder().status(status);
+            if let Some(headers) = builder.headers_mut() {
+                headers.extend(response.headers().iter().map(|(name, value)| (name.clone(), value.clone())));
+            }
+            let body = read_body(response).await?;
+            builder.body(body).map_err(|e| BankCallError::MalformedBody(e.to_string()))
+        })
+    }
+}
