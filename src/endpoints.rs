@@ -18,7 +18,17 @@ pub struct Endpoints {
     /// Client certificate and key the gateway presents to banks (and tests may present too).
     pub client_cert: PathBuf,
     pub client_key: PathBuf,
+    /// The consent gateway (absent when only banks run).
+    pub gateway: Option<GatewayEndpoints>,
     pub banks: Vec<BankEndpoints>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GatewayEndpoints {
+    /// The gateway's OAuth issuer identifier; every endpoint lives under it.
+    pub issuer: String,
+    /// RFC 8414 authorization server metadata.
+    pub metadata: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

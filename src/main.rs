@@ -19,7 +19,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start every bank (the default command).
+    /// Start every bank and the consent gateway (the default command).
     Up(RunArgs),
     /// Start one bank.
     Bank {
@@ -116,6 +116,7 @@ async fn serve(run: RunArgs, only_bank: Option<String>) -> anyhow::Result<()> {
         seed: run.seed,
         customers: run.customers,
         ephemeral_ports: run.ephemeral_ports,
+        gateway: only_bank.is_none(),
         banks: only_bank.map(|id| vec![id]),
         start: run.start,
         ticking: !run.frozen_clock,
@@ -132,7 +133,11 @@ async fn serve(run: RunArgs, only_bank: Option<String>) -> anyhow::Result<()> {
 fn print_banner(sandbox: &Sandbox, data_dir: &std::path::Path) {
     let e = &sandbox.endpoints;
     let mut out = String::new();
-    out.push_str("\nbankgate is running.\n\nBanks:\n");
+    out.push_str("\nbankgate is running.\n");
+    if let Some(gateway) = &e.gateway {
+        out.push_str(&format!("\nConsent gateway: {}  (metadata {})\n", gateway.issuer, gateway.metadata));
+    }
+    out.push_str("\nBanks:\n");
     for bank in &e.banks {
         out.push_str(&format!(
             "  {:<12} {:<24} api {}  login {}  admin {}\n",

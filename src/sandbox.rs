@@ -1,10 +1,10 @@
-//! A sandbox: the four banks (the gateway joins in a later issue) started from [`SandboxOptions`].
+//! A sandbox: the four banks and the consent gateway, started from [`SandboxOptions`].
 //!
 //! With a data directory, everything lasts: the development PKI (`DIR/certs/`), each bank's store
-//! (`DIR/banks/<id>.sqlite`), the admin token (`DIR/admin-token`) and `DIR/endpoints.json`. Without one
+//! (`DIR/banks/<id>.sqlite`), the gateway's store and signing key (`DIR/gateway/`), the admin token (`DIR/admin-token`) and `DIR/endpoints.json`. Without one
 //! (tests, scenarios), certificates and stores live in memory and vanish with the process.
 
-use crate::endpoints::{BankEndpoints, Endpoints, write_private};
+use crate::endpoints::{BankEndpoints, Endpoints, GatewayEndpoints, write_private};
 use anyhow::Context;
 use mock_bank::{
     login::OAuthClient,
@@ -26,6 +26,8 @@ pub const SAMPLE_APP_CLIENTS: [&str; 2] = ["sample-app", "sample-app-2"];
 /// Where the sample app's bank logins send the person back (nothing listens there: README's tour copies the code
 /// from the browser's address bar, as OAuth tutorials do).
 pub const SAMPLE_APP_REDIRECT: &str = "https://localhost/callback";
+/// The gateway's port in the fixed layout.
+pub const GATEWAY_PORT: u16 = 8443;
 /// First port of the fixed layout: bank `i` listens on `BASE_PORT + 10*i + {1 API, 2 login, 3 admin}`.
 pub const BASE_PORT: u16 = 9100;
 
@@ -48,6 +50,8 @@ pub struct SandboxOptions {
     pub profiles: Option<PathBuf>,
     /// Extra OAuth clients registered at every bank's login.
     pub oauth_clients: Vec<OAuthClient>,
+    /// Start the consent gateway too (`bankgate bank` runs banks alone).
+    pub gateway: bool,
 }
 
 impl Default for SandboxOptions {
@@ -62,6 +66,7 @@ impl Default for SandboxOptions {
             ticking: false,
             profiles: None,
             oauth_clients: Vec::new(),
+            gateway: true,
         }
     }
 }
@@ -70,6 +75,7 @@ impl Default for SandboxOptions {
 #[derive(Debug)]
 pub struct Sandbox {
     pub banks: Vec<RunningBank>,
+    pub gateway: Option<gateway::server::RunningGateway>,
     pub endpoints: Endpoints,
     /// The CA and the identities, for tests that talk to the listeners directly.
     pub pki: Arc<certs::Pki>,
@@ -105,6 +111,11 @@ impl Sandbox {
                 let gateway = pki.issue_client(GATEWAY_CLIENT)?;
                 (pki, servers, gateway, CertPaths::default())
             }
+        };
+        let gateway_server = match (&options.data_dir, options.gateway) {
+            (_, false) => None,
+            (Some(dir), true) => Some(pki.load_or_issue(&dir.join("certs"), "gateway", certs::CertKind::Server)?),
+            (None, true) => Some(pki.issue_server("gateway")?),
         };
         let admin_token = match &options.data_dir {
             Some(dir) => load_or_create_admin_token(dir)?,
@@ -156,8 +167,17 @@ impl Sandbox {
             banks.push(bank);
         }
 
+        let gateway = match gateway_server {
+            None => None,
+            Some(identity) => Some(start_gateway(&options, identity, &pki).await.context("starting the gateway")?),
+        };
+
         let endpoints = Endpoints {
             version: 1,
+            gateway: gateway.as_ref().map(|g| GatewayEndpoints {
+                issuer: g.issuer().to_owned(),
+                metadata: format!("{}/.well-known/oauth-authorization-server", g.issuer()),
+            }),
             ca_cert: cert_paths.ca,
             admin_token,
             client_cert: cert_paths.client_cert,
@@ -176,7 +196,7 @@ impl Sandbox {
         if let Some(dir) = &options.data_dir {
             endpoints.write(dir).context("writing endpoints.json")?;
         }
-        Ok(Sandbox { banks, endpoints, pki: Arc::new(pki), gateway_identity: Arc::new(gateway_identity) })
+        Ok(Sandbox { banks, gateway, endpoints, pki: Arc::new(pki), gateway_identity: Arc::new(gateway_identity) })
     }
 
     /// Stop every listener and persist what must last.
@@ -185,11 +205,34 @@ impl Sandbox {
         for bank in &self.banks {
             bank.request_stop();
         }
+        if let Some(gateway) = self.gateway {
+            gateway.shutdown().await?;
+        }
         for bank in self.banks {
             bank.shutdown().await?;
         }
         Ok(())
     }
+}
+
+/// The gateway on the sandbox's defaults: sandbox profile on, open registration; store and signing key in
+/// `DIR/gateway/` when there is a data directory, in memory otherwise.
+async fn start_gateway(
+    options: &SandboxOptions,
+    identity: certs::Identity,
+    pki: &certs::Pki,
+) -> anyhow::Result<gateway::server::RunningGateway> {
+    let port = if options.ephemeral_ports { 0 } else { GATEWAY_PORT };
+    let mut config = gateway::config::GatewayConfig::sandbox(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    config.public_host = Ipv4Addr::LOCALHOST.to_string();
+    if let Some(dir) = &options.data_dir {
+        let gateway_dir = dir.join("gateway");
+        std::fs::create_dir_all(&gateway_dir).with_context(|| format!("cannot create {}", gateway_dir.display()))?;
+        config.store = gateway::config::StoreLocation::DataDir(gateway_dir);
+        config.signing_key = gateway::config::SigningKeySource::DataDir;
+    }
+    let tls = gateway::server::GatewayTls { server_identity: Arc::new(identity), ca: pki.ca_der() };
+    gateway::server::start(config, tls).await
 }
 
 #[derive(Debug, Default)]

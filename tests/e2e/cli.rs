@@ -84,6 +84,13 @@ async fn up_writes_endpoints_serves_every_listener_and_stops_on_sigterm() {
         assert!(login.status().is_client_error(), "authorize without parameters is a clear 4xx");
     }
 
+    // The consent gateway runs beside the banks and announces itself in endpoints.json (RFC 8414 metadata).
+    let announced = endpoints.gateway.as_ref().expect("the gateway is in endpoints.json");
+    let metadata: serde_json::Value =
+        anonymous.get(&announced.metadata).send().await.unwrap().error_for_status().unwrap().json().await.unwrap();
+    assert_eq!(metadata["issuer"], announced.issuer.as_str());
+    assert_eq!(metadata["require_pushed_authorization_requests"], true);
+
     drop((admin, gateway, anonymous));
     let status = terminate(child).await;
     assert!(status.success(), "clean exit on SIGTERM, got {status:?}");
@@ -106,6 +113,8 @@ async fn restart_keeps_certificates_admin_token_and_clock() {
         .unwrap();
     assert_eq!(moved.status(), 200);
     let clock_before: serde_json::Value = moved.json().await.unwrap();
+    let jwks_url = |e: &Endpoints| format!("{}/jwks", e.gateway.as_ref().expect("gateway").issuer);
+    let jwks_before: serde_json::Value = client.get(jwks_url(&endpoints)).send().await.unwrap().json().await.unwrap();
     assert!(terminate(first).await.success());
     std::fs::remove_file(dir.path().join("endpoints.json")).unwrap();
 
@@ -113,6 +122,9 @@ async fn restart_keeps_certificates_admin_token_and_clock() {
     let again = wait_for_endpoints(dir.path()).await;
     assert_eq!(std::fs::read_to_string(&again.ca_cert).unwrap(), ca_before, "CA reused while valid");
     assert_eq!(again.admin_token, endpoints.admin_token);
+    let jwks_after: serde_json::Value = client.get(jwks_url(&again)).send().await.unwrap().json().await.unwrap();
+    assert!(jwks_before["keys"][0]["kid"].is_string());
+    assert_eq!(jwks_after, jwks_before, "the gateway's signing key survives a restart");
     let bank = &again.banks[0];
     let clock_after: serde_json::Value = client
         .get(format!("{}/admin/clock", bank.admin))
@@ -171,6 +183,7 @@ async fn bank_subcommand_runs_one_bank() {
     let endpoints = wait_for_endpoints(dir.path()).await;
     let ids: Vec<&str> = endpoints.banks.iter().map(|b| b.id.as_str()).collect();
     assert_eq!(ids, ["summit"]);
+    assert!(endpoints.gateway.is_none(), "`bankgate bank` runs the bank alone");
     assert!(terminate(child).await.success());
 
     let unknown = Command::new(env!("CARGO_BIN_EXE_bankgate"))
