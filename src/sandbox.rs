@@ -85,7 +85,7 @@ pub struct Sandbox {
 impl Sandbox {
     pub async fn start(options: SandboxOptions) -> anyhow::Result<Sandbox> {
         let profiles = select_banks(load_profiles(options.profiles.as_deref())?, options.banks.as_deref())?;
-        let ids: Vec<&str> = profiles.iter().map(|p| p.id.as_str()).collect();
+        let ids: Vec<&str> = profiles.iter().map(|(_, p)| p.id.as_str()).collect();
         let (pki, servers, gateway_identity, cert_paths) = match &options.data_dir {
             Some(dir) => {
                 let cert_dir = dir.join("certs");
@@ -132,7 +132,8 @@ impl Sandbox {
         });
 
         let mut banks = Vec::new();
-        for (index, (profile, identity)) in profiles.into_iter().zip(servers).enumerate() {
+        // `index` is the bank's place in the profiles file, so `bankgate bank --bank summit` keeps summit's ports.
+        for ((index, profile), identity) in profiles.into_iter().zip(servers) {
             let port = |offset: u16| {
                 let port = if options.ephemeral_ports { 0 } else { BASE_PORT + 10 * index as u16 + offset };
                 SocketAddr::from((Ipv4Addr::LOCALHOST, port))
@@ -242,13 +243,13 @@ struct CertPaths {
     client_key: PathBuf,
 }
 
-fn select_banks(all: Vec<BankProfile>, only: Option<&[String]>) -> anyhow::Result<Vec<BankProfile>> {
-    let Some(only) = only else { return Ok(all) };
+/// The banks to run, each with its position in the profiles file (which fixes its ports).
+fn select_banks(all: Vec<BankProfile>, only: Option<&[String]>) -> anyhow::Result<Vec<(usize, BankProfile)>> {
     let known: Vec<String> = all.iter().map(|b| b.id.clone()).collect();
-    for id in only {
+    for id in only.unwrap_or_default() {
         anyhow::ensure!(known.contains(id), "unknown bank `{id}`; the banks are: {}", known.join(", "));
     }
-    Ok(all.into_iter().filter(|b| only.contains(&b.id)).collect())
+    Ok(all.into_iter().enumerate().filter(|(_, b)| only.is_none_or(|only| only.contains(&b.id))).collect())
 }
 
 /// 256 random bits from the operating system, hex-encoded.
