@@ -37,7 +37,13 @@ async fn main() -> anyhow::Result<()> {
         .append_pair("code_challenge", &pkce.challenge)
         .append_pair("code_challenge_method", "S256")
         .append_pair("scope", "fdx:accountbasic:read fdx:accountdetailed:read fdx:transactions:read");
-    let plan = LoginPlan { username: &username, password: "pass_good", mfa_code: Some("123456"), accounts: None };
+    let plan = LoginPlan {
+        username: &username,
+        password: "pass_good",
+        mfa_code: Some("123456"),
+        accounts: None,
+        ..LoginPlan::user("")
+    };
     let outcome = Person::new(&ca)?.log_in(url.as_str(), &plan).await?;
     let code = outcome.param("code").ok_or_else(|| anyhow::anyhow!("login did not return a code: {outcome:?}"))?;
 

@@ -1,9 +1,11 @@
-//! A person at a bank's login pages, driven over HTTPS the way a browser without JavaScript would: follow the
-//! authorize redirect, post the login form (and the one-time code), tick accounts, press Share, and read the code
-//! from the redirect back to the client. End-to-end tests, benchmarks and (later) scenarios use it.
+//! A person at the gateway's consent pages and a bank's login pages, driven over HTTPS the way a browser without
+//! JavaScript would: choose a bank, log in (and give the one-time code), tick accounts, press Share, approve at the
+//! gateway, and read the code from the redirect back to the client. End-to-end tests, benchmarks and (later)
+//! scenarios use it.
 //!
-//! It scrapes only what the pages promise to carry: hidden `csrf` fields, `account_id` checkboxes, the session
-//! cookie. It never reads a bank's internals.
+//! It scrapes only what the pages promise to carry: hidden `csrf` fields, `bank` radios, `account_id` checkboxes,
+//! `action` buttons, session cookies (kept per name, sent to every port of the host, as browsers do). It never reads
+//! the internals of a bank or the gateway.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use reqwest::{StatusCode, header};
@@ -35,6 +37,27 @@ pub struct LoginPlan<'a> {
     pub mfa_code: Option<&'a str>,
     /// Accounts to share; `None` keeps the bank's default selection (all).
     pub accounts: Option<Vec<String>>,
+    /// At the gateway: the bank to choose.
+    pub bank: Option<&'a str>,
+    /// At the gateway: allow secondary uses on their separate screen (otherwise decline).
+    pub opt_in: bool,
+    /// At the gateway's final confirmation: approve (otherwise deny).
+    pub approve: bool,
+}
+
+impl<'a> LoginPlan<'a> {
+    /// Log in as `username` with the sandbox password, share every account, approve.
+    pub fn user(username: &'a str) -> Self {
+        Self {
+            username,
+            password: "pass_good",
+            mfa_code: Some("123456"),
+            accounts: None,
+            bank: None,
+            opt_in: false,
+            approve: true,
+        }
+    }
 }
 
 /// Where the login ended.
@@ -59,7 +82,8 @@ impl LoginOutcome {
 #[derive(Debug)]
 pub struct Person {
     http: reqwest::Client,
-    cookie: Option<String>,
+    /// Cookie name -> `name=value`.
+    cookies: Vec<(String, String)>,
 }
 
 impl Person {
@@ -70,22 +94,31 @@ impl Person {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(30))
             .build()?;
-        Ok(Self { http, cookie: None })
+        Ok(Self { http, cookies: Vec::new() })
     }
 
-    /// Open `authorize_url` and go through the pages following `plan`.
+    /// Open a bank's `authorize_url` and go through its pages following `plan`.
     pub async fn log_in(&mut self, authorize_url: &str, plan: &LoginPlan<'_>) -> anyhow::Result<LoginOutcome> {
         let origin = origin_of(authorize_url)?;
-        let mut response = self.get(authorize_url).await?;
-        // Walk: every step either redirects (within the bank or back to the client) or shows a form.
-        for _ in 0..8 {
+        self.walk(authorize_url, plan, &[origin]).await
+    }
+
+    /// Open `url` and go through the pages following `plan`, following redirects among `origins` (the gateway and
+    /// the banks); a redirect anywhere else (the client's redirect URI) ends the walk.
+    pub async fn walk(&mut self, url: &str, plan: &LoginPlan<'_>, origins: &[String]) -> anyhow::Result<LoginOutcome> {
+        let mut origin = origin_of(url)?;
+        let mut response = self.get(url).await?;
+        // Walk: every step either redirects (within the known origins or back to the client) or shows a form.
+        for _ in 0..16 {
             if response.status().is_redirection() {
                 let location = location(&response)?;
                 let absolute = if location.starts_with('/') { format!("{origin}{location}") } else { location };
-                if !absolute.starts_with(&origin) {
+                let next_origin = origin_of(&absolute)?;
+                if !origins.contains(&next_origin) {
                     let params = query_pairs(&absolute);
                     return Ok(LoginOutcome::Redirected { location: absolute, params });
                 }
+                origin = next_origin;
                 response = self.get(&absolute).await?;
                 continue;
             }
@@ -97,7 +130,15 @@ impl Person {
             let Some(csrf) = hidden_field(&html, "csrf") else {
                 return Ok(LoginOutcome::Page { status: status.as_u16(), html });
             };
-            let form: Vec<(String, String)> = if html.contains("name=\"password\"") {
+            let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+            let form: Vec<(String, String)> = if html.contains("name=\"bank\"") {
+                let bank = plan.bank.ok_or_else(|| anyhow::anyhow!("the gateway asked to choose a bank"))?;
+                vec![pair("csrf", &csrf), pair("bank", bank), pair("action", "continue")]
+            } else if html.contains("value=\"opt_in\"") {
+                vec![pair("csrf", &csrf), pair("action", if plan.opt_in { "opt_in" } else { "decline" })]
+            } else if html.contains("value=\"approve\"") {
+                vec![pair("csrf", &csrf), pair("action", if plan.approve { "approve" } else { "deny" })]
+            } else if html.contains("name=\"password\"") {
                 if html.contains("class=\"error\"") && html.contains("name=\"username\" value=\"") {
                     // The login page came back with an error: stop rather than retry the same password.
                     if html.contains(plan.username) {
@@ -121,35 +162,37 @@ impl Person {
             let url = if action.starts_with('/') { format!("{origin}{action}") } else { action };
             response = self.post_form(&url, &form).await?;
         }
-        anyhow::bail!("the login did not finish within 8 steps")
+        anyhow::bail!("the pages did not finish within 16 steps")
     }
 
     async fn get(&mut self, url: &str) -> anyhow::Result<reqwest::Response> {
-        let mut request = self.http.get(url);
-        if let Some(cookie) = &self.cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
+        let request = self.with_cookies(self.http.get(url));
         let response = request.send().await?;
-        self.keep_cookie(&response);
+        self.keep_cookies(&response);
         Ok(response)
     }
 
     async fn post_form(&mut self, url: &str, form: &[(String, String)]) -> anyhow::Result<reqwest::Response> {
-        let mut request = self.http.post(url).form(form);
-        if let Some(cookie) = &self.cookie {
-            request = request.header(header::COOKIE, cookie);
-        }
+        let request = self.with_cookies(self.http.post(url).form(form));
         let response = request.send().await?;
-        self.keep_cookie(&response);
+        self.keep_cookies(&response);
         Ok(response)
     }
 
-    fn keep_cookie(&mut self, response: &reqwest::Response) {
-        if let Some(set) = response.headers().get(header::SET_COOKIE).and_then(|v| v.to_str().ok()) {
+    fn with_cookies(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        if self.cookies.is_empty() {
+            return request;
+        }
+        let header_value = self.cookies.iter().map(|(_, pair)| pair.as_str()).collect::<Vec<_>>().join("; ");
+        request.header(header::COOKIE, header_value)
+    }
+
+    fn keep_cookies(&mut self, response: &reqwest::Response) {
+        for set in response.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()) {
             let pair = set.split(';').next().unwrap_or_default().trim();
-            if !pair.is_empty() {
-                self.cookie = Some(pair.to_owned());
-            }
+            let Some((name, _)) = pair.split_once('=') else { continue };
+            self.cookies.retain(|(existing, _)| existing != name);
+            self.cookies.push((name.to_owned(), pair.to_owned()));
         }
     }
 }

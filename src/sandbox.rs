@@ -170,7 +170,21 @@ impl Sandbox {
 
         let gateway = match gateway_server {
             None => None,
-            Some(identity) => Some(start_gateway(&options, identity, &pki).await.context("starting the gateway")?),
+            Some(identity) => {
+                let access = bank_access(&banks, &pki, &gateway_identity)?;
+                let gateway = start_gateway(&options, identity, &pki, access).await.context("starting the gateway")?;
+                // Every bank knows the gateway as its OAuth client, sending the person back to the gateway's callback.
+                for bank in &banks {
+                    let redirect = gateway::pages::bank_redirect_uri(gateway.issuer(), &bank.state.profile.id);
+                    // Keep redirect URIs a caller registered for the same client through `oauth_clients`.
+                    let mut redirect_uris =
+                        bank.state.auth.client(GATEWAY_CLIENT).map(|c| c.redirect_uris).unwrap_or_default();
+                    redirect_uris.push(redirect);
+                    let client = OAuthClient { client_id: GATEWAY_CLIENT.to_owned(), redirect_uris };
+                    bank.state.auth.register_client(client).await.context("registering the gateway at a bank")?;
+                }
+                Some(gateway)
+            }
         };
 
         let endpoints = Endpoints {
@@ -222,6 +236,7 @@ async fn start_gateway(
     options: &SandboxOptions,
     identity: certs::Identity,
     pki: &certs::Pki,
+    banks: gateway::server::BankAccess,
 ) -> anyhow::Result<gateway::server::RunningGateway> {
     let port = if options.ephemeral_ports { 0 } else { GATEWAY_PORT };
     let mut config = gateway::config::GatewayConfig::sandbox(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
@@ -233,7 +248,28 @@ async fn start_gateway(
         config.signing_key = gateway::config::SigningKeySource::DataDir;
     }
     let tls = gateway::server::GatewayTls { server_identity: Arc::new(identity), ca: pki.ca_der() };
-    gateway::server::start(config, tls).await
+    gateway::server::start_with_banks(config, tls, Arc::new(gateway::config::SystemClock), Some(banks)).await
+}
+
+/// The running banks as the gateway reaches them: over mutual TLS with the `gateway-client` certificate.
+fn bank_access(
+    banks: &[RunningBank],
+    pki: &certs::Pki,
+    client_identity: &certs::Identity,
+) -> anyhow::Result<gateway::server::BankAccess> {
+    let entries = banks
+        .iter()
+        .map(|bank| {
+            let (profile, urls) = (&bank.state.profile, bank.urls());
+            gateway::banks::BankEntry::new(&profile.id, &profile.display_name, &urls.login, &urls.api)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(gateway::server::BankAccess {
+        banks: entries,
+        ca: pki.ca_der(),
+        client_identity: Arc::new(client_identity.clone()),
+        client_id: GATEWAY_CLIENT.to_owned(),
+    })
 }
 
 #[derive(Debug, Default)]

@@ -21,6 +21,7 @@ use crate::oauth::dpop::DpopValidator;
 use crate::oauth::endpoints;
 use crate::oauth::keys::KeySet;
 use crate::oauth::replay::{ReplayCache, ReplayCacheError};
+use crate::pages::{self, BankRegistry, ConsentSessions};
 use crate::store::{DynStore, JtiKind};
 
 /// Everything a handler needs; cheap to clone (shared parts behind `Arc`).
@@ -36,6 +37,10 @@ pub struct AppState {
     pub dpop_replay: Arc<StoreReplayCache>,
     pub assertions: Arc<ClientAssertionValidator>,
     pub dpop: Arc<DpopValidator>,
+    /// The banks a person can choose on the consent page (empty unless set with [`AppState::with_banks`]).
+    pub banks: Arc<BankRegistry>,
+    /// The consent pages' server-side sessions ([`crate::pages::session`]).
+    pub sessions: Arc<ConsentSessions>,
 }
 
 impl AppState {
@@ -59,7 +64,15 @@ impl AppState {
             keys: Arc::new(keys),
             clock,
             dpop: Arc::new(DpopValidator::new()),
+            banks: Arc::new(BankRegistry::new()),
+            sessions: Arc::new(ConsentSessions::default()),
         }
+    }
+
+    /// The same state offering `banks` on the consent page.
+    pub fn with_banks(mut self, banks: BankRegistry) -> Self {
+        self.banks = Arc::new(banks);
+        self
     }
 
     pub fn now(&self) -> OffsetDateTime {
@@ -117,6 +130,8 @@ pub fn router(state: AppState) -> Router {
         .route(endpoints::PAR_PATH, post(endpoints::par::push))
         .route(endpoints::INTROSPECT_PATH, post(endpoints::introspect::introspect))
         .route(endpoints::REVOKE_PATH, post(endpoints::revoke::revoke))
+        .merge(endpoints::grants::routes())
+        .merge(pages::router())
         .fallback(|| async { Problem::not_found("no such resource on this gateway") })
         .with_state(state)
 }

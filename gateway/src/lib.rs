@@ -14,5 +14,6 @@ pub mod config;
 pub mod consent;
 pub mod error;
 pub mod oauth;
+pub mod pages;
 pub mod server;
 pub mod store;

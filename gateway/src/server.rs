@@ -17,9 +17,11 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::app::{AppState, router};
+use crate::banks::{BankClient, BankClientSettings, BankEntry, BankTimeouts};
 use crate::config::{Clock, GatewayConfig, SigningKeySource, StoreLocation, SystemClock};
 use crate::oauth::endpoints::register::declare_configured_clients;
 use crate::oauth::keys::{KeySet, SigningKey};
+use crate::pages::{BankRegistry, bank_redirect_uri};
 use crate::store::{DynStore, SealKey, SqliteStore};
 
 /// The TLS material the listener serves with.
@@ -113,21 +115,63 @@ pub async fn build_state(config: GatewayConfig, issuer: String, clock: Arc<dyn C
     Ok(state)
 }
 
-/// Binds and serves with the wall clock.
+/// How the gateway reaches banks: their addresses, the CA their servers chain to, and the client certificate the
+/// gateway presents (its CN is the gateway's `client_id` at every bank, RFC 8705).
+#[derive(Debug, Clone)]
+pub struct BankAccess {
+    pub banks: Vec<BankEntry>,
+    pub ca: CertificateDer<'static>,
+    pub client_identity: Arc<certs::Identity>,
+    pub client_id: String,
+}
+
+impl BankAccess {
+    /// One pooled mTLS client per bank; each bank sends the person back to `pages::bank_redirect_uri(issuer, id)`.
+    fn registry(&self, issuer: &str) -> anyhow::Result<BankRegistry> {
+        let mut registry = BankRegistry::new();
+        for bank in &self.banks {
+            let settings = BankClientSettings {
+                client_id: self.client_id.clone(),
+                redirect_uri: bank_redirect_uri(issuer, bank.id()),
+                timeouts: BankTimeouts::default(),
+            };
+            let client = BankClient::new(bank.clone(), &self.ca, &self.client_identity, &settings)
+                .with_context(|| format!("a client for bank `{}`", bank.id()))?;
+            registry = registry.with(client);
+        }
+        Ok(registry)
+    }
+}
+
+/// Binds and serves with the wall clock and no banks.
 pub async fn start(config: GatewayConfig, tls: GatewayTls) -> anyhow::Result<RunningGateway> {
     start_with_clock(config, tls, Arc::new(SystemClock)).await
 }
 
-/// Binds and serves with `clock` (tests and scenarios move it).
+/// Binds and serves with `clock` (tests and scenarios move it) and no banks.
 pub async fn start_with_clock(
     config: GatewayConfig,
     tls: GatewayTls,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<RunningGateway> {
+    start_with_banks(config, tls, clock, None).await
+}
+
+/// Binds and serves with `clock`, reaching the banks of `banks`.
+pub async fn start_with_banks(
+    config: GatewayConfig,
+    tls: GatewayTls,
+    clock: Arc<dyn Clock>,
+    banks: Option<BankAccess>,
+) -> anyhow::Result<RunningGateway> {
     let listener = TcpListener::bind(config.bind).await.with_context(|| format!("cannot listen on {}", config.bind))?;
     let addr = listener.local_addr()?;
     let issuer = config.issuer.clone().unwrap_or_else(|| format!("https://{}:{}", config.public_host, addr.port()));
-    let state = build_state(config, issuer, clock).await?;
+    let mut state = build_state(config, issuer, clock).await?;
+    if let Some(banks) = &banks {
+        let registry = banks.registry(&state.issuer)?;
+        state = state.with_banks(registry);
+    }
     let server_tls = certs::server_config(&tls.server_identity, &tls.ca, certs::ClientAuth::Optional)?;
     let (stop, mut stopped) = watch::channel(false);
     let shutdown = async move {

@@ -61,7 +61,13 @@ async fn good_user_logs_in_and_the_app_reads_accounts_and_pages_transactions() {
     let sandbox = sandbox().await;
     let pkce = Pkce::new().unwrap();
     let mut person = Person::new(sandbox.pki.ca_pem()).unwrap();
-    let plan = LoginPlan { username: "user_good", password: "pass_good", mfa_code: None, accounts: None };
+    let plan = LoginPlan {
+        username: "user_good",
+        password: "pass_good",
+        mfa_code: None,
+        accounts: None,
+        ..LoginPlan::user("")
+    };
     let outcome = person.log_in(&authorize_url(&sandbox, &pkce, "s1"), &plan).await.unwrap();
     assert_eq!(outcome.param("state"), Some("s1"), "{outcome:?}");
     assert_eq!(outcome.param("iss"), Some(sandbox.endpoints.banks[0].login.as_str()), "RFC 9207 iss");
@@ -106,12 +112,24 @@ async fn mfa_user_needs_the_code_and_locked_user_is_stopped() {
     let sandbox = sandbox().await;
     let pkce = Pkce::new().unwrap();
     let mut person = Person::new(sandbox.pki.ca_pem()).unwrap();
-    let plan = LoginPlan { username: "user_mfa", password: "pass_good", mfa_code: Some("123456"), accounts: None };
+    let plan = LoginPlan {
+        username: "user_mfa",
+        password: "pass_good",
+        mfa_code: Some("123456"),
+        accounts: None,
+        ..LoginPlan::user("")
+    };
     let outcome = person.log_in(&authorize_url(&sandbox, &pkce, "m"), &plan).await.unwrap();
     assert!(outcome.param("code").is_some(), "MFA user with the right code gets a code: {outcome:?}");
 
     let mut person = Person::new(sandbox.pki.ca_pem()).unwrap();
-    let plan = LoginPlan { username: "user_locked", password: "pass_good", mfa_code: None, accounts: None };
+    let plan = LoginPlan {
+        username: "user_locked",
+        password: "pass_good",
+        mfa_code: None,
+        accounts: None,
+        ..LoginPlan::user("")
+    };
     match person.log_in(&authorize_url(&sandbox, &pkce, "l"), &plan).await.unwrap() {
         LoginOutcome::Page { html, .. } => assert!(html.to_lowercase().contains("locked"), "{html}"),
         other => panic!("a locked user must stay on the bank's page, got {other:?}"),

@@ -75,8 +75,15 @@ async fn log_in(
     }
 }
 
-const GOOD: LoginPlan<'static> =
-    LoginPlan { username: "user_good", password: "pass_good", mfa_code: None, accounts: None };
+const GOOD: LoginPlan<'static> = LoginPlan {
+    username: "user_good",
+    password: "pass_good",
+    mfa_code: None,
+    accounts: None,
+    bank: None,
+    opt_in: false,
+    approve: true,
+};
 
 #[tokio::test]
 async fn gateway_gets_bank_tokens_reads_accounts_refreshes_and_revokes() {
@@ -127,7 +134,13 @@ async fn gateway_gets_bank_tokens_reads_accounts_refreshes_and_revokes() {
 async fn mfa_user_completes_the_flow_and_the_gateway_reads_accounts() {
     let sandbox = sandbox(&["continental"]).await;
     let client = bank_client(&sandbox, "continental");
-    let plan = LoginPlan { username: "user_mfa", password: "pass_good", mfa_code: Some("123456"), accounts: None };
+    let plan = LoginPlan {
+        username: "user_mfa",
+        password: "pass_good",
+        mfa_code: Some("123456"),
+        accounts: None,
+        ..LoginPlan::user("")
+    };
     let (params, verifier) = log_in(&sandbox, &client, "st-mfa", &plan).await;
     let code = client.verify_callback(params.iter().map(|(k, v)| (k, v)), "st-mfa").unwrap();
     let tokens = client.exchange_code(&code, &verifier, START).await.unwrap();

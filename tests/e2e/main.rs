@@ -3,6 +3,7 @@
 
 mod bank_flow;
 mod cli;
+mod consent_flow;
 mod gateway_banks;
 mod sandbox;
 mod support;

@@ -218,7 +218,7 @@ async fn metadata_announces_the_fapi2_capabilities_at_both_well_known_urls() {
         assert_eq!(m["tls_client_certificate_bound_access_tokens"], true);
         assert_eq!(m["authorization_details_types_supported"], json!(["fdx_consent"]));
         assert_eq!(m["response_types_supported"], json!(["code"]));
-        assert_eq!(m["grant_types_supported"], json!(["client_credentials"]));
+        assert_eq!(m["grant_types_supported"], json!(["authorization_code", "refresh_token", "client_credentials"]));
         let scopes = m["scopes_supported"].as_array().expect("scopes");
         assert!(scopes.contains(&json!("fdx:transactions:read")) && scopes.contains(&json!("fdx:accountbasic:read")));
     }

@@ -10,6 +10,7 @@
 
 pub mod authn;
 pub mod form;
+pub mod grants;
 pub mod introspect;
 pub mod metadata;
 pub mod par;

@@ -1,0 +1,107 @@
+//! Server-side sessions of the consent pages, keyed by the random id in the `__Host-gw_session` cookie: which
+//! pushed request a browser is completing, where in the flow it is, its CSRF token (RFC 6749 §10.12) and, while the
+//! person is at their bank, the bank `state` and PKCE verifier (RFC 7636).
+//!
+//! Sessions live in this process's memory (bounded, expiring on the gateway's clock), so a multi-replica deployment
+//! needs sticky sessions for the pages. This module must never print a CSRF token, session id or PKCE verifier
+//! (`Debug` hides them) and never read the wall clock.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+
+use subtle::ConstantTimeEq as _;
+use time::{Duration, OffsetDateTime};
+
+use crate::banks::PkceVerifier;
+use crate::consent::ConsentRequest;
+
+/// How long a page session lives without finishing (the person may take time at their bank).
+pub const SESSION_LIFETIME: Duration = Duration::minutes(15);
+/// At most this many live sessions; the oldest-expiring is dropped first when full.
+pub const MAX_SESSIONS: usize = 10_000;
+
+/// Where a browser is in the authorization.
+#[derive(Clone)]
+pub enum Stage {
+    /// The consent page is shown.
+    Consent,
+    /// The separate secondary-use opt-in screen is shown; `bank` was chosen.
+    OptIn { bank: String },
+    /// The person was sent to `bank` with `bank_state` and the PKCE `verifier`.
+    AtBank { bank: String, bank_state: String, verifier: PkceVerifier, opted_in: bool },
+    /// Back from the bank with tokens stored under the PENDING consent `consent_id`; the final confirmation is shown.
+    Confirm { bank: String, consent_id: String, person: String, accounts: Vec<String>, opted_in: bool },
+}
+
+/// One browser's authorization in progress.
+#[derive(Clone)]
+pub struct PageSession {
+    pub csrf: String,
+    pub client_id: String,
+    pub client_name: String,
+    pub request_uri: String,
+    pub redirect_uri: String,
+    pub oauth_state: Option<String>,
+    pub request: ConsentRequest,
+    pub stage: Stage,
+    pub expires_at: OffsetDateTime,
+}
+
+impl PageSession {
+    /// RFC 6749 §10.12: the form's token equals the session's, compared in constant time.
+    pub fn csrf_matches(&self, sent: Option<&str>) -> bool {
+        sent.is_some_and(|s| bool::from(s.as_bytes().ct_eq(self.csrf.as_bytes())))
+    }
+}
+
+impl fmt::Debug for PageSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PageSession")
+            .field("client_id", &self.client_id)
+            .field("csrf", &"<hidden>")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The live page sessions.
+#[derive(Default)]
+pub struct ConsentSessions {
+    inner: Mutex<HashMap<String, PageSession>>,
+}
+
+impl fmt::Debug for ConsentSessions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsentSessions").field("live", &self.lock().len()).finish()
+    }
+}
+
+impl ConsentSessions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, PageSession>> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Stores (or replaces) the session `id`, dropping expired ones first and the soonest-expiring when full.
+    pub fn put(&self, id: &str, session: PageSession, now: OffsetDateTime) {
+        let mut map = self.lock();
+        map.retain(|_, s| s.expires_at > now);
+        if map.len() >= MAX_SESSIONS && !map.contains_key(id) {
+            let oldest = map.iter().min_by_key(|(_, s)| s.expires_at).map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(id.to_owned(), session);
+    }
+
+    /// The live session `id` at `now`.
+    pub fn get(&self, id: &str, now: OffsetDateTime) -> Option<PageSession> {
+        self.lock().get(id).filter(|s| s.expires_at > now).cloned()
+    }
+
+    /// Ends the session `id`.
+    pub fn remove(&self, id: &str) {
+        self.lock().remove(id);
+    }
+}
