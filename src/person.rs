@@ -127,7 +127,9 @@ impl Person {
             if status != StatusCode::OK {
                 return Ok(LoginOutcome::Page { status: status.as_u16(), html });
             }
-            let Some(csrf) = hidden_field(&html, "csrf") else {
+            // A page without a form, or a form that came back with an alert (wrong password, wrong one-time code, no
+            // account chosen), ends the walk: resubmitting the same answers would only repeat the refusal.
+            let Some(csrf) = hidden_field(&html, "csrf").filter(|_| !html.contains("role=\"alert\"")) else {
                 return Ok(LoginOutcome::Page { status: status.as_u16(), html });
             };
             let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
@@ -139,12 +141,6 @@ impl Person {
             } else if html.contains("value=\"approve\"") {
                 vec![pair("csrf", &csrf), pair("action", if plan.approve { "approve" } else { "deny" })]
             } else if html.contains("name=\"password\"") {
-                if html.contains("class=\"error\"") && html.contains("name=\"username\" value=\"") {
-                    // The login page came back with an error: stop rather than retry the same password.
-                    if html.contains(plan.username) {
-                        return Ok(LoginOutcome::Page { status: status.as_u16(), html });
-                    }
-                }
                 let pairs = [("csrf", csrf.as_str()), ("username", plan.username), ("password", plan.password)];
                 pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
             } else if html.contains("name=\"code\"") {

@@ -122,6 +122,14 @@ async fn mfa_user_needs_the_code_and_locked_user_is_stopped() {
     let outcome = person.log_in(&authorize_url(&sandbox, &pkce, "m"), &plan).await.unwrap();
     assert!(outcome.param("code").is_some(), "MFA user with the right code gets a code: {outcome:?}");
 
+    // A wrong one-time code leaves the person on the bank's page with an alert, and no code reaches the app.
+    let mut person = Person::new(sandbox.pki.ca_pem()).unwrap();
+    let wrong = LoginPlan { mfa_code: Some("000000"), ..LoginPlan::user("user_mfa") };
+    match person.log_in(&authorize_url(&sandbox, &pkce, "w"), &wrong).await.unwrap() {
+        LoginOutcome::Page { html, .. } => assert!(html.contains("role=\"alert\""), "{html}"),
+        other => panic!("a wrong one-time code must not reach the app, got {other:?}"),
+    }
+
     let mut person = Person::new(sandbox.pki.ca_pem()).unwrap();
     let plan = LoginPlan {
         username: "user_locked",
