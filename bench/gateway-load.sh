@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Load run of the gateway's token and introspection endpoints on loopback (not part of CI):
+# Load run of the gateway's token and introspection endpoints on loopback with wrk (not part of CI):
 # `bench/gateway-load.sh [seconds] [connections]`.
 #
-# Starts `bankgate up`, registers a `sandbox` client (client_secret_basic: oha cannot mint a fresh private_key_jwt
-# assertion per request, and a replayed `jti` is refused by design), then runs oha against:
-#   baseline:   GET /jwks (TLS + routing floor, a static document)
-#   token:      POST /token grant_type=client_credentials (client authentication, a signed RFC 9068 JWT, a store write)
-#   introspect: POST /introspect of one access token (client authentication, a store read)
-# and prints throughput, p50/p99 and each ratio to the baseline. Needs `oha` (cargo install oha).
+# Starts `bankgate up` (data directory on disk: the SQLite store with synchronous=FULL, as deployed), then runs wrk
+# (2 threads, Debian package `wrk`) against:
+#   baseline:      GET /jwks (TLS + routing floor, a static document)
+#   token-pkjwt:   POST /token client_credentials, fapi2 client: private_key_jwt (ES256) + DPoP proof, each request
+#                  with its own pre-signed assertion and proof (gateway example `token_requests`, bench/token.lua)
+#   token-secret:  POST /token client_credentials, sandbox client with client_secret_basic (bearer token)
+#   introspect:    POST /introspect of one access token (sandbox client, client_secret_basic)
+# and prints throughput, p50/p99 and each ratio to the baseline measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${2:-16}
-command -v oha >/dev/null || { echo "needs oha: cargo install oha --locked" >&2; exit 2; }
+threads=2
+command -v wrk >/dev/null || { echo "needs wrk: apt-get install wrk" >&2; exit 2; }
 cargo build --release --quiet --bin bankgate
+cargo build --release --quiet -p gateway --example token_requests
 dir=$(mktemp -d)
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$dir"' EXIT
 ./target/release/bankgate up --ephemeral-ports --frozen-clock --customers 100 --data-dir "$dir" >"$dir/up.log" 2>&1 &
@@ -27,22 +31,30 @@ reg=$(curl -s --cacert "$ca" -H 'content-type: application/json' "$gw/register" 
   "grant_types":["client_credentials"],"purposes":["personal_finance_management"]}')
 id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_id"])' "$reg")
 secret=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["client_secret"])' "$reg")
+basic="Basic $(printf '%s:%s' "$id" "$secret" | base64 -w0)"
 token=$(curl -s --cacert "$ca" -u "$id:$secret" -d grant_type=client_credentials -d scope=consent_management "$gw/token" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
-run() { # name url [oha args...]
-  oha -z "${secs}s" -c "$conns" --no-tui --output-format json --cacert "$ca" "${@:3}" "$2" >"$dir/$1.json"
-  python3 - "$1" "$dir/$1.json" "$dir/baseline.json" <<'PY'
+run() { # name url script
+  wrk -t"$threads" -c "$conns" -d "${secs}s" --latency -s "$3" "$2" >"$dir/$1.out"
+  python3 - "$1" "$dir/$1.out" "$dir/baseline.rate" <<'PY'
 import json, os, sys
-r = json.load(open(sys.argv[2])); s = r["summary"]; p = r["latencyPercentiles"]
+line = next(l for l in open(sys.argv[2]) if l.startswith("JSON "))
+r = json.loads(line[5:]); rate = r["requests"] / r["seconds"]
 ratio = ""
-if sys.argv[1] != "baseline" and os.path.exists(sys.argv[3]):
-    ratio = f"  ratio to baseline {s['requestsPerSec'] / json.load(open(sys.argv[3]))['summary']['requestsPerSec']:.2f}"
-print(f"{sys.argv[1]:>10}: {s['requestsPerSec']:8.0f} req/s  p50 {p['p50']*1000:6.2f} ms  p99 {p['p99']*1000:6.2f} ms"
-      f"  status {r.get('statusCodeDistribution', {})}{ratio}")
+if sys.argv[1] == "baseline":
+    open(sys.argv[3], "w").write(str(rate))
+elif os.path.exists(sys.argv[3]):
+    ratio = f"  ratio to baseline {rate / float(open(sys.argv[3]).read()):.2f}"
+print(f"{sys.argv[1]:>13}: {rate:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms"
+      f"  non-2xx {r['non2xx']}{ratio}")
 PY
 }
-form=(-m POST -T application/x-www-form-urlencoded -a "$id:$secret")
-run baseline "$gw/jwks"
-run token "$gw/token" "${form[@]}" -d "grant_type=client_credentials&scope=consent_management"
-run introspect "$gw/introspect" "${form[@]}" -d "token=$token"
+run baseline "$gw/jwks" bench/simple.lua
+# Enough pre-signed requests for 8,000 tokens/s; written right before the run (they are valid for 60 s).
+./target/release/examples/token_requests "$gw" "$ca" $((secs * 8000)) "$dir/token-requests.txt"
+TOKEN_REQUESTS="$dir/token-requests.txt" WRK_THREADS=$threads run token-pkjwt "$gw/token" bench/token.lua
+METHOD=POST CTYPE=application/x-www-form-urlencoded AUTH="$basic" \
+  BODY="grant_type=client_credentials&scope=consent_management" run token-secret "$gw/token" bench/simple.lua
+METHOD=POST CTYPE=application/x-www-form-urlencoded AUTH="$basic" BODY="token=$token" \
+  run introspect "$gw/introspect" bench/simple.lua

@@ -1,6 +1,7 @@
 //! `endpoints.json`: the machine-readable address book of a running sandbox, written into the data directory once
 //! every listener accepts connections. Scenarios (`--target DIR/endpoints.json`), scripts and tests read it instead
-//! of guessing ports. It holds the admin token, so it is written with mode 0600.
+//! of guessing ports. It holds the admin token and the gateway's sandbox client secret, so it is written with mode
+//! 0600.
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -29,6 +30,12 @@ pub struct GatewayEndpoints {
     pub issuer: String,
     /// RFC 8414 authorization server metadata.
     pub metadata: String,
+    /// The sandbox client `bankgate up` declares (`client_secret_basic`), for the tour and the consent shortcut
+    /// `POST {issuer}/sandbox/consents`. Absent in files written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_client_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

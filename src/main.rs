@@ -1,4 +1,4 @@
-//! The `bankgate` command line: `up` (the default), `bank`, `certs init`.
+//! The `bankgate` command line: `up` (the default), `bank`, `gateway --config FILE`, `certs init`.
 //!
 //! Thin on purpose: parse options, call the launcher in `bankgate::sandbox`, print what to do next, wait for
 //! Ctrl-C or SIGTERM, shut down cleanly.
@@ -28,6 +28,13 @@ enum Command {
         bank: String,
         #[command(flatten)]
         run: RunArgs,
+    },
+    /// Run the consent gateway alone, in front of the banks named in a configuration file (see
+    /// gateway.example.toml).
+    Gateway {
+        /// The gateway's TOML configuration file.
+        #[arg(long, env = "BANKGATE_GATEWAY_CONFIG")]
+        config: PathBuf,
     },
     /// Development PKI.
     Certs {
@@ -95,6 +102,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command.unwrap_or(Command::Up(RunArgs::default_from_env())) {
             Command::Up(run) => serve(run, None).await,
             Command::Bank { bank, run } => serve(run, Some(bank)).await,
+            Command::Gateway { config } => serve_gateway(&config).await,
             Command::Certs { command: CertsCommand::Init { data_dir } } => certs_init(&data_dir),
         }
     })
@@ -162,8 +170,24 @@ fn print_banner(sandbox: &Sandbox, data_dir: &std::path::Path) {
             first.admin
         ));
     }
+    if let (Some(gateway), Some(client)) = (&e.gateway, &sandbox.sandbox_client) {
+        // Issue 3's tour: the sandbox-only consent shortcut, then a call that reads the consent back.
+        let curl = format!(
+            "curl --cacert {} -u {}:$(cat {}/gateway/sandbox-app-secret)",
+            e.ca_cert.display(),
+            client.client_id,
+            data_dir.display()
+        );
+        out.push_str(&format!(
+            "\nTry the sandbox consent shortcut (sandbox profile only; public test credentials, no browser):\n  \
+             {curl} -H 'content-type: application/json' \\\n    \
+             -d '{{\"bank\":\"continental\",\"username\":\"user_good\",\"password\":\"pass_good\"}}' {issuer}/sandbox/consents\n  \
+             {curl} -d token=ACCESS_TOKEN_FROM_ABOVE {issuer}/introspect\n",
+            issuer = gateway.issuer
+        ));
+    }
     out.push_str(&format!(
-        "\nAddresses, CA and admin token: {}/endpoints.json. Stop with Ctrl-C.\n",
+        "\nAddresses, CA, admin token and the sandbox app's secret: {}/endpoints.json. Stop with Ctrl-C.\n",
         data_dir.display()
     ));
     println!("{out}");
@@ -182,6 +206,32 @@ async fn wait_for_stop_signal() -> anyhow::Result<()> {
     #[cfg(not(unix))]
     tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
     Ok(())
+}
+
+/// `bankgate gateway --config FILE`: the gateway alone, on the wall clock, until Ctrl-C or SIGTERM.
+async fn serve_gateway(config_path: &std::path::Path) -> anyhow::Result<()> {
+    let loaded = gateway::config_file::load(config_path)
+        .with_context(|| format!("gateway configuration {}", config_path.display()))?;
+    if let gateway::config::StoreLocation::DataDir(dir) = &loaded.config.store {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let clock = std::sync::Arc::new(gateway::config::SystemClock);
+    let running = gateway::server::start_with_banks(loaded.config, loaded.tls, clock, loaded.banks)
+        .await
+        .context("starting the gateway")?;
+    let issuer = running.issuer().to_owned();
+    let mut out = format!(
+        "\nbankgate gateway is running.\n\nConsent gateway: {issuer}  (metadata {issuer}/.well-known/oauth-authorization-server)\n"
+    );
+    for bank in running.state.banks.iter().map(|client| client.bank()) {
+        let (id, name, login, api) = (bank.id(), bank.display_name(), bank.issuer(), bank.api());
+        out.push_str(&format!("  bank {id:<12} {name:<24} login {login}  api {api}\n"));
+    }
+    out.push_str("\nStop with Ctrl-C.\n");
+    println!("{out}");
+    wait_for_stop_signal().await?;
+    eprintln!("bankgate: shutting down");
+    running.shutdown().await
 }
 
 fn certs_init(data_dir: &std::path::Path) -> anyhow::Result<()> {

@@ -5,11 +5,14 @@
 //!
 //! It scrapes only what the pages promise to carry: hidden `csrf` fields, `bank` radios, `account_id` checkboxes,
 //! `action` buttons, session cookies (kept per name, sent to every port of the host, as browsers do). It never reads
-//! the internals of a bank or the gateway.
+//! the internals of a bank or the gateway. Each walk records its HTTP exchanges ([`Person::steps`]: method, path,
+//! status, time to the response headers) so tests can check which pages were shown and load drivers can say where a
+//! flow's time goes; the record holds no query strings, cookies or form values (no codes or CSRF tokens).
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use reqwest::{StatusCode, header};
 use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
 
 /// PKCE pair (RFC 7636 §4.1-4.2, S256).
 #[derive(Debug, Clone)]
@@ -78,23 +81,53 @@ impl LoginOutcome {
     }
 }
 
+/// One HTTP exchange of a walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub method: &'static str,
+    /// `scheme://host:port` of the page.
+    pub origin: String,
+    /// The path alone: never the query (it may carry a code or a state).
+    pub path: String,
+    pub status: u16,
+    /// From sending the request to the response's headers (the server's work plus one round trip).
+    pub elapsed: Duration,
+}
+
+/// A browser: trusts only the sandbox CA, follows no redirects (the person decides where to go next), 30 s timeout.
+/// Several [`Person`]s may share one, as tabs share a browser's connections; cookies stay with each person.
+pub fn browser(ca_pem: &str) -> anyhow::Result<reqwest::Client> {
+    let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes())?;
+    Ok(reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()?)
+}
+
 /// A browser-like HTTPS client: trusts the sandbox CA, follows no redirects, keeps one session cookie.
 #[derive(Debug)]
 pub struct Person {
     http: reqwest::Client,
     /// Cookie name -> `name=value`.
     cookies: Vec<(String, String)>,
+    /// The exchanges of the last walk.
+    steps: Vec<Step>,
 }
 
 impl Person {
     pub fn new(ca_pem: &str) -> anyhow::Result<Self> {
-        let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes())?;
-        let http = reqwest::Client::builder()
-            .tls_certs_only([ca])
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(30))
-            .build()?;
-        Ok(Self { http, cookies: Vec::new() })
+        Ok(Self::with_browser(browser(ca_pem)?))
+    }
+
+    /// A person with no cookies yet, using `http` (see [`browser`]).
+    pub fn with_browser(http: reqwest::Client) -> Self {
+        Self { http, cookies: Vec::new(), steps: Vec::new() }
+    }
+
+    /// The HTTP exchanges of the last [`Person::walk`] or [`Person::log_in`], in order.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
     }
 
     /// Open a bank's `authorize_url` and go through its pages following `plan`.
@@ -106,6 +139,7 @@ impl Person {
     /// Open `url` and go through the pages following `plan`, following redirects among `origins` (the gateway and
     /// the banks); a redirect anywhere else (the client's redirect URI) ends the walk.
     pub async fn walk(&mut self, url: &str, plan: &LoginPlan<'_>, origins: &[String]) -> anyhow::Result<LoginOutcome> {
+        self.steps.clear();
         let mut origin = origin_of(url)?;
         let mut response = self.get(url).await?;
         // Walk: every step either redirects (within the known origins or back to the client) or shows a form.
@@ -163,14 +197,31 @@ impl Person {
 
     async fn get(&mut self, url: &str) -> anyhow::Result<reqwest::Response> {
         let request = self.with_cookies(self.http.get(url));
-        let response = request.send().await?;
-        self.keep_cookies(&response);
-        Ok(response)
+        self.send("GET", url, request).await
     }
 
     async fn post_form(&mut self, url: &str, form: &[(String, String)]) -> anyhow::Result<reqwest::Response> {
         let request = self.with_cookies(self.http.post(url).form(form));
+        self.send("POST", url, request).await
+    }
+
+    async fn send(
+        &mut self,
+        method: &'static str,
+        url: &str,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<reqwest::Response> {
+        let started = Instant::now();
         let response = request.send().await?;
+        let elapsed = started.elapsed();
+        let parsed = reqwest::Url::parse(url)?;
+        self.steps.push(Step {
+            method,
+            origin: parsed.origin().ascii_serialization(),
+            path: parsed.path().to_owned(),
+            status: response.status().as_u16(),
+            elapsed,
+        });
         self.keep_cookies(&response);
         Ok(response)
     }

@@ -3,6 +3,14 @@
 //! With a data directory, everything lasts: the development PKI (`DIR/certs/`), each bank's store
 //! (`DIR/banks/<id>.sqlite`), the gateway's store and signing key (`DIR/gateway/`), the admin token (`DIR/admin-token`) and `DIR/endpoints.json`. Without one
 //! (tests, scenarios), certificates and stores live in memory and vanish with the process.
+//!
+//! The gateway knows one client up front, [`SANDBOX_APP_CLIENT`] (`sandbox` profile, `client_secret_basic`), for
+//! the README tour and the consent shortcut (`POST /sandbox/consents`). Its secret is generated once into
+//! `DIR/gateway/sandbox-app-secret` (mode 0600) and reused, or fresh in memory without a data directory; the
+//! gateway keeps only its hash. It must never be printed by `Debug` ([`SandboxClient`] hides it).
+//!
+//! Time: each bank has its simulated clock; the gateway runs on an [`gateway::config::OffsetClock`] (wall time
+//! plus an offset). [`Sandbox::advance_clocks`] moves them all forward together.
 
 use crate::endpoints::{BankEndpoints, Endpoints, GatewayEndpoints, write_private};
 use anyhow::Context;
@@ -26,6 +34,10 @@ pub const SAMPLE_APP_CLIENTS: [&str; 2] = ["sample-app", "sample-app-2"];
 /// Where the sample app's bank logins send the person back (nothing listens there: README's tour copies the code
 /// from the browser's address bar, as OAuth tutorials do).
 pub const SAMPLE_APP_REDIRECT: &str = "https://localhost/callback";
+/// The sandbox client `bankgate up` declares at the gateway (secret in [`Sandbox::sandbox_client`]).
+pub const SANDBOX_APP_CLIENT: &str = "sandbox-app";
+/// Where the sandbox client's secret lasts, under the data directory.
+const SANDBOX_APP_SECRET_FILE: &str = "gateway/sandbox-app-secret";
 /// The gateway's port in the fixed layout.
 pub const GATEWAY_PORT: u16 = 8443;
 /// First port of the fixed layout: bank `i` listens on `BASE_PORT + 10*i + {1 API, 2 login, 3 admin}`.
@@ -80,6 +92,10 @@ pub struct Sandbox {
     /// The CA and the identities, for tests that talk to the listeners directly.
     pub pki: Arc<certs::Pki>,
     pub gateway_identity: Arc<certs::Identity>,
+    /// The gateway's sandbox client and its secret (`None` when the gateway does not run).
+    pub sandbox_client: Option<SandboxClient>,
+    /// The gateway's clock: wall time plus an offset that [`Sandbox::advance_clocks`] moves with the banks'.
+    pub gateway_clock: Arc<gateway::config::OffsetClock>,
 }
 
 impl Sandbox {
@@ -168,11 +184,19 @@ impl Sandbox {
             banks.push(bank);
         }
 
+        let gateway_clock = Arc::new(gateway::config::OffsetClock::new());
+        let sandbox_client = match &gateway_server {
+            Some(_) => Some(SandboxClient::load_or_create(options.data_dir.as_deref())?),
+            None => None,
+        };
         let gateway = match gateway_server {
             None => None,
             Some(identity) => {
                 let access = bank_access(&banks, &pki, &gateway_identity)?;
-                let gateway = start_gateway(&options, identity, &pki, access).await.context("starting the gateway")?;
+                let gateway =
+                    start_gateway(&options, identity, &pki, access, gateway_clock.clone(), sandbox_client.as_ref())
+                        .await
+                        .context("starting the gateway")?;
                 // Every bank knows the gateway as its OAuth client, sending the person back to the gateway's callback.
                 for bank in &banks {
                     let redirect = gateway::pages::bank_redirect_uri(gateway.issuer(), &bank.state.profile.id);
@@ -192,6 +216,8 @@ impl Sandbox {
             gateway: gateway.as_ref().map(|g| GatewayEndpoints {
                 issuer: g.issuer().to_owned(),
                 metadata: format!("{}/.well-known/oauth-authorization-server", g.issuer()),
+                sandbox_client_id: sandbox_client.as_ref().map(|c| c.client_id.clone()),
+                sandbox_client_secret: sandbox_client.as_ref().map(|c| c.client_secret.clone()),
             }),
             ca_cert: cert_paths.ca,
             admin_token,
@@ -211,7 +237,27 @@ impl Sandbox {
         if let Some(dir) = &options.data_dir {
             endpoints.write(dir).context("writing endpoints.json")?;
         }
-        Ok(Sandbox { banks, gateway, endpoints, pki: Arc::new(pki), gateway_identity: Arc::new(gateway_identity) })
+        Ok(Sandbox {
+            banks,
+            gateway,
+            endpoints,
+            pki: Arc::new(pki),
+            gateway_identity: Arc::new(gateway_identity),
+            sandbox_client,
+            gateway_clock,
+        })
+    }
+
+    /// Moves every bank's simulated clock and the gateway's clock forward by `by` together (scenarios: code,
+    /// token and consent expiry). Negative durations are refused before anything moves.
+    pub async fn advance_clocks(&self, by: time::Duration) -> anyhow::Result<()> {
+        anyhow::ensure!(!by.is_negative(), "clocks only move forward (asked {by})");
+        for bank in &self.banks {
+            let id = &bank.state.profile.id;
+            bank.state.books.advance_clock(by).await.with_context(|| format!("moving the clock of bank `{id}`"))?;
+        }
+        self.gateway_clock.advance(by)?;
+        Ok(())
     }
 
     /// Stop every listener and persist what must last.
@@ -231,16 +277,19 @@ impl Sandbox {
 }
 
 /// The gateway on the sandbox's defaults: sandbox profile on, open registration; store and signing key in
-/// `DIR/gateway/` when there is a data directory, in memory otherwise.
+/// `DIR/gateway/` when there is a data directory, in memory otherwise; time from `clock` (wall time + offset).
 async fn start_gateway(
     options: &SandboxOptions,
     identity: certs::Identity,
     pki: &certs::Pki,
     banks: gateway::server::BankAccess,
+    clock: Arc<gateway::config::OffsetClock>,
+    sandbox_client: Option<&SandboxClient>,
 ) -> anyhow::Result<gateway::server::RunningGateway> {
     let port = if options.ephemeral_ports { 0 } else { GATEWAY_PORT };
     let mut config = gateway::config::GatewayConfig::sandbox(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
     config.public_host = Ipv4Addr::LOCALHOST.to_string();
+    config.clients.extend(sandbox_client.map(SandboxClient::declared));
     if let Some(dir) = &options.data_dir {
         let gateway_dir = dir.join("gateway");
         std::fs::create_dir_all(&gateway_dir).with_context(|| format!("cannot create {}", gateway_dir.display()))?;
@@ -248,7 +297,63 @@ async fn start_gateway(
         config.signing_key = gateway::config::SigningKeySource::DataDir;
     }
     let tls = gateway::server::GatewayTls { server_identity: Arc::new(identity), ca: pki.ca_der() };
-    gateway::server::start_with_banks(config, tls, Arc::new(gateway::config::SystemClock), Some(banks)).await
+    gateway::server::start_with_banks(config, tls, clock, Some(banks)).await
+}
+
+/// The gateway's sandbox client ([`SANDBOX_APP_CLIENT`]): a `sandbox`-profile app authenticating with
+/// `client_secret_basic`, for the README tour and the consent shortcut. `Debug` hides the secret.
+#[derive(Clone)]
+pub struct SandboxClient {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for SandboxClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxClient").field("client_id", &self.client_id).field("client_secret", &"<hidden>").finish()
+    }
+}
+
+impl SandboxClient {
+    /// The secret from `DIR/gateway/sandbox-app-secret` (created once, mode 0600), or a fresh one in memory.
+    fn load_or_create(data_dir: Option<&Path>) -> anyhow::Result<Self> {
+        let client_secret = match data_dir {
+            None => random_token()?,
+            Some(dir) => {
+                let path = dir.join(SANDBOX_APP_SECRET_FILE);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) if text.trim().len() >= 32 => text.trim().to_owned(),
+                    _ => {
+                        let parent = path.parent().unwrap_or(dir);
+                        std::fs::create_dir_all(parent)
+                            .with_context(|| format!("cannot create {}", parent.display()))?;
+                        let secret = random_token()?;
+                        write_private(&path, secret.as_bytes())
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                        secret
+                    }
+                }
+            }
+        };
+        Ok(Self { client_id: SANDBOX_APP_CLIENT.to_owned(), client_secret })
+    }
+
+    /// Its RFC 7591 metadata as a configured client: every documented purpose (secondary uses still need the
+    /// opt-in), the sample app's redirect URI, and the secret's hash in the gateway's internal `client_secret_hash`
+    /// member (never the secret).
+    fn declared(&self) -> gateway::config::DeclaredClient {
+        let purposes: Vec<&str> = gateway::consent::Purpose::ALL.iter().map(|p| p.as_str()).collect();
+        let metadata = serde_json::json!({
+            "client_name": "Sandbox app",
+            "profile": "sandbox",
+            "token_endpoint_auth_method": "client_secret_basic",
+            "grant_types": ["authorization_code", "refresh_token", "client_credentials"],
+            "redirect_uris": [SAMPLE_APP_REDIRECT],
+            "purposes": purposes,
+            "client_secret_hash": gateway::store::TokenHash::of(&self.client_secret).to_hex(),
+        });
+        gateway::config::DeclaredClient { client_id: self.client_id.clone(), metadata }
+    }
 }
 
 /// The running banks as the gateway reaches them: over mutual TLS with the `gateway-client` certificate.

@@ -19,6 +19,7 @@ use crate::error::Problem;
 use crate::oauth::client_auth::ClientAssertionValidator;
 use crate::oauth::dpop::DpopValidator;
 use crate::oauth::endpoints;
+use crate::oauth::jwks_fetch::JwksFetcher;
 use crate::oauth::keys::KeySet;
 use crate::oauth::replay::{ReplayCache, ReplayCacheError};
 use crate::pages::{self, BankRegistry, ConsentSessions};
@@ -41,6 +42,11 @@ pub struct AppState {
     pub banks: Arc<BankRegistry>,
     /// The consent pages' server-side sessions ([`crate::pages::session`]).
     pub sessions: Arc<ConsentSessions>,
+    /// Key sets of clients registered with `jwks_uri` (refuses every fetch unless set with
+    /// [`AppState::with_jwks_fetcher`]; [`crate::server`] sets one trusting the configured CA).
+    pub jwks_fetcher: Arc<JwksFetcher>,
+    /// Parsed registrations, so client authentication does not re-validate metadata and re-parse keys per request.
+    pub parsed_clients: Arc<crate::oauth::endpoints::authn::ParsedClients>,
 }
 
 impl AppState {
@@ -66,7 +72,15 @@ impl AppState {
             dpop: Arc::new(DpopValidator::new()),
             banks: Arc::new(BankRegistry::new()),
             sessions: Arc::new(ConsentSessions::default()),
+            jwks_fetcher: Arc::new(JwksFetcher::without_trust()),
+            parsed_clients: Arc::default(),
         }
+    }
+
+    /// The same state fetching `jwks_uri` key sets with `fetcher`.
+    pub fn with_jwks_fetcher(mut self, fetcher: JwksFetcher) -> Self {
+        self.jwks_fetcher = Arc::new(fetcher);
+        self
     }
 
     /// The same state offering `banks` on the consent page.
@@ -132,6 +146,7 @@ pub fn router(state: AppState) -> Router {
         .route(endpoints::REVOKE_PATH, post(endpoints::revoke::revoke))
         .merge(endpoints::grants::routes())
         .merge(pages::router())
+        .merge(endpoints::sandbox::routes(state.config.allow_sandbox_profile))
         .fallback(|| async { Problem::not_found("no such resource on this gateway") })
         .with_state(state)
 }

@@ -4,7 +4,8 @@
 //! where the store lives, where the signing key comes from, whether the `sandbox` client profile exists at all in
 //! this deployment, the lifetimes of PAR requests, codes and access tokens, how registration is gated, and the
 //! clients declared up front. This module must never read the environment or the wall clock for a business
-//! decision (only [`SystemClock`] reads it, and tests use [`ManualClock`]), and never `Debug`-print a secret.
+//! decision (only [`SystemClock`] and [`OffsetClock`] read it, and tests use [`ManualClock`]), and never
+//! `Debug`-print a secret.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -197,6 +198,75 @@ impl Clock for ManualClock {
     }
 }
 
+/// Wall-clock time plus a movable offset: the sandbox's gateway clock, which scenarios move together with the
+/// banks' simulated clocks (code and consent expiry) while it otherwise follows real time.
+///
+/// It reads the wall clock once, at construction, and follows a monotonic [`std::time::Instant`] from there, so
+/// a system clock stepping back (NTP) never moves it backwards. Decision: [`OffsetClock::advance`] only moves
+/// forward (a negative duration is refused, like the banks' `POST /admin/clock`); [`OffsetClock::set`] is the one
+/// explicit way to put it anywhere, earlier included (a scenario resetting the world), and says so in its name.
+#[derive(Debug)]
+pub struct OffsetClock {
+    wall_at_start: OffsetDateTime,
+    started: std::time::Instant,
+    offset: Mutex<Duration>,
+}
+
+/// [`OffsetClock::advance`] was asked to move backwards.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the gateway clock only moves forward with advance (asked {0}); use set to move it anywhere")]
+pub struct ClockBackwards(pub Duration);
+
+impl OffsetClock {
+    /// Follows the wall clock, offset zero.
+    pub fn new() -> Self {
+        Self { wall_at_start: OffsetDateTime::now_utc(), started: std::time::Instant::now(), offset: Mutex::default() }
+    }
+
+    fn offset(&self) -> std::sync::MutexGuard<'_, Duration> {
+        // A poisoned lock still holds a valid `Duration` (written in one assignment).
+        self.offset.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn wall_now(&self) -> OffsetDateTime {
+        self.wall_at_start + Duration::try_from(self.started.elapsed()).unwrap_or(Duration::ZERO)
+    }
+
+    /// How far ahead of (or, after a backwards [`set`](Self::set), behind) real time the clock is.
+    pub fn current_offset(&self) -> Duration {
+        *self.offset()
+    }
+
+    /// Moves forward by `by` (zero is allowed, negative is refused); returns the new now.
+    pub fn advance(&self, by: Duration) -> Result<OffsetDateTime, ClockBackwards> {
+        if by.is_negative() {
+            return Err(ClockBackwards(by));
+        }
+        let mut offset = self.offset();
+        *offset = offset.saturating_add(by);
+        Ok(self.wall_now() + *offset)
+    }
+
+    /// Puts the clock at `at` from now on (it keeps following real time from there); may move it backwards.
+    pub fn set(&self, at: OffsetDateTime) {
+        let mut offset = self.offset();
+        *offset = at - self.wall_now();
+    }
+}
+
+impl Default for OffsetClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> OffsetDateTime {
+        let offset = *self.offset();
+        self.wall_now() + offset
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +295,21 @@ mod tests {
         let secret = Secret::new("s3cr3t");
         assert_eq!(format!("{secret:?}"), "<hidden>");
         assert!(secret.matches("s3cr3t") && !secret.matches("s3cr3"));
+    }
+
+    #[test]
+    fn offset_clock_follows_real_time_moves_forward_with_advance_and_anywhere_with_set() {
+        let clock = OffsetClock::new();
+        let before = clock.now();
+        assert!((OffsetDateTime::now_utc() - before).abs() < Duration::seconds(5), "starts at real time");
+        let moved = clock.advance(Duration::seconds(61)).expect("forward");
+        assert!(moved >= before + Duration::seconds(61));
+        assert!(clock.now() >= moved, "never behind what advance returned");
+        assert_eq!(clock.advance(Duration::seconds(-1)), Err(ClockBackwards(Duration::seconds(-1))));
+        assert!(clock.current_offset() >= Duration::seconds(61), "a refused advance changes nothing");
+        let earlier = before - Duration::days(1);
+        clock.set(earlier);
+        let now = clock.now();
+        assert!(now >= earlier && now < earlier + Duration::seconds(5), "set moves it back explicitly: {now}");
     }
 }

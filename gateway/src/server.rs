@@ -3,7 +3,9 @@
 //!
 //! The listener asks for a client certificate but does not require one (`certs::ClientAuth::Optional`): browsers
 //! reach the consent pages without one, while `tls_client_auth` clients and certificate-bound tokens (RFC 8705)
-//! get the verified certificate through `certs::serve::PeerCertificates`. This module must never start serving
+//! get the verified certificate through `certs::serve::PeerCertificates`. Client `jwks_uri` key sets are fetched
+//! trusting the same CA ([`crate::oauth::jwks_fetch`]). [`crate::config_file`] builds the arguments of
+//! [`start_with_banks`] from a TOML file (`bankgate gateway --config`). This module must never start serving
 //! with a configuration outside the standards' limits ([`GatewayConfig::validate`]) and never log key material.
 
 use std::net::SocketAddr;
@@ -20,6 +22,7 @@ use crate::app::{AppState, router};
 use crate::banks::{BankClient, BankClientSettings, BankEntry, BankTimeouts};
 use crate::config::{Clock, GatewayConfig, SigningKeySource, StoreLocation, SystemClock};
 use crate::oauth::endpoints::register::declare_configured_clients;
+use crate::oauth::jwks_fetch::JwksFetcher;
 use crate::oauth::keys::{KeySet, SigningKey};
 use crate::pages::{BankRegistry, bank_redirect_uri};
 use crate::store::{DynStore, SealKey, SqliteStore};
@@ -168,6 +171,8 @@ pub async fn start_with_banks(
     let addr = listener.local_addr()?;
     let issuer = config.issuer.clone().unwrap_or_else(|| format!("https://{}:{}", config.public_host, addr.port()));
     let mut state = build_state(config, issuer, clock).await?;
+    // Client `jwks_uri` key sets are fetched trusting the configured CA only (see `oauth::jwks_fetch`).
+    state = state.with_jwks_fetcher(JwksFetcher::new(&tls.ca).context("the jwks_uri client")?);
     if let Some(banks) = &banks {
         let registry = banks.registry(&state.issuer)?;
         state = state.with_banks(registry);

@@ -1,9 +1,11 @@
 //! Bank profiles: who each simulated bank is, as data. The four shipped banks live in `profiles/banks.toml`
 //! (embedded at compile time, overridable with a file of the same shape).
 //!
-//! A profile decides branding, routing number, product mix, data-sharing policy, API quirks and how the bank words
-//! its transfer descriptors. It holds no behaviour beyond validation and small lookups.
+//! A profile decides branding, routing number, product mix, data-sharing policy (purposes and data clusters refused
+//! to every client or to recipients/platforms matching a glob, see [`SharingPolicy`]), API quirks and how the bank
+//! words its transfer descriptors. It holds no behaviour beyond validation and small lookups.
 
+use crate::login::DataCluster;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -68,6 +70,12 @@ pub struct ProductMix {
 }
 
 /// What the bank refuses to share, whatever the customer consents to.
+///
+/// Refusals name purposes and data clusters, for every client or for the parties a glob matches. The parties of an
+/// authorization request are its `recipient` (the downstream third party an aggregator acts for) or, without one,
+/// the calling client's id; plus the `platform` the request names, when it names one. A refusal applies when its
+/// glob matches any of them: a bank that will not feed a social platform's advertising refuses the aggregator
+/// acting for it too. A refused purpose or cluster refuses the whole request; it is never silently narrowed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SharingPolicy {
@@ -76,7 +84,10 @@ pub struct SharingPolicy {
     /// Purposes refused to every client.
     #[serde(default)]
     pub refused_purposes: Vec<String>,
-    /// Purposes refused to particular clients (client id glob with `*`).
+    /// Data clusters refused to every client.
+    #[serde(default)]
+    pub refused_clusters: Vec<DataCluster>,
+    /// Purposes and clusters refused to particular parties (glob with `*`, see [`SharingPolicy`]).
     #[serde(default)]
     pub refused_clients: Vec<ClientRefusal>,
 }
@@ -84,18 +95,126 @@ pub struct SharingPolicy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientRefusal {
+    /// Glob (`*` = any run of characters) matched against the request's parties.
     pub client: String,
+    #[serde(default)]
     pub purposes: Vec<String>,
+    #[serde(default)]
+    pub clusters: Vec<DataCluster>,
+}
+
+/// Who an authorization request would share data with, as the sharing policy sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharingParties<'a> {
+    /// The `recipient` parameter when present, else the calling client's id.
+    pub recipient: &'a str,
+    /// Whether `recipient` came from the `recipient` parameter (a third party) rather than the caller's id.
+    pub is_third_party: bool,
+    pub platform: Option<&'a str>,
+}
+
+/// What a policy refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefusedItem {
+    Purpose(String),
+    Cluster(DataCluster),
+}
+
+/// Whom a refusal was matched against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefusedParty {
+    /// Refused to every client.
+    Everyone,
+    /// The recipient (or calling client) `id`, as [`SharingParties::recipient`].
+    Recipient { id: String, is_third_party: bool },
+    /// Apps acting on the platform `id`.
+    Platform(String),
+}
+
+/// A data-sharing policy refusal: the bank will not share `item` with `party`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRefusal {
+    pub item: RefusedItem,
+    pub party: RefusedParty,
+}
+
+impl PolicyRefusal {
+    /// The refusal in plain words, naming the bank, what it refuses and to whom (printable ASCII without `"` or
+    /// `\`, as RFC 6749 §4.1.2.1 requires of `error_description`, as long as the names in it are).
+    pub fn describe(&self, bank_name: &str) -> String {
+        let what = match &self.item {
+            RefusedItem::Purpose(p) => format!("data for {}", p.replace(['_', '-'], " ")),
+            RefusedItem::Cluster(c) => cluster_label(*c),
+        };
+        let whom = match &self.party {
+            RefusedParty::Everyone => "any app".to_owned(),
+            RefusedParty::Recipient { id, is_third_party: true } => format!("the app {id}"),
+            RefusedParty::Recipient { id, is_third_party: false } => format!("the client {id}"),
+            RefusedParty::Platform(p) => format!("apps of the platform {p}"),
+        };
+        format!("{bank_name}'s data-sharing policy does not allow sharing {what} with {whom}")
+    }
+}
+
+/// A cluster's short plain name, lower case (`your contact information`).
+fn cluster_label(cluster: DataCluster) -> String {
+    let words = cluster.plain_words();
+    let short = words.split(':').next().unwrap_or(words);
+    let mut chars = short.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
 }
 
 impl SharingPolicy {
-    /// Whether `purpose` is refused to `client_id`.
-    pub fn refuses(&self, client_id: &str, purpose: &str) -> bool {
+    /// Whether `purpose` is refused to the single party `party` (a recipient or client id).
+    pub fn refuses(&self, party: &str, purpose: &str) -> bool {
         self.refused_purposes.iter().any(|p| p == purpose)
             || self
                 .refused_clients
                 .iter()
-                .any(|r| glob_match(&r.client, client_id) && r.purposes.iter().any(|p| p == purpose))
+                .any(|r| glob_match(&r.client, party) && r.purposes.iter().any(|p| p == purpose))
+    }
+
+    /// The first refusal among `purposes` then `clusters` for `parties` (rules in [`SharingPolicy`]), if any.
+    pub fn refusal(
+        &self,
+        parties: SharingParties<'_>,
+        purposes: &[String],
+        clusters: &[DataCluster],
+    ) -> Option<PolicyRefusal> {
+        let items = purposes
+            .iter()
+            .map(|p| RefusedItem::Purpose(p.clone()))
+            .chain(clusters.iter().map(|c| RefusedItem::Cluster(*c)));
+        for item in items {
+            let everyone = match &item {
+                RefusedItem::Purpose(p) => self.refused_purposes.contains(p),
+                RefusedItem::Cluster(c) => self.refused_clusters.contains(c),
+            };
+            if everyone {
+                return Some(PolicyRefusal { item, party: RefusedParty::Everyone });
+            }
+            for rule in &self.refused_clients {
+                let listed = match &item {
+                    RefusedItem::Purpose(p) => rule.purposes.contains(p),
+                    RefusedItem::Cluster(c) => rule.clusters.contains(c),
+                };
+                if !listed {
+                    continue;
+                }
+                let party = if glob_match(&rule.client, parties.recipient) {
+                    RefusedParty::Recipient { id: parties.recipient.to_owned(), is_third_party: parties.is_third_party }
+                } else if let Some(platform) = parties.platform.filter(|p| glob_match(&rule.client, p)) {
+                    RefusedParty::Platform(platform.to_owned())
+                } else {
+                    continue;
+                };
+                return Some(PolicyRefusal { item, party });
+            }
+        }
+        None
     }
 }
 
@@ -279,6 +398,7 @@ mod tests {
         assert!(banks.iter().all(|b| aba_checksum_valid(&b.routing_number)));
         assert!(banks.iter().any(|b| b.sharing.refuse_offplatform_transactions));
         assert!(banks.iter().any(|b| !b.sharing.refused_clients.is_empty()));
+        assert!(banks.iter().any(|b| b.sharing.refused_clients.iter().any(|r| !r.clusters.is_empty())));
     }
 
     #[test]
@@ -289,12 +409,64 @@ mod tests {
         assert!(!aba_checksum_valid("01190374a"));
     }
 
+    fn harbor() -> BankProfile {
+        parse_profiles(DEFAULT_PROFILES).unwrap().into_iter().find(|b| b.id == "harbor").unwrap()
+    }
+
+    fn parties<'a>(recipient: &'a str, platform: Option<&'a str>) -> SharingParties<'a> {
+        SharingParties { recipient, is_third_party: true, platform }
+    }
+
     #[test]
     fn purpose_refusals_match_client_globs() {
-        let harbor = parse_profiles(DEFAULT_PROFILES).unwrap().into_iter().find(|b| b.id == "harbor").unwrap();
+        let harbor = harbor();
         assert!(harbor.sharing.refuses("acme-social-app", "targeted_advertising"));
         assert!(!harbor.sharing.refuses("budget-app", "targeted_advertising"));
         assert!(!harbor.sharing.refuses("acme-social-app", "personal_finance"));
+    }
+
+    #[test]
+    fn refusals_match_the_recipient_or_the_platform_and_name_bank_item_and_party() {
+        let policy = harbor().sharing;
+        let ads = ["personal_finance".to_owned(), "targeted_advertising".to_owned()];
+        let refusal = policy.refusal(parties("acme-social-app", None), &ads, &[]).expect("refused");
+        assert_eq!(refusal.item, RefusedItem::Purpose("targeted_advertising".into()));
+        assert_eq!(
+            refusal.describe("Harbor Trust"),
+            "Harbor Trust's data-sharing policy does not allow sharing data for targeted advertising with the app \
+             acme-social-app"
+        );
+        // A recipient that does not match, on a platform that does: refused to the platform.
+        let on_platform = policy.refusal(parties("Xy7_budget", Some("chirp-social")), &ads, &[]).expect("refused");
+        assert_eq!(on_platform.party, RefusedParty::Platform("chirp-social".into()));
+        assert!(on_platform.describe("Harbor Trust").ends_with("with apps of the platform chirp-social"));
+        assert_eq!(policy.refusal(parties("budget-app", Some("chatapp")), &ads, &[]), None);
+        let caller = SharingParties { recipient: "gateway-client", is_third_party: false, platform: None };
+        assert_eq!(policy.refusal(caller, &ads, &[]), None, "the aggregator itself is no social app");
+    }
+
+    #[test]
+    fn cluster_refusals_apply_to_matching_parties_and_to_everyone() {
+        let policy = harbor().sharing;
+        let contact = [DataCluster::AccountBasic, DataCluster::CustomerContact];
+        let refusal = policy.refusal(parties("acme-social-app", None), &[], &contact).expect("refused");
+        assert_eq!(refusal.item, RefusedItem::Cluster(DataCluster::CustomerContact));
+        assert!(refusal.describe("Harbor Trust").contains("sharing your contact information with the app"));
+        assert_eq!(policy.refusal(parties("budget-app", None), &[], &contact), None);
+        assert_eq!(policy.refusal(parties("acme-social-app", None), &[], &[DataCluster::Transactions]), None);
+        let strict = SharingPolicy { refused_clusters: vec![DataCluster::Statements], ..policy };
+        let everyone = strict.refusal(parties("budget-app", None), &[], &[DataCluster::Statements]).expect("refused");
+        assert_eq!(everyone.party, RefusedParty::Everyone);
+        assert!(everyone.describe("Harbor Trust").ends_with("sharing your monthly account statements with any app"));
+    }
+
+    #[test]
+    fn refusal_lists_default_to_empty() {
+        let policy: SharingPolicy = toml::from_str(
+            "refuse_offplatform_transactions = false\nrefused_clients = [{ client = \"x*\", purposes = [\"a\"] }]",
+        )
+        .unwrap();
+        assert!(policy.refused_clusters.is_empty() && policy.refused_clients[0].clusters.is_empty());
     }
 
     #[test]

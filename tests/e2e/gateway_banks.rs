@@ -64,7 +64,7 @@ async fn log_in(
     state: &str,
     plan: &LoginPlan<'_>,
 ) -> (Vec<(String, String)>, PkceVerifier) {
-    let (url, verifier) = client.authorize_url(state, &scopes(), &["budgeting".into()], None, Some(90));
+    let (url, verifier) = client.authorize_url(state, &scopes(), &["budgeting".into()], None, None, Some(90));
     let mut person = Person::new(sandbox.pki.ca_pem()).unwrap();
     match person.log_in(url.as_str(), plan).await.unwrap() {
         LoginOutcome::Redirected { location, params } => {

@@ -5,5 +5,8 @@ mod bank_flow;
 mod cli;
 mod consent_flow;
 mod gateway_banks;
+mod gateway_cmd;
 mod sandbox;
+mod sandbox_clock;
+mod shortcut;
 mod support;

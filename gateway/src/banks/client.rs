@@ -1,6 +1,7 @@
 //! [`BankClient`]: the gateway as one bank's OAuth 2.0 client (RFC 6749 authorization code grant with PKCE S256,
 //! RFC 7636; client authentication by certificate, RFC 8705 §2.1 `tls_client_auth`; RFC 9207 `iss` check; RFC 7009
-//! revocation) and FDX caller.
+//! revocation) and FDX caller; plus, for the gateway's sandbox-only shortcut, the banks' sandbox-login extension
+//! grant (RFC 6749 §4.5, [`BankClient::sandbox_login`]), which carries a public sandbox test password.
 //!
 //! One per bank, shared: the reqwest pool is inside. It must never send a code or token to any URL but the bank's
 //! own endpoints, accept a redirect whose `iss` or `state` differs from what it expects, or print a secret.
@@ -198,14 +199,17 @@ impl BankClient {
     }
 
     /// RFC 6749 §4.1.1 authorization request URL, with a fresh PKCE S256 pair (RFC 7636 §4.1-4.3). Keep the
-    /// verifier with `state` until the redirect comes back. `purposes` (space-joined), `platform` and
-    /// `duration_days` are the banks' extension parameters; scopes are `fdx:<cluster>:read`.
+    /// verifier with `state` until the redirect comes back. `purposes` (space-joined), `platform`, `recipient` (the
+    /// downstream app the gateway asks for: the banks' sharing policies match it instead of the gateway's own
+    /// client id) and `duration_days` are the banks' extension parameters (RFC 6749 §3.1); scopes are
+    /// `fdx:<cluster>:read`.
     pub fn authorize_url(
         &self,
         state: &str,
         scopes: &[String],
         purposes: &[String],
         platform: Option<&str>,
+        recipient: Option<&str>,
         duration_days: Option<u32>,
     ) -> (oauth2::url::Url, PkceVerifier) {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -220,6 +224,9 @@ impl BankClient {
         }
         if let Some(platform) = platform {
             request = request.add_extra_param("platform", platform.to_owned());
+        }
+        if let Some(recipient) = recipient {
+            request = request.add_extra_param("recipient", recipient.to_owned());
         }
         if let Some(days) = duration_days {
             request = request.add_extra_param("duration_days", days.to_string());
@@ -342,6 +349,101 @@ impl BankClient {
             .map_err(|e| BankCallError::from_reqwest(&e))?;
         into_bank_response(response).await
     }
+
+    /// The sandbox shortcut at the bank: the RFC 6749 §4.5 extension grant [`SANDBOX_LOGIN_GRANT`] with a test
+    /// user's public sandbox credentials, client authenticated by certificate as in the code exchange (RFC 8705
+    /// §2.1). Answers the same [`BankTokenSet`] as [`exchange_code`](Self::exchange_code). Only the gateway's
+    /// sandbox-only endpoint calls it; the password is sent to the bank's token endpoint and nowhere else.
+    pub async fn sandbox_login(
+        &self,
+        login: &SandboxLogin<'_>,
+        now: OffsetDateTime,
+    ) -> Result<BankTokenSet, BankOAuthError> {
+        // In a block: the serializer is not `Send` (it may hold an encoding override) and must not live across an await.
+        let body = {
+            let mut form = oauth2::url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("grant_type", SANDBOX_LOGIN_GRANT)
+                .append_pair("client_id", self.oauth.client_id().as_str())
+                .append_pair("username", login.username)
+                .append_pair("password", login.password)
+                .append_pair("scope", &login.scopes.join(" "));
+            if let Some(code) = login.mfa_code {
+                form.append_pair("mfa_code", code);
+            }
+            if !login.purposes.is_empty() {
+                form.append_pair("purpose", &login.purposes.join(" "));
+            }
+            if let Some(platform) = login.platform {
+                form.append_pair("platform", platform);
+            }
+            if let Some(recipient) = login.recipient {
+                form.append_pair("recipient", recipient);
+            }
+            if let Some(days) = login.duration_days {
+                form.append_pair("duration_days", &days.to_string());
+            }
+            if let Some(accounts) = login.account_ids.filter(|a| !a.is_empty()) {
+                form.append_pair("account_ids", &accounts.join(" "));
+            }
+            form.finish().into_bytes()
+        };
+        let request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(self.bank.token_endpoint())
+            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(http::header::ACCEPT, "application/json")
+            .body(body)
+            .map_err(|e| BankOAuthError::Configuration(format!("token request: {e}")))?;
+        let response = oauth2::AsyncHttpClient::call(&OAuthTransport(&self.http), request).await?;
+        let body = response.body();
+        if response.status().is_success() {
+            let tokens: BankTokenResponse = serde_json::from_slice(body)
+                .map_err(|e| BankOAuthError::InvalidResponse(format!("token response: {e}")))?;
+            return token_set(&tokens, now);
+        }
+        // RFC 6749 §5.2 error response.
+        let refusal: BasicErrorResponse = serde_json::from_slice(body).map_err(|_| {
+            BankOAuthError::InvalidResponse(format!("the bank answered {} without an OAuth error", response.status()))
+        })?;
+        Err(BankOAuthError::Refused {
+            error: refusal.error().as_ref().to_owned(),
+            description: refusal.error_description().cloned(),
+        })
+    }
+}
+
+/// The bank's sandbox-only RFC 6749 §4.5 extension grant type.
+pub const SANDBOX_LOGIN_GRANT: &str = "urn:bankgate:params:oauth:grant-type:sandbox-login";
+
+/// What [`BankClient::sandbox_login`] asks the bank for. `Debug` hides the password and the one-time code.
+pub struct SandboxLogin<'a> {
+    pub username: &'a str,
+    /// A public sandbox test password (never a real credential: the shortcut exists only in the sandbox profile).
+    pub password: &'a str,
+    pub mfa_code: Option<&'a str>,
+    /// `fdx:<cluster>:read` scopes.
+    pub scopes: &'a [String],
+    pub purposes: &'a [String],
+    pub platform: Option<&'a str>,
+    /// The third party the data is for (its client id at the gateway), judged by the bank's sharing policy.
+    pub recipient: Option<&'a str>,
+    pub duration_days: Option<u32>,
+    /// The accounts to share; `None` shares every account of the customer.
+    pub account_ids: Option<&'a [String]>,
+}
+
+impl std::fmt::Debug for SandboxLogin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxLogin")
+            .field("username", &self.username)
+            .field("password", &"<hidden>")
+            .field("mfa_code", &self.mfa_code.map(|_| "<hidden>"))
+            .field("scopes", &self.scopes)
+            .field("purposes", &self.purposes)
+            .field("recipient", &self.recipient)
+            .field("account_ids", &self.account_ids)
+            .finish()
+    }
 }
 
 fn token_set(response: &BankTokenResponse, now: OffsetDateTime) -> Result<BankTokenSet, BankOAuthError> {
@@ -392,7 +494,8 @@ mod tests {
     fn authorize_url_carries_pkce_s256_scopes_and_extensions() {
         let client = client();
         let scopes = vec!["fdx:accountbasic:read".to_owned(), "fdx:transactions:read".to_owned()];
-        let (url, verifier) = client.authorize_url("st-1", &scopes, &["budgeting".into()], Some("plat_1"), Some(90));
+        let (url, verifier) =
+            client.authorize_url("st-1", &scopes, &["budgeting".into()], Some("plat_1"), Some("Ab9_app"), Some(90));
         assert!(url.as_str().starts_with("https://127.0.0.1:9112/oauth/authorize?"));
         let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -404,6 +507,7 @@ mod tests {
         assert_eq!(get("code_challenge_method"), Some("S256"));
         assert_eq!(get("purpose"), Some("budgeting"));
         assert_eq!(get("platform"), Some("plat_1"));
+        assert_eq!(get("recipient"), Some("Ab9_app"));
         assert_eq!(get("duration_days"), Some("90"));
         // RFC 7636 §4.2: challenge = BASE64URL(SHA256(verifier)).
         let expected = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.expose().into()));

@@ -16,6 +16,7 @@ mod transport;
 
 pub use client::{
     BankClient, BankClientSettings, BankOAuthError, BankTimeouts, BankTokenKind, BankTokenSet, CallbackError,
+    SANDBOX_LOGIN_GRANT, SandboxLogin,
 };
 pub use directory::{BankDirectory, BankEntry, DirectoryError, SandboxEndpoints};
 pub use fdx::{BankCallError, BankResponse};

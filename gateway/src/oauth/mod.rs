@@ -6,7 +6,8 @@
 //! dependency is the `jti` replay cache, a trait ([`replay::ReplayCache`]) the store implements; an in-memory
 //! implementation lives in [`replay`] for tests and single-process use. The HTTP endpoints (token, PAR, resource
 //! guard) call these functions and turn their errors into RFC 6749 `error`/`error_description` bodies via
-//! [`error::OAuthError`]. Nothing in here may ever log or `Debug`-print a private key, a client assertion or an
+//! [`error::OAuthError`]. The one exception to "no I/O" is [`jwks_fetch`], which fetches the key sets of clients
+//! registered with a `jwks_uri` (bounded, cached, behind the endpoints). Nothing in here may ever log or `Debug`-print a private key, a client assertion or an
 //! access token.
 
 pub mod access_token;
@@ -14,6 +15,7 @@ pub mod client_auth;
 pub mod dpop;
 pub mod endpoints;
 pub mod error;
+pub mod jwks_fetch;
 pub mod jws;
 pub mod keys;
 pub mod pkce;

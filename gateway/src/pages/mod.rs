@@ -13,6 +13,18 @@
 //!   narrowed, so the client cannot mistake a smaller grant for what it asked).
 //! - Denial anywhere (consent page, opt-in screen, at the bank, confirmation) sends `error=access_denied` with
 //!   `state` and `iss` to the client's redirect URI (303), and consumes the request_uri.
+//! - The bank is asked with `recipient` = the app's client id and `platform` = its registered platform, so the
+//!   bank's data-sharing policy judges the app, not the gateway. When the bank refuses by policy (its redirect
+//!   carries the extension parameter `refusal=data_sharing_policy`, RFC 6749 §8.2), the person sees a refusal page
+//!   naming the bank and its words (escaped, capped at [`MAX_BANK_DESCRIPTION`] characters) with one button back
+//!   to the app, which then gets `access_denied` (RFC 6749 §4.1.2.1: the resource owner's side refused) with an
+//!   `error_description` saying the bank's data-sharing policy refused. Any other `access_denied` from the bank is
+//!   the person declining there.
+//! - When the authorization ends without a code after the bank issued tokens (the person denies at the final
+//!   confirmation, or the confirmation fails), the bank tokens are revoked at the bank (RFC 7009, refresh token
+//!   first: §2.1 lets that end the whole grant), the PENDING consent is revoked (USER_ACTION by the person, or
+//!   BUSINESS_RULE by the gateway when the confirmation failed) and its sealed bank tokens are deleted. A failed
+//!   bank revocation is logged and does not hold up the redirect (bounded by [`BANK_REVOCATION_BOUND`]).
 //! - The request_uri is consumed when the authorization completes (approve or deny), atomically through
 //!   [`Store::use_par_request`](crate::store::Store::use_par_request): a second completion gets an error page.
 //!
@@ -36,10 +48,12 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use crate::app::AppState;
-use crate::banks::CallbackError;
-use crate::consent::{Authorization, Consent, ConsentRequest, ConsentStatus, ConsentSubject};
+use crate::banks::{BankSecret, BankTokenKind, CallbackError};
+use crate::consent::{
+    Authorization, Consent, ConsentRequest, ConsentStatus, ConsentSubject, Initiator, RevocationReason,
+};
 use crate::oauth::endpoints::AUTHORIZE_PATH;
-use crate::store::{BankTokens, CodeRecord, ParUse, TokenHash};
+use crate::store::{BankTokens, CodeRecord, ConsentRevocationOutcome, ParUse, TokenHash};
 use session::{PageSession, SESSION_LIFETIME, Stage};
 
 /// The session cookie. `__Host-` (RFC 6265bis §4.1.3.2): Secure, Path=/, no Domain.
@@ -50,6 +64,14 @@ pub const CONSENT_PATH: &str = "/authorize/consent";
 pub const OPT_IN_PATH: &str = "/authorize/secondary-use";
 /// Where the final confirmation posts.
 pub const CONFIRM_PATH: &str = "/authorize/confirm";
+/// Where the bank-refusal page's button posts.
+pub const REFUSED_PATH: &str = "/authorize/refused";
+/// The `refusal` value a bank's redirect carries when its data-sharing policy refused (RFC 6749 §8.2 extension).
+pub const POLICY_REFUSAL: &str = "data_sharing_policy";
+/// The bank's `error_description` is shown to the person cut to this many characters.
+pub const MAX_BANK_DESCRIPTION: usize = 300;
+/// The longest the bank-token revocation may hold up the person's redirect.
+pub const BANK_REVOCATION_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
 /// Largest form body the pages accept.
 const BODY_LIMIT: usize = 16 * 1024;
 const BASE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
@@ -61,6 +83,7 @@ pub fn router() -> Router<AppState> {
         .route(CONSENT_PATH, post(consent_submit))
         .route(OPT_IN_PATH, post(opt_in_submit))
         .route(CONFIRM_PATH, post(confirm_submit))
+        .route(REFUSED_PATH, post(refused_submit))
         .route("/banks/{bank_id}/callback", get(bank_callback))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(security_headers))
@@ -115,6 +138,15 @@ struct ConfirmTemplate {
     bank_name: String,
     accounts: Vec<String>,
     data: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "consent/refused.html")]
+struct RefusedTemplate {
+    csrf: String,
+    client_name: String,
+    bank_name: String,
+    description: String,
 }
 
 #[derive(Template)]
@@ -368,10 +400,13 @@ async fn authorize(
     };
     let client_name =
         client.metadata.get("client_name").and_then(Value::as_str).unwrap_or(client_id).chars().take(100).collect();
+    // Validated at registration (`ClientMetadata::validate`): `[a-z0-9_-]{1,64}`.
+    let platform = client.metadata.get("platform").and_then(Value::as_str).map(str::to_owned);
     let session = PageSession {
         csrf,
         client_id: client_id.to_owned(),
         client_name,
+        platform,
         request_uri: request_uri.to_owned(),
         redirect_uri,
         oauth_state: text("state"),
@@ -465,9 +500,15 @@ fn to_bank(state: &AppState, id: &str, mut session: PageSession, bank: &str, opt
     let request = &session.request;
     let scopes: Vec<String> = request.clusters.iter().map(|c| c.scope().to_owned()).collect();
     let purposes: Vec<String> = request.purposes.iter().map(|p| p.as_str().to_owned()).collect();
-    // No `platform` yet: client ids are not platform identifiers, and the registration metadata that would name a
-    // client's platform (so a bank's "same platform only" policy can match it) is not built yet.
-    let (url, verifier) = client.authorize_url(&bank_state, &scopes, &purposes, None, request.duration.period_days());
+    // The bank's sharing policy judges the app the data is for (`recipient`) and its platform, not the gateway.
+    let (url, verifier) = client.authorize_url(
+        &bank_state,
+        &scopes,
+        &purposes,
+        session.platform.as_deref(),
+        Some(&session.client_id),
+        request.duration.period_days(),
+    );
     session.stage = Stage::AtBank { bank: bank.to_owned(), bank_state, verifier, opted_in };
     state.sessions.put(id, session, state.now());
     see_other(url.as_str())
@@ -495,7 +536,12 @@ async fn bank_callback(
     };
     let code = match client.verify_callback(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), &bank_state) {
         Ok(code) => code,
-        Err(CallbackError::Denied { error, .. }) if error == "access_denied" => {
+        Err(CallbackError::Denied { error, description }) if error == "access_denied" => {
+            // `iss` and `state` were checked above, so the `refusal` marker is the bank's own.
+            if single(&pairs, "refusal") == Ok(Some(POLICY_REFUSAL)) {
+                let bank_name = client.bank().display_name().to_owned();
+                return refusal_page(&state, &id, session, bank, bank_name, description.as_deref());
+            }
             return access_denied(&state, &id, &session, "the person declined at their bank").await;
         }
         Err(CallbackError::Denied { error, .. }) => {
@@ -556,7 +602,109 @@ async fn bank_callback(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// The bank's data-sharing policy refused: GET /banks/{bank_id}/callback shows it, POST /authorize/refused ends it
+
+/// `text` as a bank description safe to show and to pass on: printable ASCII without `"` and `\` (the
+/// `error_description` charset of RFC 6749 §4.1.2.1), whitespace runs collapsed, at most [`MAX_BANK_DESCRIPTION`]
+/// characters.
+fn clean_description(text: &str) -> String {
+    let kept: String = text
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .filter(|c| matches!(c, ' '..='~') && !matches!(c, '"' | '\\'))
+        .collect();
+    kept.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(MAX_BANK_DESCRIPTION).collect()
+}
+
+/// Shows the refusal page (an alert, with one button back to the app) and moves the session to `Stage::Refused`.
+fn refusal_page(
+    state: &AppState,
+    id: &str,
+    mut session: PageSession,
+    bank: String,
+    bank_name: String,
+    description: Option<&str>,
+) -> Response {
+    let mut description = clean_description(description.unwrap_or(""));
+    if description.is_empty() {
+        description = format!("{bank_name} does not share this data with this app.");
+    }
+    tracing::info!(bank = %bank, client_id = %session.client_id, "bank refused by its data-sharing policy");
+    let template = RefusedTemplate {
+        csrf: session.csrf.clone(),
+        client_name: session.client_name.clone(),
+        bank_name,
+        description: description.clone(),
+    };
+    let response = page(StatusCode::OK, &template, Some(csp_for(state, &session.redirect_uri, false)));
+    session.stage = Stage::Refused { bank, description };
+    state.sessions.put(id, session, state.now());
+    response
+}
+
+/// `POST /authorize/refused`: the person goes back to the app, which gets `access_denied` (RFC 6749 §4.1.2.1).
+async fn refused_submit(State(state): State<AppState>, headers: HeaderMap, form: FormPairs) -> Response {
+    let (id, session, pairs) = match checked(&state, &headers, form) {
+        Ok(checked) => checked,
+        Err(response) => return *response,
+    };
+    let Stage::Refused { bank, description } = &session.stage else {
+        return out_of_step();
+    };
+    if single(&pairs, "action") != Ok(Some("return")) {
+        return invalid_request_page("Use the button to return to the app.");
+    }
+    let bank_name = state.banks.get(bank).map(|c| c.bank().display_name().to_owned()).unwrap_or_else(|| bank.clone());
+    let text = clean_description(&format!("the data-sharing policy of {bank_name} refused the request: {description}"));
+    access_denied(&state, &id, &session, &text).await
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // POST /authorize/confirm
+
+/// A PENDING consent that will never be confirmed: revoke its bank tokens at the bank (RFC 7009 §2.1; the refresh
+/// token first, which ends the whole grant at banks that support it, then the access token), revoke the consent and
+/// delete its sealed bank tokens. Failures are logged; none of them stops the person's redirect.
+async fn abandon_pending_consent(state: &AppState, bank: &str, consent_id: &str, by_person: bool) {
+    let now = state.now();
+    match state.store.bank_tokens(consent_id).await {
+        Ok(Some(tokens)) => match state.banks.get(bank) {
+            Some(client) => {
+                let revocations = async {
+                    let mut secrets = Vec::new();
+                    if let Some(refresh) = &tokens.refresh_token {
+                        secrets.push((BankSecret::new(refresh.clone()), BankTokenKind::Refresh));
+                    }
+                    secrets.push((BankSecret::new(tokens.access_token.clone()), BankTokenKind::Access));
+                    for (secret, kind) in &secrets {
+                        if let Err(err) = client.revoke(secret, *kind).await {
+                            tracing::warn!(bank = %bank, error = %err, kind = ?kind, "bank token revocation failed");
+                        }
+                    }
+                };
+                if tokio::time::timeout(BANK_REVOCATION_BOUND, revocations).await.is_err() {
+                    tracing::warn!(bank = %bank, "bank token revocation timed out");
+                }
+            }
+            None => tracing::warn!(bank = %bank, "bank tokens of an abandoned consent: the bank is not configured"),
+        },
+        Ok(None) => {}
+        Err(err) => tracing::warn!(error = %err, "abandoned consent: bank tokens unreadable"),
+    }
+    let (reason, initiator) = if by_person {
+        (RevocationReason::UserAction, Initiator::Person)
+    } else {
+        (RevocationReason::BusinessRule, Initiator::Gateway)
+    };
+    match state.store.revoke_consent(consent_id, reason, initiator, now).await {
+        Ok(ConsentRevocationOutcome::Revoked { .. } | ConsentRevocationOutcome::Refused(_)) => {}
+        Ok(ConsentRevocationOutcome::NotFound) => tracing::warn!("abandoned consent not found"),
+        Err(err) => tracing::warn!(error = %err, "abandoned consent: revocation not stored"),
+    }
+    if let Err(err) = state.store.delete_bank_tokens(consent_id).await {
+        tracing::warn!(error = %err, "abandoned consent: bank tokens not deleted");
+    }
+}
 
 async fn confirm_submit(State(state): State<AppState>, headers: HeaderMap, form: FormPairs) -> Response {
     let (id, session, pairs) = match checked(&state, &headers, form) {
@@ -568,42 +716,93 @@ async fn confirm_submit(State(state): State<AppState>, headers: HeaderMap, form:
     };
     match single(&pairs, "action") {
         Ok(Some("approve")) => {}
-        Ok(Some("deny")) => return access_denied(&state, &id, &session, "the person declined the consent").await,
+        Ok(Some("deny")) => {
+            // Only the completion that consumed the request_uri cleans up: a racing approval keeps its consent.
+            state.sessions.remove(&id);
+            return match state.store.use_par_request(&session.request_uri, &session.client_id, state.now()).await {
+                Ok(ParUse::Used(_)) => {
+                    abandon_pending_consent(&state, &bank, &consent_id, true).await;
+                    let params = [("error", "access_denied"), ("error_description", "the person declined the consent")];
+                    with_cookie(client_redirect(&state, &session, &params), cleared_cookie())
+                }
+                Ok(_) => with_cookie(already_finished(), cleared_cookie()),
+                Err(err) => store_failed(&err),
+            };
+        }
         _ => return invalid_request_page("Choose Approve or Deny."),
     }
     state.sessions.remove(&id);
+    let subject = ConsentSubject { person, bank: bank.clone() };
+    let decision = Authorization { subject, accounts, secondary_use_opt_in: opted_in };
+    match approve(&state, &session, &consent_id, decision).await {
+        Ok(response) => response,
+        Err(Failed { response, abandon }) => {
+            if abandon {
+                abandon_pending_consent(&state, &bank, &consent_id, false).await;
+            }
+            *response
+        }
+    }
+}
+
+/// A confirmation that issued no code: what the person gets, and whether this completion must abandon the PENDING
+/// consent (false when another completion consumed the request_uri: that one owns the consent).
+struct Failed {
+    response: Box<Response>,
+    abandon: bool,
+}
+
+impl From<Response> for Failed {
+    fn from(response: Response) -> Self {
+        Self { response: Box::new(response), abandon: true }
+    }
+}
+
+/// The approved confirmation: consumes the request_uri, authorizes the consent and issues the code.
+async fn approve(
+    state: &AppState,
+    session: &PageSession,
+    consent_id: &str,
+    decision: Authorization,
+) -> Result<Response, Failed> {
     let now = state.now();
     let par = match state.store.use_par_request(&session.request_uri, &session.client_id, now).await {
         Ok(ParUse::Used(par)) => par,
-        Ok(_) => return with_cookie(already_finished(), cleared_cookie()),
-        Err(err) => return store_failed(&err),
+        // Expired: nobody can complete it any more.
+        Ok(ParUse::Expired) => return Err(with_cookie(already_finished(), cleared_cookie()).into()),
+        Ok(_) => {
+            let response = Box::new(with_cookie(already_finished(), cleared_cookie()));
+            return Err(Failed { response, abandon: false });
+        }
+        Err(err) => return Err(Failed { response: Box::new(store_failed(&err)), abandon: false }),
     };
-    let mut consent = match state.store.consent(&consent_id).await {
+    let mut consent = match state.store.consent(consent_id).await {
         Ok(Some(consent)) => consent,
-        Ok(None) => return store_failed(&crate::store::StoreError::Missing("consent")),
-        Err(err) => return store_failed(&err),
+        Ok(None) => return Err(store_failed(&crate::store::StoreError::Missing("consent")).into()),
+        Err(err) => return Err(store_failed(&err).into()),
     };
-    let decision = Authorization { subject: ConsentSubject { person, bank }, accounts, secondary_use_opt_in: opted_in };
     if let Err(err) = consent.authorize(decision, now) {
         let text = err.to_string();
-        return with_cookie(
-            client_redirect(&state, &session, &[("error", "access_denied"), ("error_description", &text)]),
+        return Err(with_cookie(
+            client_redirect(state, session, &[("error", "access_denied"), ("error_description", &text)]),
             cleared_cookie(),
-        );
+        )
+        .into());
     }
     match state.store.update_consent(&consent, ConsentStatus::Pending).await {
         Ok(true) => {}
-        Ok(false) => return with_cookie(already_finished(), cleared_cookie()),
-        Err(err) => return store_failed(&err),
+        Ok(false) => return Err(with_cookie(already_finished(), cleared_cookie()).into()),
+        Err(err) => return Err(store_failed(&err).into()),
     }
     let text = |name: &str| par.params.get(name).and_then(Value::as_str).map(str::to_owned);
     let (Some(code), Some(challenge)) = (random_text(32), text("code_challenge")) else {
-        return message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "The code could not be issued.");
+        let text = "The code could not be issued.";
+        return Err(message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", text).into());
     };
     let record = CodeRecord {
         code_hash: TokenHash::of(&code),
         client_id: session.client_id.clone(),
-        consent_id,
+        consent_id: consent_id.to_owned(),
         pkce_challenge: challenge,
         redirect_uri: session.redirect_uri.clone(),
         dpop_jkt: text("dpop_jkt"),
@@ -611,9 +810,9 @@ async fn confirm_submit(State(state): State<AppState>, headers: HeaderMap, form:
         used_at: None,
     };
     if let Err(err) = state.store.insert_code(&record).await {
-        return store_failed(&err);
+        return Err(store_failed(&err).into());
     }
-    with_cookie(client_redirect(&state, &session, &[("code", &code)]), cleared_cookie())
+    Ok(with_cookie(client_redirect(state, session, &[("code", &code)]), cleared_cookie()))
 }
 
 /// The redirect URI to register at bank `bank_id` (`{issuer}/banks/{bank_id}/callback`), for

@@ -32,6 +32,9 @@ pub enum Stage {
     AtBank { bank: String, bank_state: String, verifier: PkceVerifier, opted_in: bool },
     /// Back from the bank with tokens stored under the PENDING consent `consent_id`; the final confirmation is shown.
     Confirm { bank: String, consent_id: String, person: String, accounts: Vec<String>, opted_in: bool },
+    /// The bank's data-sharing policy refused the request (its redirect carried `refusal=data_sharing_policy`); the
+    /// refusal page is shown with `description`, the bank's words, already capped and cleaned.
+    Refused { bank: String, description: String },
 }
 
 /// One browser's authorization in progress.
@@ -40,6 +43,8 @@ pub struct PageSession {
     pub csrf: String,
     pub client_id: String,
     pub client_name: String,
+    /// The client's registered `platform`, sent to the bank.
+    pub platform: Option<String>,
     pub request_uri: String,
     pub redirect_uri: String,
     pub oauth_state: Option<String>,

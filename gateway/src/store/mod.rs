@@ -16,6 +16,7 @@
 //! with AES-256-GCM ([`SealKey`]). This module must never log a secret or a token, and never read the wall clock:
 //! every `now` is passed in.
 
+pub mod group_commit;
 pub mod seal;
 pub mod sqlite;
 
@@ -54,6 +55,12 @@ pub enum StoreError {
     Database(#[source] sqlx::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The store's writer has stopped (the store is shutting down).
+    #[error("the store is closed")]
+    Closed,
+    /// A group-committed write was rolled back because its batch failed ([`group_commit`]).
+    #[error("write rolled back: {0}")]
+    Batch(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -383,6 +390,8 @@ pub trait Store: Send + Sync + fmt::Debug {
         now: OffsetDateTime,
     ) -> Result<(), StoreError>;
     async fn bank_tokens(&self, consent_id: &str) -> Result<Option<BankTokens>, StoreError>;
+    /// Deletes the bank tokens of a consent (once revoked at the bank); true when there were some.
+    async fn delete_bank_tokens(&self, consent_id: &str) -> Result<bool, StoreError>;
 
     // Replay caches.
     /// Remembers `(kind, issuer, jti)` until `expires_at`; true when it was new, false when it is a replay.

@@ -3,9 +3,13 @@
 //! Opened from a file (WAL journal, `synchronous=FULL` so an acknowledged write survives a power cut, foreign keys
 //! on, a busy timeout so concurrent writers queue instead of failing) or in memory (one connection kept forever).
 //! Multi-statement operations run in `BEGIN IMMEDIATE` transactions: the write lock is taken before the first read,
-//! so two racing redemptions of one code serialize and exactly one wins. This module must never log stored values
+//! so two racing redemptions of one code serialize and exactly one wins. The hot writes of a file-backed store
+//! (replay-cache `jti`s, issued tokens) are group-committed ([`super::group_commit`]): one flush for everything
+//! queued at once, acknowledged only after the commit. Client and token reads go through exact read caches
+//! ([`ReadCache`]) that every write of those tables invalidates before it returns. This module must never log stored values
 //! and never hold a raw token: only hashes, and bank tokens sealed by [`SealKey`].
 
+use super::group_commit::GroupCommit;
 use super::{
     BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption, ConsentRevocationOutcome, JtiKind, ParRecord,
     ParUse, SealKey, Store, StoreError, TokenBinding, TokenHash, TokenKind, TokenRecord,
@@ -14,11 +18,13 @@ use crate::consent::{
     Consent, ConsentDuration, ConsentRequest, ConsentStatus, ConsentSubject, DataCluster, DurationType, Initiator,
     LookbackPeriod, Purpose, Revocation, RevocationReason,
 };
+use sqlx::ConnectOptions as _;
 use sqlx::Row as _;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,11 +33,73 @@ use time::OffsetDateTime;
 /// How long used or expired codes are kept after expiry (so a late replay is still recognised and revokes).
 const CODE_RETENTION_SECS: i64 = 24 * 3600;
 
-/// The SQLite store. Cheap to clone (a pool and a shared key inside).
+/// Most records kept in each read cache (a full cache is cleared).
+const CACHE_LIMIT: usize = 100_000;
+
+/// The SQLite store. Cheap to clone (a pool, the group-commit writer, the read caches and a shared key inside).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// File-backed stores batch their hot writes ([`GroupCommit`]); the in-memory store has one connection only.
+    writer: Option<GroupCommit>,
+    /// Client records by id (read by every authenticated request).
+    clients: Arc<ReadCache<ClientRecord>>,
+    /// Token records by hash (read by every introspection and resource request).
+    tokens: Arc<ReadCache<TokenRecord>>,
     seal: Arc<SealKey>,
+}
+
+/// An exact read-through cache, not a TTL cache: every write of the cached table goes through this store, which
+/// drops the affected entries *after* its commit and *before* it returns, bumping `generation`; a read that raced
+/// such a write (the generation changed between its cache miss and its insert) is not cached. So once a write is
+/// acknowledged no reader sees the old row. Valid because a SQLite store file has one owner process (several
+/// replicas use the PostgreSQL store, which must not copy this cache).
+#[derive(Debug)]
+struct ReadCache<V> {
+    inner: std::sync::Mutex<(u64, HashMap<String, V>)>,
+}
+
+impl<V> Default for ReadCache<V> {
+    fn default() -> Self {
+        Self { inner: std::sync::Mutex::new((0, HashMap::new())) }
+    }
+}
+
+impl<V: Clone> ReadCache<V> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, HashMap<String, V>)> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The current generation and the cached value.
+    fn get(&self, key: &str) -> (u64, Option<V>) {
+        let guard = self.lock();
+        (guard.0, guard.1.get(key).cloned())
+    }
+
+    /// Caches `value` read from the database, unless a write happened since `generation` was read.
+    fn put(&self, generation: u64, key: String, value: &V) {
+        let mut guard = self.lock();
+        if guard.0 != generation {
+            return;
+        }
+        if guard.1.len() >= CACHE_LIMIT {
+            guard.1.clear();
+        }
+        guard.1.insert(key, value.clone());
+    }
+
+    fn invalidate(&self, key: &str) {
+        let mut guard = self.lock();
+        guard.0 += 1;
+        guard.1.remove(key);
+    }
+
+    /// After a write that may change many entries (all tokens of a consent or of a code).
+    fn clear(&self) {
+        let mut guard = self.lock();
+        guard.0 += 1;
+        guard.1.clear();
+    }
 }
 
 impl SqliteStore {
@@ -48,8 +116,10 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        Self::migrated(pool, seal).await
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options.clone()).await?;
+        let mut store = Self::migrated(pool, seal).await?;
+        store.writer = Some(GroupCommit::start(options.connect().await?));
+        Ok(store)
     }
 
     /// A private in-memory database (for tests and throw-away runs): it lives as long as the store.
@@ -67,7 +137,7 @@ impl SqliteStore {
 
     async fn migrated(pool: SqlitePool, seal: SealKey) -> Result<SqliteStore, StoreError> {
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool, seal: Arc::new(seal) })
+        Ok(SqliteStore { pool, writer: None, clients: Arc::default(), tokens: Arc::default(), seal: Arc::new(seal) })
     }
 
     /// Closes the pool, waiting for connections to finish (a clean shutdown checkpoints the WAL).
@@ -268,15 +338,24 @@ impl Store for SqliteStore {
         .bind(ts(client.updated_at))
         .execute(&self.pool)
         .await?;
+        self.clients.invalidate(&client.client_id);
         Ok(())
     }
 
     async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let (generation, cached) = self.clients.get(client_id);
+        if cached.is_some() {
+            return Ok(cached);
+        }
         let row = sqlx::query("SELECT * FROM clients WHERE client_id = $1")
             .bind(client_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(client_from_row).transpose()
+        let record = row.as_ref().map(client_from_row).transpose()?;
+        if let Some(record) = &record {
+            self.clients.put(generation, record.client_id.clone(), record);
+        }
+        Ok(record)
     }
 
     async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError> {
@@ -291,11 +370,13 @@ impl Store for SqliteStore {
         .bind(&client.client_id)
         .execute(&self.pool)
         .await?;
+        self.clients.invalidate(&client.client_id);
         Ok(done.rows_affected() == 1)
     }
 
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&self.pool).await?;
+        self.clients.invalidate(client_id);
         Ok(done.rows_affected() == 1)
     }
 
@@ -463,6 +544,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.tokens.clear();
         Ok(ConsentRevocationOutcome::Revoked { consent, tokens_revoked: tokens.rows_affected() })
     }
 
@@ -518,6 +600,7 @@ impl Store for SqliteStore {
                     .execute(&mut *tx)
                     .await?;
             tx.commit().await?;
+            self.tokens.clear();
             return Ok(CodeRedemption::Replayed { code, tokens_revoked: revoked.rows_affected() });
         }
         sqlx::query("UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2")
@@ -532,66 +615,29 @@ impl Store for SqliteStore {
     }
 
     async fn insert_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+        if let Some(writer) = &self.writer {
+            let t = t.clone();
+            return writer.run(move |conn| Box::pin(async move { insert_token_on(conn, &t).await })).await;
+        }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if let Some(consent_id) = &t.consent_id {
-            let row = sqlx::query("SELECT status, expires_at FROM consents WHERE id = $1")
-                .bind(consent_id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or(StoreError::Missing("consent"))?;
-            let status: String = row.try_get("status")?;
-            let expires_at: Option<i64> = row.try_get("expires_at")?;
-            let active =
-                status == ConsentStatus::Authorized.as_str() && expires_at.is_some_and(|end| ts(t.issued_at) < end);
-            if !active {
-                return Err(StoreError::ConsentNotActive(consent_id.clone()));
-            }
-        }
-        if let Some(parent) = &t.parent_code {
-            let replayed: Option<Option<i64>> =
-                sqlx::query_scalar("SELECT replayed_at FROM authorization_codes WHERE code_hash = $1")
-                    .bind(parent.to_hex())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            match replayed {
-                None => return Err(StoreError::Missing("authorization code")),
-                Some(Some(_)) => return Err(StoreError::CodeReplayed),
-                Some(None) => {}
-            }
-        }
-        let (cnf_kind, cnf_value) = match &t.binding {
-            TokenBinding::Bearer => (None, None),
-            TokenBinding::Dpop { jkt } => (Some("jkt"), Some(jkt.as_str())),
-            TokenBinding::Mtls { x5t_s256 } => (Some("x5t#S256"), Some(x5t_s256.as_str())),
-        };
-        sqlx::query(
-            "INSERT INTO tokens (token_hash, kind, client_id, consent_id, scope, cnf_kind, cnf_value, issued_at,
-                expires_at, revoked_at, parent_code)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(t.token_hash.to_hex())
-        .bind(t.kind.as_str())
-        .bind(&t.client_id)
-        .bind(&t.consent_id)
-        .bind(&t.scope)
-        .bind(cnf_kind)
-        .bind(cnf_value)
-        .bind(ts(t.issued_at))
-        .bind(ts(t.expires_at))
-        .bind(t.revoked_at.map(ts))
-        .bind(t.parent_code.map(|h| h.to_hex()))
-        .execute(&mut *tx)
-        .await?;
+        insert_token_on(&mut tx, t).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn token(&self, token_hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM tokens WHERE token_hash = $1")
-            .bind(token_hash.to_hex())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(token_from_row).transpose()
+        let key = token_hash.to_hex();
+        let (generation, cached) = self.tokens.get(&key);
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let row =
+            sqlx::query("SELECT * FROM tokens WHERE token_hash = $1").bind(&key).fetch_optional(&self.pool).await?;
+        let record = row.as_ref().map(token_from_row).transpose()?;
+        if let Some(record) = &record {
+            self.tokens.put(generation, key, record);
+        }
+        Ok(record)
     }
 
     async fn revoke_token(&self, token_hash: &TokenHash, now: OffsetDateTime) -> Result<bool, StoreError> {
@@ -602,6 +648,7 @@ impl Store for SqliteStore {
         .bind(token_hash.to_hex())
         .execute(&self.pool)
         .await?;
+        self.tokens.invalidate(&token_hash.to_hex());
         Ok(done.rows_affected() == 1)
     }
 
@@ -635,6 +682,12 @@ impl Store for SqliteStore {
         serde_json::from_slice(&plain).map(Some).map_err(|e| StoreError::Corrupt(format!("bank tokens: {e}")))
     }
 
+    async fn delete_bank_tokens(&self, consent_id: &str) -> Result<bool, StoreError> {
+        let deleted =
+            sqlx::query("DELETE FROM bank_tokens WHERE consent_id = $1").bind(consent_id).execute(&self.pool).await?;
+        Ok(deleted.rows_affected() > 0)
+    }
+
     async fn remember_jti(
         &self,
         kind: JtiKind,
@@ -643,25 +696,16 @@ impl Store for SqliteStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query("DELETE FROM jti_replay WHERE kind = $1 AND issuer = $2 AND jti = $3 AND expires_at <= $4")
-            .bind(kind.as_str())
-            .bind(issuer)
-            .bind(jti)
-            .bind(ts(now))
-            .execute(&mut *tx)
-            .await?;
-        let done = sqlx::query(
-            "INSERT INTO jti_replay (kind, issuer, jti, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(kind.as_str())
-        .bind(issuer)
-        .bind(jti)
-        .bind(ts(expires_at))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        if let Some(writer) = &self.writer {
+            let (issuer, jti) = (issuer.to_owned(), jti.to_owned());
+            return writer
+                .run(move |conn| {
+                    Box::pin(async move { remember_jti_on(conn, kind, &issuer, &jti, expires_at, now).await })
+                })
+                .await;
+        }
+        let mut conn = self.pool.acquire().await?;
+        remember_jti_on(&mut conn, kind, issuer, jti, expires_at, now).await
     }
 
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
@@ -695,4 +739,84 @@ async fn insert_revocation(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// [`Store::insert_token`]'s statements, inside the caller's `BEGIN IMMEDIATE` transaction: the checks refuse
+/// before anything is written.
+async fn insert_token_on(conn: &mut SqliteConnection, t: &TokenRecord) -> Result<(), StoreError> {
+    if let Some(consent_id) = &t.consent_id {
+        let row = sqlx::query("SELECT status, expires_at FROM consents WHERE id = $1")
+            .bind(consent_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(StoreError::Missing("consent"))?;
+        let status: String = row.try_get("status")?;
+        let expires_at: Option<i64> = row.try_get("expires_at")?;
+        let active =
+            status == ConsentStatus::Authorized.as_str() && expires_at.is_some_and(|end| ts(t.issued_at) < end);
+        if !active {
+            return Err(StoreError::ConsentNotActive(consent_id.clone()));
+        }
+    }
+    if let Some(parent) = &t.parent_code {
+        let replayed: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT replayed_at FROM authorization_codes WHERE code_hash = $1")
+                .bind(parent.to_hex())
+                .fetch_optional(&mut *conn)
+                .await?;
+        match replayed {
+            None => return Err(StoreError::Missing("authorization code")),
+            Some(Some(_)) => return Err(StoreError::CodeReplayed),
+            Some(None) => {}
+        }
+    }
+    let (cnf_kind, cnf_value) = match &t.binding {
+        TokenBinding::Bearer => (None, None),
+        TokenBinding::Dpop { jkt } => (Some("jkt"), Some(jkt.as_str())),
+        TokenBinding::Mtls { x5t_s256 } => (Some("x5t#S256"), Some(x5t_s256.as_str())),
+    };
+    sqlx::query(
+        "INSERT INTO tokens (token_hash, kind, client_id, consent_id, scope, cnf_kind, cnf_value, issued_at,
+            expires_at, revoked_at, parent_code)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(t.token_hash.to_hex())
+    .bind(t.kind.as_str())
+    .bind(&t.client_id)
+    .bind(&t.consent_id)
+    .bind(&t.scope)
+    .bind(cnf_kind)
+    .bind(cnf_value)
+    .bind(ts(t.issued_at))
+    .bind(ts(t.expires_at))
+    .bind(t.revoked_at.map(ts))
+    .bind(t.parent_code.map(|h| h.to_hex()))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// [`Store::remember_jti`] as one statement: insert, or take over an entry that expired at `now`; a live entry
+/// is left alone (no row changed: a replay).
+async fn remember_jti_on(
+    conn: &mut SqliteConnection,
+    kind: JtiKind,
+    issuer: &str,
+    jti: &str,
+    expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO jti_replay (kind, issuer, jti, expires_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (kind, issuer, jti) DO UPDATE SET expires_at = excluded.expires_at
+         WHERE jti_replay.expires_at <= $5",
+    )
+    .bind(kind.as_str())
+    .bind(issuer)
+    .bind(jti)
+    .bind(ts(expires_at))
+    .bind(ts(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -1,17 +1,19 @@
 //! The person's side of an authorization: `GET /authorize` with a pushed request, the consent page, the separate
 //! secondary-use opt-in, denial, the redirect to the chosen bank and the bank's callback (its error paths: the full
-//! round trip with a real bank is the end-to-end test's job). Driven through `app::router` with `oneshot`, an
-//! in-memory store and a manual clock; the bank is a `BankClient` pointed at an https URL nobody serves.
+//! round trip with a real bank is the end-to-end test's job), the bank's data-sharing policy refusal page, and the
+//! revocation at the bank of the tokens of a consent the person denies at the final confirmation. Driven through
+//! `app::router` with `oneshot`, an in-memory store and a manual clock; the bank is a `BankClient` pointed at an
+//! https URL nobody serves, or at [`FakeBank`], a small HTTPS token/revocation endpoint that records revocations.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use gateway::app::{AppState, router};
 use gateway::banks::{BankClient, BankClientSettings, BankEntry, BankTimeouts};
 use gateway::config::{GatewayConfig, ManualClock};
-use gateway::consent::{Consent, ConsentStatus};
+use gateway::consent::{Consent, ConsentStatus, Initiator};
 use gateway::pages::session::{PageSession, Stage};
 use gateway::pages::{BankRegistry, SESSION_COOKIE, bank_redirect_uri};
 use gateway::server::build_state;
@@ -63,17 +65,27 @@ struct Gateway {
 
 impl Gateway {
     async fn new() -> Self {
+        Self::with_bank_at(&certs::Pki::generate().expect("pki"), BANK_ISSUER).await
+    }
+
+    /// A gateway whose Harbor bank is a [`FakeBank`] that answers code exchanges and records revocations.
+    async fn with_fake_bank() -> (Self, FakeBank) {
+        let pki = certs::Pki::generate().expect("pki");
+        let bank = FakeBank::start(&pki).await;
+        (Self::with_bank_at(&pki, &bank.issuer).await, bank)
+    }
+
+    async fn with_bank_at(pki: &certs::Pki, bank_issuer: &str) -> Self {
         let clock = Arc::new(ManualClock::new(OffsetDateTime::from_unix_timestamp(1_780_272_000).expect("instant")));
         let config = GatewayConfig::sandbox(([127, 0, 0, 1], 0).into());
         let state = build_state(config, ISSUER.into(), clock.clone()).await.expect("state");
-        let pki = certs::Pki::generate().expect("pki");
         let identity = pki.issue_client("gateway-client").expect("identity");
         let settings = BankClientSettings {
             client_id: "gateway-client".into(),
             redirect_uri: bank_redirect_uri(ISSUER, "harbor"),
             timeouts: BankTimeouts::default(),
         };
-        let entry = BankEntry::new("harbor", "Harbor Trust", BANK_ISSUER, BANK_ISSUER).expect("bank");
+        let entry = BankEntry::new("harbor", "Harbor Trust", bank_issuer, bank_issuer).expect("bank");
         let bank = BankClient::new(entry, &pki.ca_der(), &identity, &settings).expect("bank client");
         let state = state.with_banks(BankRegistry::new().with(bank));
         let now = state.now();
@@ -84,6 +96,7 @@ impl Gateway {
                 "token_endpoint_auth_method": "tls_client_auth",
                 "tls_client_auth_san_uri": certs::client_uri(id),
                 "purposes": ["fraud_alerts", "targeted_advertising"],
+                "platform": "budgetco",
             });
             let record = ClientRecord {
                 client_id: id.into(),
@@ -157,6 +170,57 @@ impl Gateway {
             .post("/authorize/consent", Some(&cookie), &[("csrf", &csrf), ("action", "continue"), ("bank", "harbor")])
             .await;
         (cookie, at_bank)
+    }
+}
+
+/// A bank's API listener over HTTPS (certificate from the test PKI, client certificate optional): the code exchange
+/// answers fixed tokens; `/oauth/revoke` records `(token, token_type_hint)`, or answers 503 when told to fail.
+struct FakeBank {
+    issuer: String,
+    revoked: Arc<Mutex<Vec<(String, String)>>>,
+    fail_revocations: Arc<AtomicBool>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl FakeBank {
+    async fn start(pki: &certs::Pki) -> Self {
+        use axum::routing::post;
+        certs::install_crypto_provider();
+        let revoked = Arc::new(Mutex::new(Vec::new()));
+        let fail_revocations = Arc::new(AtomicBool::new(false));
+        let token = || async {
+            axum::Json(json!({
+                "access_token": "BANK-AT-1", "token_type": "Bearer", "expires_in": 900, "refresh_token": "BANK-RT-1",
+                "scope": "fdx:accountbasic:read fdx:transactions:read", "consent_id": "bank-consent-7",
+                "account_ids": ["acc-1"],
+            }))
+        };
+        let (record, fail) = (revoked.clone(), fail_revocations.clone());
+        let revoke = move |axum::Form(form): axum::Form<Vec<(String, String)>>| {
+            let (record, fail) = (record.clone(), fail.clone());
+            async move {
+                if fail.load(Ordering::SeqCst) {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                let get = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+                record.lock().expect("lock").push((get("token"), get("token_type_hint")));
+                StatusCode::OK
+            }
+        };
+        let app = axum::Router::new().route("/oauth/token", post(token)).route("/oauth/revoke", post(revoke));
+        let identity = pki.issue_server("127.0.0.1").expect("server certificate");
+        let tls = certs::server_config(&identity, &pki.ca_der(), certs::ClientAuth::Optional).expect("tls");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let issuer = format!("https://127.0.0.1:{}", listener.local_addr().expect("addr").port());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(certs::serve::serve_tls(listener, tls, app, async move {
+            let _ = stopped.await;
+        }));
+        Self { issuer, revoked, fail_revocations, _stop: stop }
+    }
+
+    fn revoked(&self) -> Vec<(String, String)> {
+        self.revoked.lock().expect("lock").clone()
     }
 }
 
@@ -240,7 +304,8 @@ async fn continuing_redirects_to_the_chosen_bank_with_pkce_scopes_and_purposes()
     assert_eq!(url.path(), "/oauth/authorize");
     assert_eq!(at_bank.param("scope").as_deref(), Some("fdx:accountbasic:read fdx:transactions:read"));
     assert_eq!(at_bank.param("purpose").as_deref(), Some("fraud_alerts"));
-    assert_eq!(at_bank.param("platform"), None, "no platform until clients can declare one");
+    assert_eq!(at_bank.param("platform").as_deref(), Some("budgetco"), "the app's registered platform");
+    assert_eq!(at_bank.param("recipient").as_deref(), Some(CLIENT), "the bank's policy judges the app");
     assert_eq!(at_bank.param("duration_days").as_deref(), Some("90"));
     assert_eq!(at_bank.param("code_challenge_method").as_deref(), Some("S256"));
     assert_eq!(at_bank.param("redirect_uri"), Some(format!("{ISSUER}/banks/harbor/callback")));
@@ -406,4 +471,127 @@ async fn approving_the_confirmation_issues_a_single_use_code_for_an_authorized_c
     gw.state.sessions.put(&id, session, now);
     let again = gw.post("/authorize/confirm", Some(&cookie), &[("csrf", &csrf), ("action", "approve")]).await;
     assert_error_page(&again);
+}
+
+#[tokio::test]
+async fn a_data_sharing_policy_refusal_is_shown_to_the_person_and_returns_access_denied_to_the_app() {
+    let gw = Gateway::new().await;
+    let (cookie, at_bank) = gw.to_bank().await;
+    let bank_state = at_bank.param("state").expect("state");
+    let words = format!(
+        "Harbor Trust's data-sharing policy does not allow sharing data for targeted advertising with the app \
+         budget-app <script>alert(1)</script> \"quoted\" {}",
+        "x".repeat(2000)
+    );
+    let refused = gw
+        .callback(
+            &cookie,
+            &[
+                ("error", "access_denied"),
+                ("error_description", &words),
+                ("refusal", "data_sharing_policy"),
+                ("state", &bank_state),
+                ("iss", BANK_ISSUER),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::OK, "{}", refused.body);
+    assert!(refused.headers.get(header::LOCATION).is_none(), "the person sees the refusal first");
+    assert!(refused.body.contains("role=\"alert\""), "an alert page: {}", refused.body);
+    assert!(refused.body.contains("Harbor Trust will not share this data with <strong>Budget App</strong>"));
+    assert!(refused.body.contains("does not allow sharing data for targeted advertising with the app budget-app"));
+    assert!(!refused.body.contains("<script>"), "the bank's words are escaped");
+    assert!(!refused.body.contains(&"x".repeat(301)), "the bank's words are capped");
+    assert!(refused.body.contains("Return to Budget App"));
+
+    let forged = gw.post("/authorize/refused", Some(&cookie), &[("action", "return")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "the button is CSRF-checked");
+    let csrf = refused.csrf();
+    let back = gw.post("/authorize/refused", Some(&cookie), &[("csrf", &csrf), ("action", "return")]).await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+    assert!(back.location().expect("Location").as_str().starts_with(REDIRECT));
+    assert_eq!(back.param("error").as_deref(), Some("access_denied"), "RFC 6749 §4.1.2.1");
+    let description = back.param("error_description").expect("error_description");
+    assert!(description.starts_with("the data-sharing policy of Harbor Trust refused the request: "), "{description}");
+    assert!(!description.contains(['"', '\\']) && description.len() <= 300, "RFC 6749 charset, capped");
+    assert_eq!(back.param("state").as_deref(), Some("app-state-1"));
+    assert_eq!(back.param("iss").as_deref(), Some(ISSUER));
+    assert_eq!(back.param("refusal"), None, "the gateway's clients get the standard's answer");
+    let again = gw.post("/authorize/refused", Some(&cookie), &[("csrf", &csrf), ("action", "return")]).await;
+    assert_error_page(&again);
+}
+
+#[tokio::test]
+async fn a_plain_access_denied_from_the_bank_is_the_person_declining_not_a_refusal_page() {
+    let gw = Gateway::new().await;
+    let (cookie, at_bank) = gw.to_bank().await;
+    let bank_state = at_bank.param("state").expect("state");
+    // A `refusal` marker with another value is not the policy refusal.
+    let query = [("error", "access_denied"), ("refusal", "other"), ("state", &bank_state), ("iss", BANK_ISSUER)];
+    let denied = gw.callback(&cookie, &query).await;
+    assert_eq!(denied.status, StatusCode::SEE_OTHER);
+    assert_eq!(denied.param("error_description").as_deref(), Some("the person declined at their bank"));
+}
+
+/// Through the fake bank to the final confirmation; returns the session cookie, the confirmation page and the
+/// PENDING consent's id.
+async fn at_confirmation(gw: &Gateway, bank: &FakeBank) -> (String, Page, String) {
+    let (cookie, at_bank) = gw.to_bank().await;
+    let bank_state = at_bank.param("state").expect("state");
+    let confirm = gw.callback(&cookie, &[("code", "bank-code-1"), ("state", &bank_state), ("iss", &bank.issuer)]).await;
+    assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
+    assert!(confirm.body.contains("value=\"approve\""), "{}", confirm.body);
+    let id = cookie.split_once('=').expect("cookie pair").1;
+    let Some(Stage::Confirm { consent_id, .. }) = gw.state.sessions.get(id, gw.state.now()).map(|s| s.stage) else {
+        panic!("the session waits for the confirmation");
+    };
+    assert!(gw.state.store.bank_tokens(&consent_id).await.expect("store").is_some(), "bank tokens are kept sealed");
+    (cookie, confirm, consent_id)
+}
+
+#[tokio::test]
+async fn denying_at_the_confirmation_revokes_the_bank_tokens_and_the_pending_consent() {
+    let (gw, bank) = Gateway::with_fake_bank().await;
+    let (cookie, confirm, consent_id) = at_confirmation(&gw, &bank).await;
+    assert!(bank.revoked().is_empty());
+    let denied = gw.post("/authorize/confirm", Some(&cookie), &[("csrf", &confirm.csrf()), ("action", "deny")]).await;
+    assert_eq!(denied.status, StatusCode::SEE_OTHER, "{}", denied.body);
+    assert_eq!(denied.param("error").as_deref(), Some("access_denied"));
+    assert_eq!(denied.param("error_description").as_deref(), Some("the person declined the consent"));
+    // RFC 7009 §2.1: the refresh token first (it ends the grant), then the access token.
+    assert_eq!(
+        bank.revoked(),
+        vec![("BANK-RT-1".to_owned(), "refresh_token".to_owned()), ("BANK-AT-1".to_owned(), "access_token".to_owned())]
+    );
+    let consent = gw.state.store.consent(&consent_id).await.expect("store").expect("consent");
+    assert_eq!(consent.status, ConsentStatus::Revoked);
+    assert_eq!(consent.revocations.last().map(|r| r.initiator), Some(Initiator::Person));
+    assert_eq!(gw.state.store.bank_tokens(&consent_id).await.expect("store"), None, "sealed tokens deleted");
+}
+
+#[tokio::test]
+async fn a_failed_bank_revocation_or_confirmation_still_ends_the_pending_consent() {
+    let (gw, bank) = Gateway::with_fake_bank().await;
+    // The bank cannot revoke: the person still gets back to the app and the gateway forgets the tokens.
+    bank.fail_revocations.store(true, Ordering::SeqCst);
+    let (cookie, confirm, consent_id) = at_confirmation(&gw, &bank).await;
+    let denied = gw.post("/authorize/confirm", Some(&cookie), &[("csrf", &confirm.csrf()), ("action", "deny")]).await;
+    assert_eq!(denied.status, StatusCode::SEE_OTHER, "{}", denied.body);
+    assert_eq!(denied.param("error").as_deref(), Some("access_denied"));
+    assert!(bank.revoked().is_empty());
+    assert_eq!(gw.state.store.bank_tokens(&consent_id).await.expect("store"), None);
+    let consent = gw.state.store.consent(&consent_id).await.expect("store").expect("consent");
+    assert_eq!(consent.status, ConsentStatus::Revoked);
+
+    // An approval that comes too late (the pushed request expired) issues no code and revokes at the bank.
+    bank.fail_revocations.store(false, Ordering::SeqCst);
+    let (cookie, confirm, consent_id) = at_confirmation(&gw, &bank).await;
+    gw.clock.advance(gw.state.config.par_lifetime + Duration::seconds(1));
+    let late = gw.post("/authorize/confirm", Some(&cookie), &[("csrf", &confirm.csrf()), ("action", "approve")]).await;
+    assert_error_page(&late);
+    assert_eq!(bank.revoked().len(), 2, "{:?}", bank.revoked());
+    let consent = gw.state.store.consent(&consent_id).await.expect("store").expect("consent");
+    assert_eq!(consent.status, ConsentStatus::Revoked);
+    assert_eq!(consent.revocations.last().map(|r| r.initiator), Some(Initiator::Gateway));
+    assert_eq!(gw.state.store.bank_tokens(&consent_id).await.expect("store"), None);
 }

@@ -271,6 +271,9 @@ async fn check_revocation(store: &dyn Store) {
     store.insert_code(&pending_code).await.unwrap();
 
     let now = T0 + Duration::minutes(4);
+    // Read first, so a store with a read cache holds these records when the revocation lands.
+    assert!(store.token(&TokenHash::of("at-c1")).await.unwrap().unwrap().is_active(now));
+    assert!(store.token(&TokenHash::of("rt-c1")).await.unwrap().unwrap().is_active(now));
     let outcome = store.revoke_consent("c1", RevocationReason::UserAction, Initiator::Person, now).await.unwrap();
     let ConsentRevocationOutcome::Revoked { consent, tokens_revoked } = outcome else {
         panic!("revocation must succeed: {outcome:?}");
@@ -333,6 +336,11 @@ async fn check_bank_tokens(store: &dyn Store) {
     store.put_bank_tokens("c1", &rotated, T0).await.unwrap();
     assert_eq!(store.bank_tokens("c1").await.unwrap(), Some(rotated));
     assert!(matches!(store.put_bank_tokens("ghost", &bank_tokens(), T0).await, Err(StoreError::Missing(_))));
+    // An abandoned consent's bank tokens are deleted once revoked at the bank; the consent itself stays.
+    assert!(store.delete_bank_tokens("c1").await.unwrap());
+    assert_eq!(store.bank_tokens("c1").await.unwrap(), None);
+    assert!(!store.delete_bank_tokens("c1").await.unwrap(), "nothing left to delete");
+    assert!(store.consent("c1").await.unwrap().is_some());
 }
 
 macro_rules! conformance {
@@ -465,6 +473,58 @@ async fn bank_tokens_are_encrypted_on_disk_and_bound_to_their_consent() {
     pool.close().await;
     assert!(matches!(store.bank_tokens("c2").await, Err(StoreError::Unseal)));
     assert_eq!(store.bank_tokens("c1").await.unwrap(), Some(bank_tokens()));
+}
+
+/// Group commit ([`gateway::store::group_commit`]): many concurrent hot writes share flushes, yet each keeps its
+/// own answer: one winner among racing inserts of the same `jti`, every distinct token acknowledged and durable, and
+/// a refused token (inactive consent) does not take its batch-mates down with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_hot_writes_are_batched_without_losing_their_own_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gateway.db");
+    let now = T0 + Duration::minutes(2);
+    {
+        let store: DynStore = Arc::new(SqliteStore::open(&db, key()).await.unwrap());
+        authorized_consent(store.as_ref(), "app-1", "c1").await;
+        store.insert_consent(&Consent::new("c-pending".into(), "app-1".into(), request(), T0)).await.unwrap();
+        let exp = T0 + Duration::minutes(10);
+        let jtis: Vec<_> = (0..64)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { store.remember_jti(JtiKind::DpopProof, "jkt", "same", exp, now).await })
+            })
+            .collect();
+        let tokens: Vec<_> = (0..200)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                let consent = if i % 50 == 7 { "c-pending" } else { "c1" };
+                let t = TokenRecord { issued_at: now, ..token(&format!("batch-{i}"), "app-1", Some(consent), None) };
+                tokio::spawn(async move { store.insert_token(&t).await })
+            })
+            .collect();
+        let mut fresh = 0;
+        for j in jtis {
+            if j.await.unwrap().unwrap() {
+                fresh += 1;
+            }
+        }
+        assert_eq!(fresh, 1, "exactly one of 64 racing inserts of one jti is new");
+        for (i, t) in tokens.into_iter().enumerate() {
+            let result = t.await.unwrap();
+            if i % 50 == 7 {
+                assert!(matches!(result, Err(StoreError::ConsentNotActive(_))), "token {i}: {result:?}");
+            } else {
+                assert!(result.is_ok(), "token {i}: {result:?}");
+            }
+        }
+        // Dropped without close(): acknowledged writes must already be on disk.
+    }
+    let store = SqliteStore::open(&db, key()).await.unwrap();
+    for i in 0..200 {
+        let stored = store.token(&TokenHash::of(&format!("batch-{i}"))).await.unwrap();
+        assert_eq!(stored.is_some(), i % 50 != 7, "token {i}");
+    }
+    assert!(!store.remember_jti(JtiKind::DpopProof, "jkt", "same", T0 + Duration::hours(1), now).await.unwrap());
 }
 
 #[tokio::test]

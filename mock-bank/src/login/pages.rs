@@ -6,6 +6,16 @@
 //! found before the client and its exact redirect URI are known are shown as a page, never redirected (no open
 //! redirect, RFC 6749 §4.1.2.1); later errors go back to the client with `error`, `state` and `iss` (RFC 9207).
 //! Handlers are thin: rules live in `service`; nothing here logs a password, code or session id.
+//!
+//! Extension parameters of the authorization request (RFC 6749 §3.1 lets servers define them): `purpose`
+//! (space-separated `[a-z0-9_-]` identifiers), `platform` (`[a-z0-9_-]{1,64}`: the platform the client acts for),
+//! `recipient` (`[A-Za-z0-9_-]{1,64}`: the downstream third party an aggregator asks for, its client id there) and
+//! `duration_days`. The bank's data-sharing policy ([`SharingPolicy`](crate::profile::SharingPolicy)) is checked
+//! against `recipient` (else the caller's client id) and `platform`; a refusal goes back as `error=access_denied`
+//! with an `error_description` in plain words (which bank refuses what to whom) and the extension response
+//! parameter `refusal=data_sharing_policy` (RFC 6749 §8.2), so the client can tell the bank's policy from the
+//! person's choice. The recipient is used for this check only: it is not stored with the bank's consent (that
+//! would need a migration of `auth_consents`, and nothing reads it afterwards).
 
 use super::{
     AuthError, DataCluster, MAX_CONSENT_DAYS,
@@ -20,6 +30,7 @@ use crate::{
         model::{Account, AccountKind, Persona},
         users::{self, ChosenError},
     },
+    profile::SharingParties,
     state::BankState,
 };
 use askama::Template;
@@ -331,6 +342,12 @@ fn is_identifier(value: &str) -> bool {
         && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
+/// `[A-Za-z0-9_-]{1,64}`: the `recipient` (a client id at the aggregator: gateway-issued ids are base64url, so
+/// upper case is allowed here, unlike in purposes and platforms).
+fn is_recipient(value: &str) -> bool {
+    (1..=64).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// RFC 6749 §4.1.1 authorization request with RFC 7636 §4.3 PKCE parameters.
 async fn authorize(
     State(state): State<Arc<BankState>>,
@@ -379,18 +396,77 @@ async fn authorize(
             }
             Err(err) => error_redirect(&state, &redirect_uri, oauth_state.as_deref(), &err),
         },
-        Err(err) => error_redirect(&state, &redirect_uri, oauth_state.as_deref(), &err),
+        Err(refused) => refused_redirect(&state, &redirect_uri, oauth_state.as_deref(), refused),
     }
 }
 
-/// Validate everything after client and redirect URI; errors here are redirected to the client.
+/// Why an authorization request is sent back to the client.
+enum Refused {
+    /// The request itself is wrong (RFC 6749 §4.1.2.1 codes).
+    Request(AuthError),
+    /// The bank's data-sharing policy refuses it: `access_denied` with this description and the extension
+    /// parameter `refusal=data_sharing_policy` (RFC 6749 §8.2).
+    Policy(String),
+}
+
+impl From<AuthError> for Refused {
+    fn from(err: AuthError) -> Self {
+        Self::Request(err)
+    }
+}
+
+/// The `refusal` extension response parameter (RFC 6749 §8.2) marking a data-sharing policy refusal.
+pub const POLICY_REFUSAL: &str = "data_sharing_policy";
+
+/// The redirect for a refused request: the OAuth error, or the policy refusal with its extension parameter.
+fn refused_redirect(state: &BankState, redirect_uri: &str, oauth_state: Option<&str>, refused: Refused) -> Response {
+    match refused {
+        Refused::Request(err) => error_redirect(state, redirect_uri, oauth_state, &err),
+        Refused::Policy(description) => {
+            let mut params = vec![
+                ("error", "access_denied"),
+                ("error_description", description.as_str()),
+                ("refusal", POLICY_REFUSAL),
+            ];
+            if let Some(s) = oauth_state {
+                params.push(("state", s));
+            }
+            params.push(("iss", state.auth.issuer()));
+            see_other(&uri::with_query(redirect_uri, &params))
+        }
+    }
+}
+
+/// Validate everything after client and redirect URI, then apply the data-sharing policy; refusals here are
+/// redirected to the client.
 fn authorization_request(
     state: &BankState,
     params: &Params,
     client_id: &str,
     redirect_uri: &str,
     oauth_state: Option<String>,
-) -> Result<AuthorizeRequest, AuthError> {
+) -> Result<AuthorizeRequest, Refused> {
+    let (request, recipient) = parse_request(params, client_id, redirect_uri, oauth_state)?;
+    // The bank's data-sharing policy applies whatever the person would agree to (checked once every parameter is
+    // known good, so a malformed request is reported as such rather than as a refusal).
+    let parties = SharingParties {
+        recipient: recipient.as_deref().unwrap_or(client_id),
+        is_third_party: recipient.is_some(),
+        platform: request.platform.as_deref(),
+    };
+    match state.profile.sharing.refusal(parties, &request.purposes, &request.clusters) {
+        Some(refusal) => Err(Refused::Policy(refusal.describe(&state.profile.display_name))),
+        None => Ok(request),
+    }
+}
+
+/// The request's parameters (RFC 6749 §4.1.1, RFC 7636 §4.3 and the extensions) and its `recipient`.
+fn parse_request(
+    params: &Params,
+    client_id: &str,
+    redirect_uri: &str,
+    oauth_state: Option<String>,
+) -> Result<(AuthorizeRequest, Option<String>), AuthError> {
     let single = |name: &str| {
         params.get(name).map_err(|r| AuthError::InvalidRequest(format!("parameter `{}` appears more than once", r.0)))
     };
@@ -421,16 +497,15 @@ fn authorization_request(
             "purpose must be up to {MAX_PURPOSES} space-separated identifiers of [a-z0-9_-]"
         )));
     }
-    // The bank's data-sharing policy applies whatever the person would agree to.
-    if let Some(refused) = purposes.iter().find(|p| state.profile.sharing.refuses(client_id, p)) {
-        return Err(AuthError::AccessDenied(format!(
-            "{} does not share data with this client for the purpose `{refused}`",
-            state.profile.display_name
-        )));
-    }
     let platform = single("platform")?.map(str::to_owned);
     if platform.as_deref().is_some_and(|p| !is_identifier(p)) {
         return Err(AuthError::InvalidRequest("platform must be an identifier of [a-z0-9_-], 1-64 characters".into()));
+    }
+    let recipient = single("recipient")?.map(str::to_owned);
+    if recipient.as_deref().is_some_and(|r| !is_recipient(r)) {
+        return Err(AuthError::InvalidRequest(
+            "recipient must be an identifier of [A-Za-z0-9_-], 1-64 characters".into(),
+        ));
     }
     let duration_days = match single("duration_days")? {
         None => MAX_CONSENT_DAYS,
@@ -440,7 +515,7 @@ fn authorization_request(
             .filter(|d| (1..=MAX_CONSENT_DAYS).contains(d))
             .ok_or_else(|| AuthError::InvalidRequest(format!("duration_days must be 1-{MAX_CONSENT_DAYS}")))?,
     };
-    Ok(AuthorizeRequest {
+    let request = AuthorizeRequest {
         client_id: client_id.to_owned(),
         redirect_uri: redirect_uri.to_owned(),
         state: oauth_state,
@@ -449,7 +524,8 @@ fn authorization_request(
         purposes,
         platform,
         duration_days,
-    })
+    };
+    Ok((request, recipient))
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -5,6 +5,12 @@
 //! for the hot path ([`AuthServer::authenticate_bearer`] is a hash-map lookup) and in SQLite for restarts. A write is
 //! persisted before the bank acknowledges it; a revocation takes effect in memory first, so no token of a revoked
 //! consent reads another byte even while the write is in flight. Never logs or prints a secret.
+//!
+//! [`sandbox_login`] is the rule behind the sandbox-only extension grant (RFC 6749 §4.5)
+//! `urn:bankgate:params:oauth:grant-type:sandbox-login`: the certificate-authenticated client hands over a test
+//! user's public sandbox credentials and gets the same consent and tokens the login pages plus the code exchange
+//! would have produced. It exists only because this bank is a sandbox whose test passwords are published; it has no
+//! attempt counter (the login pages' limits protect a person's browser session, and there is no session here).
 
 use super::{
     BankConsent, BankGrant, DataCluster, OAuthClient,
@@ -14,7 +20,16 @@ use super::{
     sessions::SessionBook,
     uri,
 };
-use crate::{clock::SimClock, ledger::users::ChosenError, store::BankStore};
+use crate::{
+    clock::SimClock,
+    ledger::{
+        model::Persona,
+        users::{self, ChosenError},
+    },
+    profile::SharingParties,
+    state::BankState,
+    store::BankStore,
+};
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
@@ -599,4 +614,174 @@ fn to_record(token: StoredToken) -> TokenRecord {
         clusters: token.clusters,
         expires_at: token.expires_at,
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The sandbox-login extension grant
+
+/// Longest username and password the login page accepts (the grant keeps the same limits).
+const MAX_USERNAME: usize = 64;
+const MAX_PASSWORD: usize = 128;
+/// Longest one-time code looked at (as on the MFA page).
+const MAX_CODE: usize = 16;
+/// Most purposes and accounts one request may name (as on the authorize endpoint and the account page).
+const MAX_PURPOSES: usize = 10;
+const MAX_ACCOUNTS_CHOSEN: usize = 64;
+
+/// The parameters of a `urn:bankgate:params:oauth:grant-type:sandbox-login` token request, as sent. No `Debug`: it
+/// holds the test user's password and one-time code.
+pub(crate) struct SandboxLogin<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    /// Needed for MFA users, ignored for the others.
+    pub mfa_code: Option<&'a str>,
+    /// `fdx:<cluster>:read` scopes, space separated (required, as on the authorize endpoint).
+    pub scope: Option<&'a str>,
+    /// Space-separated purposes.
+    pub purpose: Option<&'a str>,
+    pub platform: Option<&'a str>,
+    /// The third party the data is for (its client id at the gateway); the sharing policy judges it instead of the
+    /// authenticated client when present.
+    pub recipient: Option<&'a str>,
+    pub duration_days: Option<&'a str>,
+    /// Space-separated account ids; absent means every account of the customer.
+    pub account_ids: Option<&'a str>,
+}
+
+/// `[a-z0-9_-]{1,64}`: purposes and platform ids (the authorize endpoint's rule).
+fn is_identifier(value: &str) -> bool {
+    (1..=64).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// `[A-Za-z0-9_-]{1,64}`: a `recipient` (the authorize endpoint's rule).
+fn is_recipient(value: &str) -> bool {
+    (1..=64).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The error a `login_error_<code>` test user chose, as the token endpoint's error. Codes this bank has no variant
+/// for become `invalid_grant` naming the code (the description says it was chosen).
+fn chosen_login_error(code: &str) -> AuthError {
+    let description = format!("sandbox test user: the login failed with the error its username chose ({code})");
+    match code {
+        "invalid_request" => AuthError::InvalidRequest(description),
+        "unauthorized_client" => AuthError::UnauthorizedClient(description),
+        "access_denied" => AuthError::AccessDenied(description),
+        "invalid_scope" => AuthError::InvalidScope(description),
+        "server_error" => AuthError::ServerError(description),
+        "temporarily_unavailable" => AuthError::TemporarilyUnavailable(description),
+        _ => AuthError::InvalidGrant(description),
+    }
+}
+
+/// The sandbox-login grant (module docs): the same checks as `/oauth/authorize` on the request (scope, purposes,
+/// the bank's sharing policy, platform, duration), then the same outcomes as the login pages for the test user
+/// (wrong credentials and locked users are `invalid_grant`, `login_error_<code>` users get that error, MFA users
+/// need `mfa_code`), then the accounts (default: all of the customer's), and finally the same consent record and
+/// token response as an authorization code exchange. `client_id` is already authenticated (RFC 8705 §2.1).
+pub(crate) async fn sandbox_login(
+    state: &BankState,
+    client_id: &str,
+    request: &SandboxLogin<'_>,
+) -> Result<TokenResponse, AuthError> {
+    let scope = request.scope.ok_or_else(|| AuthError::InvalidScope("scope is required".into()))?;
+    let clusters = scopes::parse_scopes(scope).map_err(|e| AuthError::InvalidScope(e.to_string()))?;
+    let purposes: Vec<String> =
+        request.purpose.unwrap_or("").split(' ').filter(|p| !p.is_empty()).map(str::to_owned).collect();
+    if purposes.len() > MAX_PURPOSES || !purposes.iter().all(|p| is_identifier(p)) {
+        return Err(AuthError::InvalidRequest(format!(
+            "purpose must be up to {MAX_PURPOSES} space-separated identifiers of [a-z0-9_-]"
+        )));
+    }
+    let platform = request.platform.map(str::to_owned);
+    if platform.as_deref().is_some_and(|p| !is_identifier(p)) {
+        return Err(AuthError::InvalidRequest("platform must be an identifier of [a-z0-9_-], 1-64 characters".into()));
+    }
+    if request.recipient.is_some_and(|r| !is_recipient(r)) {
+        return Err(AuthError::InvalidRequest(
+            "recipient must be an identifier of [A-Za-z0-9_-], 1-64 characters".into(),
+        ));
+    }
+    // The bank's data-sharing policy applies whatever the person would agree to (as on /oauth/authorize): judged
+    // for `recipient` when present, else for the calling client.
+    let parties = SharingParties {
+        recipient: request.recipient.unwrap_or(client_id),
+        is_third_party: request.recipient.is_some(),
+        platform: platform.as_deref(),
+    };
+    if let Some(refusal) = state.profile.sharing.refusal(parties, &purposes, &clusters) {
+        return Err(AuthError::AccessDenied(refusal.describe(&state.profile.display_name)));
+    }
+    let duration_days = match request.duration_days {
+        None => MAX_CONSENT_DAYS,
+        Some(days) => days
+            .parse::<u16>()
+            .ok()
+            .filter(|d| (1..=MAX_CONSENT_DAYS).contains(d))
+            .ok_or_else(|| AuthError::InvalidRequest(format!("duration_days must be 1-{MAX_CONSENT_DAYS}")))?,
+    };
+
+    // The login page's rules: one generic refusal for any wrong username/password, the password compared in
+    // constant time whether or not the user exists.
+    let (username, password) = (request.username, request.password);
+    let well_formed = (1..=MAX_USERNAME).contains(&username.len()) && (1..=MAX_PASSWORD).contains(&password.len());
+    let user = if well_formed { users::lookup(username, state.ledger.customers()) } else { None };
+    let password_ok = secrets::ct_eq_str(password, users::PASSWORD);
+    let Some(user) = user.filter(|_| password_ok) else {
+        return Err(AuthError::InvalidGrant("the username or password is not right".into()));
+    };
+    if user.persona == Persona::Locked {
+        return Err(AuthError::InvalidGrant("account locked".into()));
+    }
+    if let Some(ChosenError::Login { oauth_error }) = &user.chosen_error {
+        return Err(chosen_login_error(oauth_error));
+    }
+    if user.persona == Persona::Mfa {
+        // The MFA page's rule: the code, trimmed, compared in constant time.
+        match request.mfa_code {
+            None => return Err(AuthError::InvalidGrant("this user needs the one-time code: send mfa_code".into())),
+            Some(code) if code.len() <= MAX_CODE && secrets::ct_eq_str(code.trim(), users::MFA_CODE) => {}
+            Some(_) => return Err(AuthError::InvalidGrant("the one-time code is not right".into())),
+        }
+    }
+
+    let accounts = state.ledger.accounts(user.customer_index);
+    let account_ids: Vec<String> = match request.account_ids {
+        None => accounts.iter().map(|a| a.account_id.clone()).collect(),
+        Some(list) => {
+            let mut chosen: Vec<&str> = list.split(' ').filter(|a| !a.is_empty()).collect();
+            chosen.sort_unstable();
+            chosen.dedup();
+            if chosen.is_empty() || chosen.len() > MAX_ACCOUNTS_CHOSEN {
+                return Err(AuthError::InvalidRequest(format!(
+                    "account_ids must name 1-{MAX_ACCOUNTS_CHOSEN} of the customer's accounts"
+                )));
+            }
+            if let Some(unknown) = chosen.iter().find(|c| !accounts.iter().any(|a| a.account_id == **c)) {
+                let shown: String = unknown.chars().take(64).collect();
+                return Err(AuthError::InvalidRequest(format!(
+                    "account {shown:?} is not one of the customer's accounts"
+                )));
+            }
+            // The account page's order: the customer's accounts as listed.
+            accounts.iter().filter(|a| chosen.contains(&a.account_id.as_str())).map(|a| a.account_id.clone()).collect()
+        }
+    };
+    if account_ids.is_empty() {
+        return Err(AuthError::AccessDenied("the customer has no account to share".into()));
+    }
+    let grant = ApprovedGrant {
+        client_id: client_id.to_owned(),
+        // No redirect and no PKCE: nothing is redeemed later, the consent is created at once.
+        redirect_uri: String::new(),
+        code_challenge: String::new(),
+        customer_index: user.customer_index,
+        account_ids,
+        clusters,
+        purposes,
+        platform,
+        chosen_error: user.chosen_error,
+        duration_days,
+    };
+    state.auth.create_consent(grant, state.auth.now()).await
 }

@@ -3,9 +3,19 @@
 //! Client authentication is RFC 8705 §2.1 `tls_client_auth`: the TLS layer has verified that the certificate chains
 //! to the bankgate CA; here its subject CN must equal the `client_id` parameter of a registered client. Thin
 //! handlers: the rules are in `service`. Errors are RFC 6749 §5.2 JSON with `Cache-Control: no-store`; nothing here
-//! logs a token, code or verifier.
+//! logs a token, code, verifier or password.
+//!
+//! Grants: `authorization_code` (RFC 6749 §4.1.3 with RFC 7636), `refresh_token` (§6), and the sandbox-only
+//! extension grant (§4.5) [`SANDBOX_LOGIN_GRANT`]: `username`, `password`, `mfa_code` (MFA users), `scope`,
+//! `purpose`, `platform`, `recipient`, `duration_days`, `account_ids` (space separated; default all the customer's
+//! accounts) in, the same token response as a code exchange out (rules in `service::sandbox_login`). Every mock bank
+//! offers it: a mock bank is a sandbox, and its test users' passwords are public. A real bank never would.
 
-use super::{AuthError, TokenResponse, params::Params};
+use super::{
+    AuthError, TokenResponse,
+    params::Params,
+    service::{self, SandboxLogin},
+};
 use crate::state::BankState;
 use axum::{
     Extension, Form, Json, Router,
@@ -19,6 +29,8 @@ use std::sync::Arc;
 
 /// Largest token or revocation request body.
 const BODY_LIMIT: usize = 16 * 1024;
+/// The RFC 6749 §4.5 extension grant type of the sandbox shortcut (an absolute URI, as §4.5 requires).
+pub const SANDBOX_LOGIN_GRANT: &str = "urn:bankgate:params:oauth:grant-type:sandbox-login";
 
 pub(super) fn router() -> Router<Arc<BankState>> {
     Router::new()
@@ -84,8 +96,8 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
-/// RFC 6749 §3.2 token endpoint: `authorization_code` (§4.1.3, with RFC 7636 `code_verifier`) and `refresh_token`
-/// (§6) grants.
+/// RFC 6749 §3.2 token endpoint: `authorization_code` (§4.1.3, with RFC 7636 `code_verifier`), `refresh_token`
+/// (§6) and the sandbox-login extension (§4.5) grants.
 async fn token(
     State(state): State<Arc<BankState>>,
     headers: HeaderMap,
@@ -106,10 +118,24 @@ async fn token(
             let refresh_token = required(&params, "refresh_token")?;
             state.auth.refresh(&client_id, refresh_token, single(&params, "scope")?).await?
         }
+        SANDBOX_LOGIN_GRANT => {
+            let request = SandboxLogin {
+                username: required(&params, "username")?,
+                password: required(&params, "password")?,
+                mfa_code: single(&params, "mfa_code")?,
+                scope: single(&params, "scope")?,
+                purpose: single(&params, "purpose")?,
+                platform: single(&params, "platform")?,
+                recipient: single(&params, "recipient")?,
+                duration_days: single(&params, "duration_days")?,
+                account_ids: single(&params, "account_ids")?,
+            };
+            service::sandbox_login(&state, &client_id, &request).await?
+        }
         _ => {
-            return Err(AuthError::UnsupportedGrantType(
-                "this bank supports authorization_code and refresh_token".into(),
-            ));
+            return Err(AuthError::UnsupportedGrantType(format!(
+                "this bank supports authorization_code, refresh_token and {SANDBOX_LOGIN_GRANT}"
+            )));
         }
     };
     Ok(no_store(Json(response).into_response()))

@@ -619,29 +619,78 @@ async fn pkce_is_required_s256_only_and_checked() {
     assert_eq!((status, s(&json, "error")), (StatusCode::BAD_REQUEST, "invalid_request"));
 }
 
+/// `GET /oauth/authorize` at `bank` as `client_id` with extra parameters; the response's redirect parameters.
+async fn authorize_as(bank: &Bank, client_id: &str, redirect: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect),
+        ("state", "s1"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
+    pairs.extend_from_slice(extra);
+    let page = Browser::default().get(&bank.login, &format!("/oauth/authorize?{}", form(&pairs))).await;
+    match page.status {
+        StatusCode::SEE_OTHER => query_of(page.location()),
+        // The sign-in page: no refusal.
+        StatusCode::OK => Vec::new(),
+        other => panic!("unexpected {other}: {}", page.body),
+    }
+}
+
 #[tokio::test]
-async fn sharing_policy_refusal_is_access_denied() {
+async fn sharing_policy_refusal_is_access_denied_with_the_refusal_extension_parameter() {
     let bank = bank_named("harbor", None).await;
-    let mut browser = Browser::default();
-    let uri = format!(
-        "/oauth/authorize?{}",
-        form(&[
-            ("response_type", "code"),
-            ("client_id", "acme-social-app"),
-            ("redirect_uri", "https://acme.example/cb"),
-            ("state", "s1"),
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-            ("scope", "fdx:transactions:read"),
-            ("purpose", "fraud_alerts targeted_advertising"),
-        ])
-    );
-    let page = browser.get(&bank.login, &uri).await;
-    assert_eq!(page.status, StatusCode::SEE_OTHER);
-    let params = query_of(page.location());
+    let extra = [("scope", "fdx:transactions:read"), ("purpose", "fraud_alerts targeted_advertising")];
+    let params = authorize_as(&bank, "acme-social-app", "https://acme.example/cb", &extra).await;
     assert_eq!(param(&params, "error"), Some("access_denied"));
-    assert!(param(&params, "error_description").unwrap().contains("targeted_advertising"));
+    assert_eq!(param(&params, "refusal"), Some("data_sharing_policy"), "RFC 6749 §8.2 extension parameter");
+    assert_eq!(
+        param(&params, "error_description"),
+        Some(
+            "Harbor Trust's data-sharing policy does not allow sharing data for targeted advertising with the client \
+             acme-social-app"
+        )
+    );
     assert_eq!(param(&params, "state"), Some("s1"));
+    assert_eq!(param(&params, "iss"), Some(ISSUER));
+}
+
+#[tokio::test]
+async fn the_policy_matches_the_recipient_or_platform_an_aggregator_names_not_the_aggregator() {
+    let bank = bank_named("harbor", None).await;
+    let ads = [("scope", "fdx:transactions:read"), ("purpose", "targeted_advertising")];
+    // The gateway itself is no social app: without a recipient the request goes on to the sign-in page.
+    assert!(authorize_as(&bank, GATEWAY, REDIRECT, &ads).await.is_empty());
+    let for_social = [ads[0], ads[1], ("recipient", "Acme-social_App7")];
+    let params = authorize_as(&bank, GATEWAY, REDIRECT, &for_social).await;
+    assert_eq!(param(&params, "refusal"), Some("data_sharing_policy"));
+    assert!(param(&params, "error_description").unwrap().ends_with("with the app Acme-social_App7"), "{params:?}");
+    let on_platform = [ads[0], ads[1], ("recipient", "Xb9budget"), ("platform", "chirp-social")];
+    let params = authorize_as(&bank, GATEWAY, REDIRECT, &on_platform).await;
+    assert!(param(&params, "error_description").unwrap().ends_with("with apps of the platform chirp-social"));
+    let harmless = [ads[0], ("purpose", "personal_finance"), ("recipient", "Acme-social_App7")];
+    assert!(authorize_as(&bank, GATEWAY, REDIRECT, &harmless).await.is_empty());
+    // A malformed recipient is a malformed request, not a refusal.
+    let bad = [ads[0], ads[1], ("recipient", "no spaces")];
+    let params = authorize_as(&bank, GATEWAY, REDIRECT, &bad).await;
+    assert_eq!(param(&params, "error"), Some("invalid_request"));
+    assert_eq!(param(&params, "refusal"), None);
+}
+
+#[tokio::test]
+async fn a_refused_data_cluster_refuses_the_whole_request() {
+    let bank = bank_named("harbor", None).await;
+    let contact = [("scope", "fdx:accountbasic:read fdx:customercontact:read"), ("recipient", "acme-social")];
+    let params = authorize_as(&bank, GATEWAY, REDIRECT, &contact).await;
+    assert_eq!(param(&params, "error"), Some("access_denied"));
+    assert_eq!(param(&params, "refusal"), Some("data_sharing_policy"));
+    assert!(param(&params, "error_description").unwrap().contains("sharing your contact information with the app"));
+    // Without the refused cluster the same recipient may go on; another bank has no such policy.
+    let basic = [("scope", "fdx:accountbasic:read"), ("recipient", "acme-social")];
+    assert!(authorize_as(&bank, GATEWAY, REDIRECT, &basic).await.is_empty());
+    assert!(authorize_as(&self::bank().await, GATEWAY, REDIRECT, &contact).await.is_empty());
 }
 
 #[tokio::test]

@@ -6,4 +6,5 @@ mod faults;
 mod fdx_schema;
 mod login;
 mod realism;
+mod sandbox_grant;
 mod support;

@@ -4,7 +4,8 @@
 //!
 //! - `client_assertion` present: RFC 7523 `private_key_jwt`, checked by
 //!   [`ClientAssertionValidator`](crate::oauth::client_auth::ClientAssertionValidator) against the client's
-//!   registered JWKS with the issuer as the only accepted `aud`;
+//!   registered JWKS (inline `jwks`, or `jwks_uri` through [`crate::oauth::jwks_fetch`]: cached, refetched at most
+//!   once per 30 s when the assertion names an unknown `kid`) with the issuer as the only accepted `aud`;
 //! - `Authorization: Basic`: RFC 6749 §2.3.1 `client_secret_basic`, for `sandbox` clients only and only while the
 //!   deployment allows the sandbox profile;
 //! - otherwise `client_id` plus a client certificate verified by the TLS layer: RFC 8705 §2.1 `tls_client_auth`.
@@ -20,7 +21,7 @@ use super::form::OAuthParams;
 use super::register::{AuthMethod, ClientMetadata};
 use crate::app::AppState;
 use crate::error::OAuthFailure;
-use crate::oauth::client_auth::{ClientAssertionInput, PresentedCertificate, match_tls_client_auth};
+use crate::oauth::client_auth::{ClientAssertionInput, ClientAuthError, PresentedCertificate, match_tls_client_auth};
 use crate::store::{ClientProfile, ClientRecord};
 
 /// A client that proved its identity on this request.
@@ -33,6 +34,10 @@ pub struct AuthenticatedClient {
 
 fn refused(detail: &str) -> OAuthFailure {
     OAuthFailure::invalid_client(format!("client authentication failed: {detail}"))
+}
+
+fn assertion_refused(e: ClientAuthError) -> OAuthFailure {
+    OAuthFailure::from(e.oauth_error())
 }
 
 /// Splits `Authorization: Basic base64(id:secret)` (RFC 7617 §2); `None` when the header is not Basic.
@@ -77,10 +82,45 @@ pub fn presented_certificate(der: &[u8]) -> Option<PresentedCertificate> {
     Some(presented)
 }
 
+/// Registrations already validated by [`ClientMetadata::of_record`], by client id. An entry is used only while the
+/// stored record is identical (same profile, same metadata document), so an updated registration is re-validated
+/// on its first use and a stale parse is never trusted. Bounded: cleared when full.
+#[derive(Debug, Default)]
+pub struct ParsedClients {
+    inner: std::sync::Mutex<std::collections::HashMap<String, (ClientRecord, ClientMetadata)>>,
+}
+
+/// Most parsed registrations kept.
+const PARSED_CLIENTS_LIMIT: usize = 10_000;
+
+impl ParsedClients {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (ClientRecord, ClientMetadata)>> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, record: &ClientRecord) -> Option<ClientMetadata> {
+        let guard = self.lock();
+        let (cached, metadata) = guard.get(&record.client_id)?;
+        (cached.profile == record.profile && cached.metadata == record.metadata).then(|| metadata.clone())
+    }
+
+    fn put(&self, record: &ClientRecord, metadata: &ClientMetadata) {
+        let mut guard = self.lock();
+        if guard.len() >= PARSED_CLIENTS_LIMIT {
+            guard.clear();
+        }
+        guard.insert(record.client_id.clone(), (record.clone(), metadata.clone()));
+    }
+}
+
 async fn load(state: &AppState, client_id: &str) -> Result<(ClientRecord, ClientMetadata), OAuthFailure> {
     let record = state.store.client(client_id).await?.ok_or_else(|| refused("unknown client or wrong credentials"))?;
+    if let Some(metadata) = state.parsed_clients.get(&record) {
+        return Ok((record, metadata));
+    }
     let metadata = ClientMetadata::of_record(&record, state.config.allow_sandbox_profile)
         .map_err(|_| refused("the client's registration is not usable on this deployment"))?;
+    state.parsed_clients.put(&record, &metadata);
     Ok((record, metadata))
 }
 
@@ -103,12 +143,31 @@ pub async fn authenticate(
         if metadata.auth_method != AuthMethod::PrivateKeyJwt {
             return Err(refused("the client is not registered for private_key_jwt"));
         }
-        let keys = metadata.jwks.as_ref().ok_or_else(|| refused("the client has no registered jwks"))?;
-        state
-            .assertions
-            .validate(&input, &claimed, keys, now, state.assertion_replay.as_ref())
-            .await
-            .map_err(|e| OAuthFailure::from(e.oauth_error()))?;
+        let replay = state.assertion_replay.as_ref();
+        if let Some(keys) = &metadata.jwks {
+            state.assertions.validate(&input, &claimed, keys, now, replay).await.map_err(assertion_refused)?;
+        } else {
+            let uri = metadata.jwks_uri.as_deref().ok_or_else(|| refused("the client has no registered jwks"))?;
+            let fetcher = &state.jwks_fetcher;
+            let keys = fetcher.keys(&claimed, uri, now).await.map_err(|e| refused(&e.to_string()))?;
+            match state.assertions.validate(&input, &claimed, &keys, now, replay).await {
+                // Key rotation at the URI: one early refetch (rate-limited per client), then one more try. The
+                // replay cache was not touched by the failed attempt (the jti is recorded only on success).
+                Err(first @ (ClientAuthError::UnknownKid(_) | ClientAuthError::NoKeyForAlg(_))) => {
+                    match fetcher.refresh(&claimed, uri, now).await {
+                        Some(Ok(fresh)) => state
+                            .assertions
+                            .validate(&input, &claimed, &fresh, now, replay)
+                            .await
+                            .map_err(assertion_refused)?,
+                        _ => return Err(assertion_refused(first)),
+                    };
+                }
+                other => {
+                    other.map_err(assertion_refused)?;
+                }
+            }
+        }
         return Ok(AuthenticatedClient { record, metadata, method: AuthMethod::PrivateKeyJwt });
     }
 

@@ -2,7 +2,8 @@
 //! `/.well-known/openid-configuration` for OpenID-style discovery) and the RFC 7517 JWKS at `/jwks`.
 //!
 //! The document announces only what this deployment does: `client_secret_basic` appears only while the sandbox
-//! profile is switched on, and `grant_types_supported` lists the grants the token endpoint implements today. The
+//! profile is switched on (and so does our extension member `bankgate_sandbox_consents_endpoint`, the sandbox
+//! consent shortcut), and `grant_types_supported` lists the grants the token endpoint implements today. The
 //! JWKS must never contain private key members (it is built from [`KeySet::jwks`](crate::oauth::keys::KeySet)).
 
 use axum::Json;
@@ -24,7 +25,7 @@ pub fn document(state: &AppState) -> Value {
         auth_methods.push("client_secret_basic");
     }
     let scopes: Vec<&str> = DataCluster::ALL.iter().map(|c| c.scope()).chain(CLIENT_CREDENTIALS_SCOPES).collect();
-    json!({
+    let mut document = json!({
         "issuer": &*state.issuer,
         "authorization_endpoint": state.url(AUTHORIZE_PATH),
         "token_endpoint": state.url(TOKEN_PATH),
@@ -48,7 +49,13 @@ pub fn document(state: &AppState) -> Value {
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "sandbox_profile_enabled": state.config.allow_sandbox_profile,
-    })
+    });
+    // Our extension member (RFC 8414 §2 allows additional metadata): the sandbox-only consent shortcut, announced
+    // only where it exists.
+    if state.config.allow_sandbox_profile {
+        document["bankgate_sandbox_consents_endpoint"] = json!(state.url(super::sandbox::SANDBOX_CONSENTS_PATH));
+    }
+    document
 }
 
 pub async fn authorization_server(State(state): State<AppState>) -> Json<Value> {

@@ -8,12 +8,17 @@
 //! - `profile`: `fapi2` (default) or `sandbox` (refused when the deployment switched the sandbox profile off).
 //! - `token_endpoint_auth_method`: `private_key_jwt` (default) or `tls_client_auth`; `sandbox` clients may also use
 //!   `client_secret_basic` (the secret is generated here, returned once, stored only as a SHA-256 hash).
-//! - `private_key_jwt` needs an inline `jwks` with a usable signature key and no private members. `jwks_uri` is
-//!   refused: this gateway does not fetch client key sets (documented choice: no outbound calls at registration).
+//! - `private_key_jwt` needs either an inline `jwks` with a usable signature key and no private members, or an
+//!   `https` `jwks_uri`; both at once is `invalid_client_metadata` (RFC 7591 §2: "MUST NOT both be present"). The
+//!   URI is not fetched at registration (no outbound call on this path): [`crate::oauth::jwks_fetch`] fetches it,
+//!   bounded and cached, when the client authenticates.
 //! - `tls_client_auth` needs exactly one `tls_client_auth_*` subject member (RFC 8705 §2.1.2).
 //! - `grant_types` ⊆ {authorization_code, refresh_token, client_credentials}; `response_types` ⊆ {code}.
 //! - `purposes`: the declared purposes (non-empty, known names); `notification_uri`: optional https callback for
 //!   events.
+//! - `platform`: optional extension member (RFC 7591 §2), `[a-z0-9_-]{1,64}`: the platform the client acts for. The
+//!   consent pages send it to the bank as `platform` (with `recipient` = the client id), where the bank's
+//!   data-sharing policy may refuse it.
 //!
 //! Registration is open or gated by an RFC 7591 §3.1 initial access token (see
 //! [`RegistrationPolicy`](crate::config::RegistrationPolicy)). This module must never store or log a client secret
@@ -72,10 +77,15 @@ pub struct ClientMetadata {
     pub auth_method: AuthMethod,
     pub redirect_uris: Vec<String>,
     pub jwks: Option<ClientJwks>,
+    /// RFC 7591 §2 `jwks_uri` (https), the alternative to `jwks`.
+    pub jwks_uri: Option<String>,
     pub tls_subject: Option<TlsClientAuthSubject>,
     pub secret_hash: Option<TokenHash>,
     pub grant_types: Vec<String>,
     pub purposes: Vec<Purpose>,
+    /// The platform the client acts for (extension member, RFC 7591 §2): sent to banks as `platform`, whose
+    /// sharing policies may match it.
+    pub platform: Option<String>,
 }
 
 fn string_member<'a>(obj: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, OAuthFailure> {
@@ -97,6 +107,12 @@ fn string_array(obj: &Map<String, Value>, name: &str) -> Result<Option<Vec<Strin
             .ok_or_else(|| OAuthFailure::invalid_client_metadata(format!("{name} must be an array of strings"))),
         Some(_) => Err(OAuthFailure::invalid_client_metadata(format!("{name} must be an array of strings"))),
     }
+}
+
+/// `[a-z0-9_-]{1,64}`: the banks' rule for `platform`.
+fn is_platform_identifier(value: &str) -> bool {
+    (1..=64).contains(&value.len())
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
 /// RFC 6749 §3.1.2 + FAPI 2.0 §5.3.2.2: an absolute `https` URI with a host and no fragment.
@@ -147,10 +163,9 @@ impl ClientMetadata {
             }
         };
 
-        if obj.contains_key("jwks_uri") {
-            return Err(OAuthFailure::invalid_client_metadata(
-                "jwks_uri is not supported: register the key set inline as jwks",
-            ));
+        let jwks_uri = string_member(obj, "jwks_uri")?.map(str::to_owned);
+        if let Some(uri) = &jwks_uri {
+            check_https_uri(uri).map_err(|e| OAuthFailure::invalid_client_metadata(format!("jwks_uri {e}")))?;
         }
         let jwks = match obj.get("jwks") {
             None | Some(Value::Null) => None,
@@ -158,8 +173,12 @@ impl ClientMetadata {
                 ClientJwks::from_json(v).map_err(|e| OAuthFailure::invalid_client_metadata(format!("jwks: {e}")))?,
             ),
         };
-        if auth_method == AuthMethod::PrivateKeyJwt && jwks.is_none() {
-            return Err(OAuthFailure::invalid_client_metadata("private_key_jwt requires jwks"));
+        if jwks.is_some() && jwks_uri.is_some() {
+            // RFC 7591 §2: "The jwks_uri and jwks parameters MUST NOT both be present in the same request".
+            return Err(OAuthFailure::invalid_client_metadata("jwks and jwks_uri must not both be present"));
+        }
+        if auth_method == AuthMethod::PrivateKeyJwt && jwks.is_none() && jwks_uri.is_none() {
+            return Err(OAuthFailure::invalid_client_metadata("private_key_jwt requires jwks or jwks_uri"));
         }
 
         let present: Vec<&str> = TLS_SUBJECT_MEMBERS.into_iter().filter(|m| obj.contains_key(*m)).collect();
@@ -214,16 +233,24 @@ impl ClientMetadata {
             check_https_uri(uri).map_err(|e| OAuthFailure::invalid_client_metadata(format!("notification_uri {e}")))?;
         }
         let secret_hash = string_member(obj, SECRET_HASH_MEMBER).ok().flatten().and_then(TokenHash::from_hex);
+        let platform = string_member(obj, "platform")?.map(str::to_owned);
+        if platform.as_deref().is_some_and(|p| !is_platform_identifier(p)) {
+            return Err(OAuthFailure::invalid_client_metadata(
+                "platform must be an identifier of [a-z0-9_-], 1-64 characters",
+            ));
+        }
 
         Ok(ClientMetadata {
             profile,
             auth_method,
             redirect_uris,
             jwks,
+            jwks_uri,
             tls_subject,
             secret_hash,
             grant_types,
             purposes,
+            platform,
         })
     }
 
@@ -396,6 +423,7 @@ pub async fn delete(
 ) -> Result<StatusCode, OAuthFailure> {
     authorized_client(&state, &client_id, &headers).await?;
     state.store.delete_client(&client_id).await?;
+    state.jwks_fetcher.forget(&client_id);
     tracing::info!(%client_id, "client deregistered");
     Ok(StatusCode::NO_CONTENT)
 }

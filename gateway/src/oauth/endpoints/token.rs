@@ -233,18 +233,18 @@ pub fn granted_authorization_details(consent: &Consent) -> serde_json::Value {
 }
 
 /// What a consent-bound token response is made of.
-struct ConsentGrant<'a> {
-    consent: &'a Consent,
-    binding: TokenBinding,
-    scope: String,
-    parent_code: Option<TokenHash>,
+pub(crate) struct ConsentGrant<'a> {
+    pub(crate) consent: &'a Consent,
+    pub(crate) binding: TokenBinding,
+    pub(crate) scope: String,
+    pub(crate) parent_code: Option<TokenHash>,
     /// Issue a refresh token along with the access token.
-    with_refresh: bool,
+    pub(crate) with_refresh: bool,
 }
 
 /// Issues (and stores) an access token, and optionally a refresh token, for `grant`; answers the RFC 6749 §5.1
 /// response with `authorization_details` and `grant_id`.
-async fn issue_for_consent(
+pub(crate) async fn issue_for_consent(
     state: &AppState,
     client: &AuthenticatedClient,
     grant: ConsentGrant<'_>,
