@@ -36,7 +36,7 @@ token=$(curl -s --cacert "$ca" -u "$id:$secret" -d grant_type=client_credentials
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 
 run() { # name url script
-  wrk -t"$threads" -c "$conns" -d "${secs}s" --latency -s "$3" "$2" >"$dir/$1.out"
+  wrk -t"$threads" -c "$conns" -d "${secs}s" --latency -s "$3" "$2" >"$dir/$1.out" || { cat "$dir/$1.out" >&2; return 1; }
   python3 - "$1" "$dir/$1.out" "$dir/baseline.rate" <<'PY'
 import json, os, sys
 line = next(l for l in open(sys.argv[2]) if l.startswith("JSON "))

@@ -317,7 +317,20 @@ async fn registration_refuses_each_kind_of_invalid_metadata() {
         ("fragment", with(&|m| m["redirect_uris"] = json!(["https://budget.example/cb#x"])), "invalid_redirect_uri"),
         ("relative", with(&|m| m["redirect_uris"] = json!(["/cb"])), "invalid_redirect_uri"),
         ("no redirect_uris", with(&|m| m["redirect_uris"] = json!([])), "invalid_redirect_uri"),
-        ("jwks_uri", with(&|m| m["jwks_uri"] = json!("https://budget.example/jwks")), "invalid_client_metadata"),
+        // RFC 7591 §2: `jwks` and `jwks_uri` MUST NOT both be present.
+        (
+            "jwks and jwks_uri",
+            with(&|m| m["jwks_uri"] = json!("https://budget.example/jwks")),
+            "invalid_client_metadata",
+        ),
+        (
+            "http jwks_uri",
+            with(&|m| {
+                _ = m.as_object_mut().map(|o| o.remove("jwks"));
+                m["jwks_uri"] = json!("http://budget.example/jwks");
+            }),
+            "invalid_client_metadata",
+        ),
         ("no jwks", with(&|m| _ = m.as_object_mut().map(|o| o.remove("jwks"))), "invalid_client_metadata"),
         ("private jwk", with(&|m| m["jwks"] = json!({"keys": [private_jwk.clone()]})), "invalid_client_metadata"),
         (
