@@ -3,7 +3,10 @@
 //! Authorization code flow with PKCE S256 (RFC 6749 §4.1, RFC 7636), `iss` in every authorization response
 //! (RFC 9207), client authentication by mutual TLS (RFC 8705 `tls_client_auth`: the client certificate's CN is the
 //! `client_id`), bearer access tokens (RFC 6750) bound to the accounts the person chose, refresh tokens that live as
-//! long as the consent, and token revocation (RFC 7009).
+//! long as the consent, and token revocation (RFC 7009). The data-sharing policy of the bank's profile is applied at
+//! `/oauth/authorize` to the app named by `recipient`/`platform` (a refusal redirects with `access_denied` and
+//! `refusal=data_sharing_policy`). A sandbox-only extension grant (RFC 6749 §4.5, `token::SANDBOX_LOGIN_GRANT`)
+//! lets the gateway's sandbox shortcut log a test user in without a browser, with the same outcomes as the pages.
 //!
 //! Two routers: [`router`] for the login listener (HTTPS, a person's browser: `/oauth/authorize`, `/login`,
 //! `/login/mfa`, `/login/accounts`, `/login/consent`) and [`token_router`] for the API listener (HTTPS + required
