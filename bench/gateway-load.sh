@@ -7,6 +7,7 @@
 #   baseline:      GET /jwks (TLS + routing floor, a static document)
 #   token-pkjwt:   POST /token client_credentials, fapi2 client: private_key_jwt (ES256) + DPoP proof, each request
 #                  with its own pre-signed assertion and proof (gateway example `token_requests`, bench/token.lua)
+#   token-eddsa:   the same with Ed25519 client and DPoP keys (FAPI 2.0 allows PS256, ES256 and EdDSA)
 #   token-secret:  POST /token client_credentials, sandbox client with client_secret_basic (bearer token)
 #   introspect:    POST /introspect of one access token (sandbox client, client_secret_basic)
 # and prints throughput, p50/p99 and each ratio to the baseline measured in the same run.
@@ -52,8 +53,10 @@ PY
 }
 run baseline "$gw/jwks" bench/simple.lua
 # Enough pre-signed requests for 8,000 tokens/s; written right before the run (they are valid for 60 s).
-./target/release/examples/token_requests "$gw" "$ca" $((secs * 8000)) "$dir/token-requests.txt"
+./target/release/examples/token_requests "$gw" "$ca" $((secs * 8000)) "$dir/token-requests.txt" ES256
 TOKEN_REQUESTS="$dir/token-requests.txt" WRK_THREADS=$threads run token-pkjwt "$gw/token" bench/token.lua
+./target/release/examples/token_requests "$gw" "$ca" $((secs * 8000)) "$dir/token-requests.txt" EdDSA
+TOKEN_REQUESTS="$dir/token-requests.txt" WRK_THREADS=$threads run token-eddsa "$gw/token" bench/token.lua
 METHOD=POST CTYPE=application/x-www-form-urlencoded AUTH="$basic" \
   BODY="grant_type=client_credentials&scope=consent_management" run token-secret "$gw/token" bench/simple.lua
 METHOD=POST CTYPE=application/x-www-form-urlencoded AUTH="$basic" BODY="token=$token" \
