@@ -9,7 +9,7 @@
 //! `tls_client_auth` client whose tokens carry exactly the presented certificate's thumbprint and are refused over
 //! a connection with another certificate. Assertions and proofs are signed here by hand (aws-lc-rs, ES256).
 
-use crate::support::https_client;
+use crate::support::{START, gateway_sandbox, https_client};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use bankgate::{
@@ -20,23 +20,11 @@ use bankgate::{
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use time::macros::datetime;
 
-const REDIRECT: &str = "https://app.example/callback";
-
-async fn sandbox() -> Sandbox {
-    certs::install_crypto_provider();
-    let options = SandboxOptions {
-        customers: Some(20),
-        banks: Some(vec!["continental".into(), "summit".into()]),
-        start: Some(datetime!(2026-03-04 15:00 UTC)),
-        ..SandboxOptions::default()
-    };
-    Sandbox::start(options).await.expect("sandbox starts")
-}
+pub(crate) const REDIRECT: &str = "https://app.example/callback";
 
 /// The sample app over mutual TLS, registered at the gateway as a `fapi2` tls_client_auth client.
-async fn register_app(sandbox: &Sandbox) -> (reqwest::Client, String, String) {
+pub(crate) async fn register_app(sandbox: &Sandbox) -> (reqwest::Client, String, String) {
     let identity = sandbox.pki.issue_client(SAMPLE_APP_CLIENTS[0]).unwrap();
     let app = https_client(sandbox.pki.ca_pem(), Some(format!("{}{}", identity.cert_pem, identity.key_pem)));
     let issuer = sandbox.endpoints.gateway.as_ref().expect("gateway runs").issuer.clone();
@@ -54,7 +42,7 @@ async fn register_app(sandbox: &Sandbox) -> (reqwest::Client, String, String) {
     (app, issuer, body["client_id"].as_str().unwrap().to_owned())
 }
 
-async fn push(app: &reqwest::Client, issuer: &str, client_id: &str, pkce: &Pkce, state: &str) -> String {
+pub(crate) async fn push(app: &reqwest::Client, issuer: &str, client_id: &str, pkce: &Pkce, state: &str) -> String {
     let details = json!([{
         "type": "fdx_consent",
         "dataClusters": ["ACCOUNT_BASIC", "ACCOUNT_DETAILED", "TRANSACTIONS"],
@@ -78,7 +66,7 @@ async fn push(app: &reqwest::Client, issuer: &str, client_id: &str, pkce: &Pkce,
     body["request_uri"].as_str().unwrap().to_owned()
 }
 
-fn origins(sandbox: &Sandbox, issuer: &str) -> Vec<String> {
+pub(crate) fn origins(sandbox: &Sandbox, issuer: &str) -> Vec<String> {
     let mut origins = vec![issuer.to_owned()];
     origins.extend(sandbox.endpoints.banks.iter().map(|b| b.login.clone()));
     origins
@@ -86,7 +74,7 @@ fn origins(sandbox: &Sandbox, issuer: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_person_consents_through_the_gateway_and_the_app_gets_bound_tokens() {
-    let sandbox = sandbox().await;
+    let sandbox = gateway_sandbox().await;
     let (app, issuer, client_id) = register_app(&sandbox).await;
     let pkce = Pkce::new().unwrap();
     let request_uri = push(&app, &issuer, &client_id, &pkce, "st-1").await;
@@ -134,7 +122,7 @@ async fn a_person_consents_through_the_gateway_and_the_app_gets_bound_tokens() {
 
 #[tokio::test]
 async fn a_person_who_denies_sends_the_app_access_denied() {
-    let sandbox = sandbox().await;
+    let sandbox = gateway_sandbox().await;
     let (app, issuer, client_id) = register_app(&sandbox).await;
     let pkce = Pkce::new().unwrap();
     let request_uri = push(&app, &issuer, &client_id, &pkce, "st-2").await;
@@ -164,7 +152,7 @@ async fn a_bank_policy_refusal_is_shown_to_the_person_even_after_the_opt_in() {
     let options = SandboxOptions {
         customers: Some(20),
         banks: Some(vec!["harbor".into()]),
-        start: Some(datetime!(2026-03-04 15:00 UTC)),
+        start: Some(START),
         ..SandboxOptions::default()
     };
     let sandbox = Sandbox::start(options).await.expect("sandbox starts");
@@ -318,7 +306,7 @@ fn authorize_url(issuer: &str, client_id: &str, request_uri: &str) -> String {
 
 #[tokio::test]
 async fn a_dpop_client_goes_from_par_through_mfa_login_to_refresh_introspection_and_revocation() {
-    let sandbox = sandbox().await;
+    let sandbox = gateway_sandbox().await;
     let issuer = sandbox.endpoints.gateway.as_ref().expect("gateway runs").issuer.clone();
     let app = https_client(sandbox.pki.ca_pem(), None);
     let key = AppKey::new();
@@ -458,7 +446,7 @@ fn thumbprint(identity: &certs::Identity) -> String {
 
 #[tokio::test]
 async fn mtls_tokens_carry_the_thumbprint_of_the_presented_certificate_and_fail_on_another_connection() {
-    let sandbox = sandbox().await;
+    let sandbox = gateway_sandbox().await;
     let issuer = sandbox.endpoints.gateway.as_ref().expect("gateway runs").issuer.clone();
     let identity = sandbox.pki.issue_client(SAMPLE_APP_CLIENTS[0]).unwrap();
     let app = https_client(sandbox.pki.ca_pem(), Some(format!("{}{}", identity.cert_pem, identity.key_pem)));

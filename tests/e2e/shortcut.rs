@@ -2,21 +2,9 @@
 //! `POST /sandbox/consents` with a test user's public credentials and gets tokens without a browser; the consent is
 //! the same AUTHORIZED consent the browser flow creates, with the accounts chosen, at the gateway and at the bank.
 
-use crate::support::https_client;
-use bankgate::{Sandbox, SandboxOptions, sandbox::SANDBOX_APP_CLIENT};
+use crate::support::{gateway_sandbox, https_client};
+use bankgate::{Sandbox, sandbox::SANDBOX_APP_CLIENT};
 use serde_json::{Value, json};
-use time::macros::datetime;
-
-async fn sandbox() -> Sandbox {
-    certs::install_crypto_provider();
-    let options = SandboxOptions {
-        customers: Some(20),
-        banks: Some(vec!["continental".into(), "summit".into()]),
-        start: Some(datetime!(2026-03-04 15:00 UTC)),
-        ..SandboxOptions::default()
-    };
-    Sandbox::start(options).await.expect("sandbox starts")
-}
 
 struct Tour {
     http: reqwest::Client,
@@ -90,7 +78,7 @@ fn shared_accounts(consent: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn the_shortcut_gives_tokens_for_an_authorized_consent_without_a_browser() {
-    let sandbox = sandbox().await;
+    let sandbox = gateway_sandbox().await;
     let tour = Tour::of(&sandbox);
     let metadata: Value = tour
         .http
@@ -167,7 +155,7 @@ async fn the_shortcut_gives_tokens_for_an_authorized_consent_without_a_browser()
 
 #[tokio::test]
 async fn refused_logins_and_requests_are_oauth_errors() {
-    let sandbox = sandbox().await;
+    let sandbox = gateway_sandbox().await;
     let tour = Tour::of(&sandbox);
     let (status, body) =
         tour.shortcut(json!({"bank": "summit", "username": "user_locked", "password": "pass_good"})).await;

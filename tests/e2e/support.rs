@@ -1,6 +1,25 @@
-//! Helpers shared by the end-to-end tests: HTTPS clients that trust the sandbox CA, bounded polling.
+//! Helpers shared by the end-to-end tests: the gateway sandbox they start, HTTPS clients that trust the sandbox CA,
+//! bounded polling.
 
+use bankgate::{Sandbox, SandboxOptions};
 use std::time::{Duration, Instant};
+use time::{OffsetDateTime, macros::datetime};
+
+/// Where the simulated clocks of [`gateway_sandbox`] start.
+pub const START: OffsetDateTime = datetime!(2026-03-04 15:00 UTC);
+
+/// The consent gateway in front of two banks (`continental`, `summit`; 20 customers each), clocks frozen at
+/// [`START`], everything in memory on ephemeral ports.
+pub async fn gateway_sandbox() -> Sandbox {
+    certs::install_crypto_provider();
+    let options = SandboxOptions {
+        customers: Some(20),
+        banks: Some(vec!["continental".into(), "summit".into()]),
+        start: Some(START),
+        ..SandboxOptions::default()
+    };
+    Sandbox::start(options).await.expect("sandbox starts")
+}
 
 /// A client trusting only `ca_pem`, optionally presenting a client identity (certificate + key PEM).
 pub fn https_client(ca_pem: &str, identity_pem: Option<String>) -> reqwest::Client {

@@ -46,14 +46,15 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use serde_json::Value;
+use time::OffsetDateTime;
 
 use crate::app::AppState;
-use crate::banks::{BankSecret, BankTokenKind, CallbackError};
+use crate::banks::{BankSecret, BankTokenKind, BankTokenSet, CallbackError};
 use crate::consent::{
     Authorization, Consent, ConsentRequest, ConsentStatus, ConsentSubject, Initiator, RevocationReason,
 };
 use crate::oauth::endpoints::AUTHORIZE_PATH;
-use crate::store::{BankTokens, CodeRecord, ConsentRevocationOutcome, ParUse, TokenHash};
+use crate::store::{BankTokens, CodeRecord, ConsentRevocationOutcome, ParUse, StoreError, TokenHash};
 use session::{PageSession, SESSION_LIFETIME, Stage};
 
 /// The session cookie. `__Host-` (RFC 6265bis §4.1.3.2): Secure, Path=/, no Domain.
@@ -571,19 +572,8 @@ async fn bank_callback(
     let Some(consent_id) = random_text(32) else {
         return message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "No randomness available.");
     };
-    let consent = Consent::new(consent_id.clone(), session.client_id.clone(), session.request.clone(), now);
-    if let Err(err) = state.store.insert_consent(&consent).await {
-        return store_failed(&err);
-    }
-    let granted = tokens.scope.clone().map(|s| s.join(" ")).unwrap_or_else(|| session.request.scope());
-    let sealed = BankTokens {
-        bank: bank.clone(),
-        access_token: tokens.access_token.expose().to_owned(),
-        refresh_token: tokens.refresh_token.as_ref().map(|t| t.expose().to_owned()),
-        expires_at: tokens.expires_at,
-        scope: granted,
-    };
-    if let Err(err) = state.store.put_bank_tokens(&consent_id, &sealed, now).await {
+    let pending = Consent::new(consent_id.clone(), session.client_id.clone(), session.request.clone(), now);
+    if let Err(err) = record_pending_consent(&state, &pending, &bank, &tokens, now).await {
         return store_failed(&err);
     }
     let accounts = tokens.account_ids.clone();
@@ -599,6 +589,27 @@ async fn bank_callback(
     session.stage = Stage::Confirm { bank, consent_id, person: tokens.consent_id, accounts, opted_in };
     state.sessions.put(&id, session, now);
     response
+}
+
+/// Stores `consent` (PENDING) with the tokens `bank` issued for it, sealed. The browser flow's bank callback and the
+/// sandbox shortcut ([`crate::oauth::endpoints::sandbox`]) both record what a bank returned this way; the bank's
+/// granted scope is kept (RFC 6749 §5.1: when the bank omits it, it granted what was asked).
+pub(crate) async fn record_pending_consent(
+    state: &AppState,
+    consent: &Consent,
+    bank: &str,
+    tokens: &BankTokenSet,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    state.store.insert_consent(consent).await?;
+    let sealed = BankTokens {
+        bank: bank.to_owned(),
+        access_token: tokens.access_token.expose().to_owned(),
+        refresh_token: tokens.refresh_token.as_ref().map(|t| t.expose().to_owned()),
+        expires_at: tokens.expires_at,
+        scope: tokens.scope.as_ref().map(|s| s.join(" ")).unwrap_or_else(|| consent.request.scope()),
+    };
+    state.store.put_bank_tokens(&consent.id, &sealed, now).await
 }
 
 // ---------------------------------------------------------------------------------------------------------------

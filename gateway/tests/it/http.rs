@@ -578,6 +578,32 @@ async fn sandbox_client_uses_its_secret_and_gets_a_plain_bearer_token() {
         gw.form("/token", &[("grant_type", "client_credentials")], &[("authorization", basic("wrong"))], None).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
     assert!(headers[header::WWW_AUTHENTICATE].to_str().expect("ascii").starts_with("Basic"));
+
+    // RFC 7592 update issues a new secret: the client (already authenticated once, so cached by the store and as a
+    // parsed registration) must be re-read at once: the old secret stops working, the new one works.
+    let path = format!("/register/{id}");
+    let rat = info["registration_access_token"].as_str().expect("registration token");
+    let mut updated = metadata.clone();
+    updated["client_id"] = json!(id);
+    let put = Request::put(&path)
+        .header(header::AUTHORIZATION, format!("Bearer {rat}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(updated.to_string()))
+        .expect("req");
+    let (status, _, body) = gw.send(put).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fresh = body["client_secret"].as_str().expect("a new secret");
+    assert_ne!(fresh, secret);
+    let cc = [("grant_type", "client_credentials")];
+    let status = gw.form("/token", &cc, &[("authorization", basic(secret))], None).await.0;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the old secret is refused after the update");
+    let status = gw.form("/token", &cc, &[("authorization", basic(fresh))], None).await.0;
+    assert_eq!(status, StatusCode::OK, "the new secret works at once");
+    // After deletion the client cannot authenticate at all.
+    let delete = Request::delete(&path).header(header::AUTHORIZATION, format!("Bearer {rat}")).body(Body::empty());
+    assert_eq!(gw.send(delete.expect("req")).await.0, StatusCode::NO_CONTENT);
+    let status = gw.form("/token", &cc, &[("authorization", basic(fresh))], None).await.0;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a deleted client is refused");
 }
 
 // ---------------------------------------------------------------------------------------------------------------

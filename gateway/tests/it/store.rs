@@ -527,6 +527,26 @@ async fn concurrent_hot_writes_are_batched_without_losing_their_own_answers() {
     assert!(!store.remember_jti(JtiKind::DpopProof, "jkt", "same", T0 + Duration::hours(1), now).await.unwrap());
 }
 
+/// An SQL failure inside a group-committed batch reaches its caller as an error (never a hang, never an
+/// acknowledgement), nothing of it is written, and the writer keeps serving once the database is usable again.
+#[tokio::test]
+async fn a_failing_batch_is_reported_and_the_writer_recovers() {
+    use sqlx::{ConnectOptions as _, Connection as _};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gateway.db");
+    let store = SqliteStore::open(&db, key()).await.unwrap();
+    authorized_consent(&store, "app-1", "c1").await;
+    let mut admin = sqlx::sqlite::SqliteConnectOptions::new().filename(&db).connect().await.unwrap();
+    sqlx::query("ALTER TABLE tokens RENAME TO tokens_away").execute(&mut admin).await.unwrap();
+    let failed = store.insert_token(&token("lost", "app-1", Some("c1"), None)).await;
+    assert!(matches!(failed, Err(StoreError::Batch(_) | StoreError::Database(_))), "{failed:?}");
+    sqlx::query("ALTER TABLE tokens_away RENAME TO tokens").execute(&mut admin).await.unwrap();
+    admin.close().await.unwrap();
+    store.insert_token(&token("kept", "app-1", Some("c1"), None)).await.unwrap();
+    assert!(store.token(&TokenHash::of("kept")).await.unwrap().is_some());
+    assert_eq!(store.token(&TokenHash::of("lost")).await.unwrap(), None, "the failed write left nothing");
+}
+
 #[tokio::test]
 async fn acknowledged_writes_survive_a_reopen_of_the_same_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -38,14 +38,14 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::post;
 use certs::serve::PeerCertificates;
 use serde_json::{Map, Value, json};
 
 use super::authn::{self, AuthenticatedClient};
 use super::form::OAuthParams;
-use super::token::{ConsentGrant, binding_for, issue_for_consent};
+use super::token::{ConsentGrant, binding_for, issue_for_consent, token_response};
 use crate::app::AppState;
 use crate::banks::{BankClient, BankOAuthError, BankTokenKind, BankTokenSet, SandboxLogin};
 use crate::consent::request::MAX_ACCOUNT_ID_LEN;
@@ -54,7 +54,7 @@ use crate::consent::{
     Purpose,
 };
 use crate::error::OAuthFailure;
-use crate::store::{BankTokens, ClientProfile};
+use crate::store::ClientProfile;
 
 /// Where the shortcut lives.
 pub const SANDBOX_CONSENTS_PATH: &str = "/sandbox/consents";
@@ -354,17 +354,8 @@ async fn consent_and_tokens(
 ) -> Result<Response, OAuthFailure> {
     let now = state.now();
     let bank_id = bank.bank().id().to_owned();
-    let consent_id = super::random_token(32)?;
-    let mut consent = Consent::new(consent_id.clone(), client.record.client_id.clone(), request, now);
-    state.store.insert_consent(&consent).await?;
-    let sealed = BankTokens {
-        bank: bank_id.clone(),
-        access_token: tokens.access_token.expose().to_owned(),
-        refresh_token: tokens.refresh_token.as_ref().map(|t| t.expose().to_owned()),
-        expires_at: tokens.expires_at,
-        scope: tokens.scope.clone().map(|s| s.join(" ")).unwrap_or_else(|| consent.request.scope()),
-    };
-    state.store.put_bank_tokens(&consent_id, &sealed, now).await?;
+    let mut consent = Consent::new(super::random_token(32)?, client.record.client_id.clone(), request, now);
+    crate::pages::record_pending_consent(state, &consent, &bank_id, &tokens, now).await?;
     // The bank's consent id is the only stable handle on the person the bank returns (as in the browser flow).
     let decision = Authorization {
         subject: ConsentSubject { person: tokens.consent_id, bank: bank_id },
@@ -381,21 +372,7 @@ async fn consent_and_tokens(
     let with_refresh = consent.allows_refresh() && client.metadata.grant_types.iter().any(|g| g == "refresh_token");
     let scope = consent.request.scope();
     let grant = ConsentGrant { consent: &consent, binding, scope, parent_code: None, with_refresh };
-    let issued = issue_for_consent(state, client, grant).await?;
-    with_consent_id(issued, &consent.id).await
-}
-
-/// The token endpoint's response with `consent_id` added to its JSON body (headers kept: `no-store`).
-async fn with_consent_id(response: Response, consent_id: &str) -> Result<Response, OAuthFailure> {
-    let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 * 1024).await.map_err(|e| OAuthFailure::internal(&e))?;
-    let mut json: Value = serde_json::from_slice(&bytes).map_err(|e| OAuthFailure::internal(&e))?;
-    json["consent_id"] = json!(consent_id);
-    let mut response = (parts.status, axum::Json(json)).into_response();
-    for (name, value) in &parts.headers {
-        if name != header::CONTENT_LENGTH {
-            response.headers_mut().insert(name.clone(), value.clone());
-        }
-    }
-    Ok(response)
+    let mut body = issue_for_consent(state, client, grant).await?;
+    body["consent_id"] = json!(consent.id);
+    Ok(token_response(body))
 }

@@ -24,6 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use certs::serve::PeerCertificates;
 use serde_json::json;
+use time::OffsetDateTime;
 
 use super::authn::{self, AuthenticatedClient};
 use super::form::OAuthParams;
@@ -141,50 +142,85 @@ async fn client_credentials(
     let binding = binding_for(state, headers, peer, client, super::TOKEN_PATH, None).await?;
     let now = state.now();
     let lifetime = state.config.access_token_lifetime;
-    let cnf = match &binding {
+    // RFC 9068 §2.2: for client_credentials the subject is the client itself; no consent is involved.
+    let subject = client.record.client_id.clone();
+    let minted = AccessToken { client, subject, scope: &scope, consent_id: None, binding: &binding, parent_code: None };
+    let (token, _) = mint_access_token(state, minted, now, now + lifetime).await?;
+    Ok(token_response(json!({
+        "access_token": token,
+        "token_type": token_type(&binding),
+        "expires_in": lifetime.whole_seconds(),
+        "scope": scope,
+    })))
+}
+
+/// What an access token is issued for (RFC 9068 §2.2 claims, and the stored record's columns).
+struct AccessToken<'a> {
+    client: &'a AuthenticatedClient,
+    /// RFC 9068 `sub`: the client itself (client_credentials) or the person behind the consent.
+    subject: String,
+    scope: &'a str,
+    /// Empty `consent_id` claim and no stored consent when `None`.
+    consent_id: Option<&'a str>,
+    binding: &'a TokenBinding,
+    parent_code: Option<TokenHash>,
+}
+
+/// Signs an RFC 9068 access token living from `now` to `expires_at` with its sender constraint (`cnf`) and stores
+/// its record (hash only); returns the token and the record. The store refuses a token of an inactive consent or a
+/// replayed code ([`issuing_failure`]).
+async fn mint_access_token(
+    state: &AppState,
+    token: AccessToken<'_>,
+    now: OffsetDateTime,
+    expires_at: OffsetDateTime,
+) -> Result<(String, TokenRecord), OAuthFailure> {
+    let cnf = match token.binding {
         TokenBinding::Bearer => None,
         TokenBinding::Dpop { jkt } => Some(Confirmation::Jkt(jkt.clone())),
         TokenBinding::Mtls { x5t_s256 } => Some(Confirmation::X5tS256(x5t_s256.clone())),
     };
+    let client_id = &token.client.record.client_id;
     let claims = AccessTokenClaims {
         iss: state.issuer.to_string(),
-        // RFC 9068 §2.2: for client_credentials the subject is the client itself; no consent is involved (the
-        // claim is present but empty, as the format requires a string).
-        sub: client.record.client_id.clone(),
+        sub: token.subject,
         aud: state.issuer.to_string(),
-        exp: (now + lifetime).unix_timestamp(),
+        exp: expires_at.unix_timestamp(),
         iat: now.unix_timestamp(),
         jti: access_token::new_jti().map_err(|e| OAuthFailure::internal(&e))?,
-        client_id: client.record.client_id.clone(),
-        scope: scope.clone(),
-        consent_id: String::new(),
+        client_id: client_id.clone(),
+        scope: token.scope.to_owned(),
+        consent_id: token.consent_id.unwrap_or_default().to_owned(),
         cnf,
     };
-    let token = access_token::issue(&state.keys, &claims).map_err(|e| OAuthFailure::internal(&e))?;
+    let signed = access_token::issue(&state.keys, &claims).map_err(|e| OAuthFailure::internal(&e))?;
     let record = TokenRecord {
-        token_hash: TokenHash::of(&token),
+        token_hash: TokenHash::of(&signed),
         kind: TokenKind::Access,
-        client_id: client.record.client_id.clone(),
-        consent_id: None,
-        scope: scope.clone(),
-        binding: binding.clone(),
+        client_id: client_id.clone(),
+        consent_id: token.consent_id.map(str::to_owned),
+        scope: token.scope.to_owned(),
+        binding: token.binding.clone(),
         issued_at: now,
-        expires_at: now + lifetime,
+        expires_at,
         revoked_at: None,
-        parent_code: None,
+        parent_code: token.parent_code,
     };
-    state.store.insert_token(&record).await?;
-    let token_type = if matches!(binding, TokenBinding::Dpop { .. }) { "DPoP" } else { "Bearer" };
-    let body = json!({
-        "access_token": token,
-        "token_type": token_type,
-        "expires_in": lifetime.whole_seconds(),
-        "scope": scope,
-    });
+    state.store.insert_token(&record).await.map_err(issuing_failure)?;
+    Ok((signed, record))
+}
+
+/// RFC 6749 §5.1 `token_type`: `DPoP` for a DPoP-bound token (RFC 9449 §5), else `Bearer`.
+fn token_type(binding: &TokenBinding) -> &'static str {
+    if matches!(binding, TokenBinding::Dpop { .. }) { "DPoP" } else { "Bearer" }
+}
+
+/// A successful token response (RFC 6749 §5.1: `Cache-Control: no-store`, `Pragma: no-cache`).
+pub(crate) fn token_response(body: serde_json::Value) -> Response {
     let mut response = Json(body).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    response
 }
 
 /// RFC 6749 §5.2 `invalid_grant` (400).
@@ -243,12 +279,12 @@ pub(crate) struct ConsentGrant<'a> {
 }
 
 /// Issues (and stores) an access token, and optionally a refresh token, for `grant`; answers the RFC 6749 §5.1
-/// response with `authorization_details` and `grant_id`.
+/// body with `authorization_details` and `grant_id` (callers wrap it with [`token_response`]).
 pub(crate) async fn issue_for_consent(
     state: &AppState,
     client: &AuthenticatedClient,
     grant: ConsentGrant<'_>,
-) -> Result<Response, OAuthFailure> {
+) -> Result<serde_json::Value, OAuthFailure> {
     let now = crate::consent::whole_seconds(state.now());
     let consent = grant.consent;
     let consent_end = consent.expires_at.unwrap_or(now);
@@ -256,41 +292,18 @@ pub(crate) async fn issue_for_consent(
     if expires_at <= now {
         return Err(invalid_grant("the consent has expired"));
     }
-    let cnf = match &grant.binding {
-        TokenBinding::Bearer => None,
-        TokenBinding::Dpop { jkt } => Some(Confirmation::Jkt(jkt.clone())),
-        TokenBinding::Mtls { x5t_s256 } => Some(Confirmation::X5tS256(x5t_s256.clone())),
-    };
-    let claims = AccessTokenClaims {
-        iss: state.issuer.to_string(),
-        sub: consent.subject.as_ref().map(|s| s.person.clone()).unwrap_or_default(),
-        aud: state.issuer.to_string(),
-        exp: expires_at.unix_timestamp(),
-        iat: now.unix_timestamp(),
-        jti: access_token::new_jti().map_err(|e| OAuthFailure::internal(&e))?,
-        client_id: client.record.client_id.clone(),
-        scope: grant.scope.clone(),
-        consent_id: consent.id.clone(),
-        cnf,
-    };
-    let token = access_token::issue(&state.keys, &claims).map_err(|e| OAuthFailure::internal(&e))?;
-    let record = TokenRecord {
-        token_hash: TokenHash::of(&token),
-        kind: TokenKind::Access,
-        client_id: client.record.client_id.clone(),
-        consent_id: Some(consent.id.clone()),
-        scope: grant.scope.clone(),
-        binding: grant.binding.clone(),
-        issued_at: now,
-        expires_at,
-        revoked_at: None,
+    let minted = AccessToken {
+        client,
+        subject: consent.subject.as_ref().map(|s| s.person.clone()).unwrap_or_default(),
+        scope: &grant.scope,
+        consent_id: Some(&consent.id),
+        binding: &grant.binding,
         parent_code: grant.parent_code,
     };
-    state.store.insert_token(&record).await.map_err(issuing_failure)?;
-    let token_type = if matches!(grant.binding, TokenBinding::Dpop { .. }) { "DPoP" } else { "Bearer" };
+    let (token, record) = mint_access_token(state, minted, now, expires_at).await?;
     let mut body = json!({
         "access_token": token,
-        "token_type": token_type,
+        "token_type": token_type(&grant.binding),
         "expires_in": (expires_at - now).whole_seconds(),
         "scope": grant.scope,
         "authorization_details": granted_authorization_details(consent),
@@ -307,10 +320,7 @@ pub(crate) async fn issue_for_consent(
         state.store.insert_token(&refresh_record).await.map_err(issuing_failure)?;
         body["refresh_token"] = json!(refresh);
     }
-    let mut response = Json(body).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    Ok(body)
 }
 
 /// RFC 6749 §4.1.3 with RFC 7636 §4.6 and RFC 9449 §10.
@@ -356,7 +366,7 @@ async fn authorization_code(
     let with_refresh = consent.allows_refresh() && registered_for(client, "refresh_token");
     let scope = consent.request.scope();
     let grant = ConsentGrant { consent: &consent, binding, scope, parent_code: Some(code_hash), with_refresh };
-    issue_for_consent(state, client, grant).await
+    Ok(token_response(issue_for_consent(state, client, grant).await?))
 }
 
 /// RFC 6749 §6 (FAPI 2.0 §5.3.2.1: no refresh token rotation; RFC 9449 §5 / RFC 8705 §3: same sender constraint).
@@ -407,5 +417,5 @@ async fn refresh_token(
     };
     let grant =
         ConsentGrant { consent: &consent, binding, scope, parent_code: record.parent_code, with_refresh: false };
-    issue_for_consent(state, client, grant).await
+    Ok(token_response(issue_for_consent(state, client, grant).await?))
 }
