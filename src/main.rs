@@ -130,6 +130,7 @@ async fn serve(run: RunArgs, only_bank: Option<String>) -> anyhow::Result<()> {
         ticking: !run.frozen_clock,
         profiles: run.profiles,
         oauth_clients: Vec::new(),
+        tune_gateway: None,
     };
     let sandbox = Sandbox::start(options).await?;
     print_banner(&sandbox, &run.data_dir);

@@ -64,6 +64,8 @@ pub struct SandboxOptions {
     pub oauth_clients: Vec<OAuthClient>,
     /// Start the consent gateway too (`bankgate bank` runs banks alone).
     pub gateway: bool,
+    /// Adjusts the gateway's configuration before it starts (tests: short bank timeouts, a small rate limit).
+    pub tune_gateway: Option<fn(&mut gateway::config::GatewayConfig)>,
 }
 
 impl Default for SandboxOptions {
@@ -79,6 +81,7 @@ impl Default for SandboxOptions {
             profiles: None,
             oauth_clients: Vec::new(),
             gateway: true,
+            tune_gateway: None,
         }
     }
 }
@@ -295,6 +298,9 @@ async fn start_gateway(
         std::fs::create_dir_all(&gateway_dir).with_context(|| format!("cannot create {}", gateway_dir.display()))?;
         config.store = gateway::config::StoreLocation::DataDir(gateway_dir);
         config.signing_key = gateway::config::SigningKeySource::DataDir;
+    }
+    if let Some(tune) = options.tune_gateway {
+        tune(&mut config);
     }
     let tls = gateway::server::GatewayTls { server_identity: Arc::new(identity), ca: pki.ca_der() };
     gateway::server::start_with_banks(config, tls, clock, Some(banks)).await

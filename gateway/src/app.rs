@@ -47,6 +47,12 @@ pub struct AppState {
     pub jwks_fetcher: Arc<JwksFetcher>,
     /// Parsed registrations, so client authentication does not re-validate metadata and re-parse keys per request.
     pub parsed_clients: Arc<crate::oauth::endpoints::authn::ParsedClients>,
+    /// The person's dashboard sessions ([`crate::pages::dashboard`]).
+    pub dashboard: Arc<crate::pages::dashboard::DashboardSessions>,
+    /// Orders data responses against revocations ([`crate::revocation`]).
+    pub revocations: Arc<crate::revocation::RevocationGate>,
+    /// The resource API's per-client limit (from the configuration; `None`: unlimited).
+    pub rate_limiter: Option<Arc<crate::fdx::rate_limit::RateLimiter>>,
 }
 
 impl AppState {
@@ -60,6 +66,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let issuer: String = issuer.into();
+        let rate_limiter = config.rate_limit.map(|limit| Arc::new(crate::fdx::rate_limit::RateLimiter::new(limit)));
         Self {
             config: Arc::new(config),
             assertions: Arc::new(ClientAssertionValidator::new(issuer.clone())),
@@ -74,6 +81,9 @@ impl AppState {
             sessions: Arc::new(ConsentSessions::default()),
             jwks_fetcher: Arc::new(JwksFetcher::without_trust()),
             parsed_clients: Arc::default(),
+            dashboard: Arc::default(),
+            revocations: Arc::default(),
+            rate_limiter,
         }
     }
 
@@ -145,6 +155,7 @@ pub fn router(state: AppState) -> Router {
         .route(endpoints::INTROSPECT_PATH, post(endpoints::introspect::introspect))
         .route(endpoints::REVOKE_PATH, post(endpoints::revoke::revoke))
         .merge(endpoints::grants::routes())
+        .merge(crate::fdx::routes())
         .merge(pages::router())
         .merge(endpoints::sandbox::routes(state.config.allow_sandbox_profile))
         .fallback(|| async { Problem::not_found("no such resource on this gateway") })

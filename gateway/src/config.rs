@@ -111,7 +111,32 @@ pub struct GatewayConfig {
     pub access_token_lifetime: Duration,
     pub registration: RegistrationPolicy,
     pub clients: Vec<DeclaredClient>,
+    /// How the resource API calls banks: timeouts (per bank where named) and the circuit breaker.
+    pub upstream: UpstreamPolicy,
+    /// Per-client request rate on the FDX resource API; `None`: unlimited.
+    pub rate_limit: Option<crate::fdx::rate_limit::RateLimit>,
 }
+
+/// Timeouts and circuit breaking towards banks.
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamPolicy {
+    /// For every bank not named in `per_bank`.
+    pub timeouts: crate::banks::BankTimeouts,
+    /// Bank id -> its own timeouts.
+    pub per_bank: std::collections::BTreeMap<String, crate::banks::BankTimeouts>,
+    pub breaker: crate::banks::BreakerSettings,
+}
+
+impl UpstreamPolicy {
+    /// The timeouts for bank `id`.
+    pub fn timeouts_for(&self, id: &str) -> crate::banks::BankTimeouts {
+        self.per_bank.get(id).copied().unwrap_or(self.timeouts)
+    }
+}
+
+/// The sandbox's default per-client rate on the resource API: generous for a developer, still a limit.
+pub const DEFAULT_RATE_LIMIT: crate::fdx::rate_limit::RateLimit =
+    crate::fdx::rate_limit::RateLimit { per_second: 50, burst: 100 };
 
 impl GatewayConfig {
     /// Defaults for a local sandbox: in-memory store, generated key, sandbox profile on, open registration.
@@ -129,6 +154,8 @@ impl GatewayConfig {
             access_token_lifetime: DEFAULT_ACCESS_TOKEN_LIFETIME,
             registration: RegistrationPolicy::Open,
             clients: Vec::new(),
+            upstream: UpstreamPolicy::default(),
+            rate_limit: Some(DEFAULT_RATE_LIMIT),
         }
     }
 

@@ -1,12 +1,14 @@
 //! The bankgate consent gateway: the FAPI 2.0 authorization server, the consent flow, the consent-enforced FDX
 //! resource proxy, bank event intake and delivery, and the person's dashboard.
 //!
-//! Being built (issue "Consent gateway: FAPI 2.0 authorization server and the consent flow"): so far the pure
-//! consent rules ([`consent`]), the store ([`store`]), the protocol checks of the authorization server
-//! ([`oauth`]) and its first HTTP endpoints ([`oauth::endpoints`]: metadata, JWKS, registration, PAR, token with
-//! `client_credentials`, introspection, revocation), served by [`app::router`] from [`config::GatewayConfig`] over
-//! one HTTPS listener ([`server::start`]; [`config_file`] reads that configuration from TOML for `bankgate gateway`), with errors shaped per boundary ([`error`]). It must never depend on
-//! `mock_bank`: the gateway talks to banks over HTTPS only, exactly as a real aggregator would.
+//! The parts: the pure consent rules ([`consent`]); the store ([`store`]); the authorization server's protocol
+//! checks ([`oauth`]) and HTTP endpoints ([`oauth::endpoints`]: metadata, JWKS, registration, PAR, token,
+//! introspection, revocation, grant and consent management, the sandbox shortcut); the consent and confirmation
+//! pages ([`pages`]); the gateway as each bank's OAuth client and FDX caller ([`banks`]); the consent-enforced FDX
+//! resource API ([`fdx`]); revocation from every side with its ordering guarantee ([`revocation`]). [`app::router`]
+//! serves them from [`config::GatewayConfig`] over one HTTPS listener ([`server::start`]; [`config_file`] reads that
+//! configuration from TOML for `bankgate gateway`), with errors shaped per boundary ([`error`], [`fdx::error`]). It
+//! must never depend on `mock_bank`: the gateway talks to banks over HTTPS only, exactly as a real aggregator would.
 
 pub mod app;
 pub mod banks;
@@ -14,7 +16,9 @@ pub mod config;
 pub mod config_file;
 pub mod consent;
 pub mod error;
+pub mod fdx;
 pub mod oauth;
 pub mod pages;
+pub mod revocation;
 pub mod server;
 pub mod store;

@@ -19,8 +19,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::app::{AppState, router};
-use crate::banks::{BankClient, BankClientSettings, BankEntry, BankTimeouts};
-use crate::config::{Clock, GatewayConfig, SigningKeySource, StoreLocation, SystemClock};
+use crate::banks::{BankClient, BankClientSettings, BankEntry};
+use crate::config::{Clock, GatewayConfig, SigningKeySource, StoreLocation, SystemClock, UpstreamPolicy};
 use crate::oauth::endpoints::register::declare_configured_clients;
 use crate::oauth::jwks_fetch::JwksFetcher;
 use crate::oauth::keys::{KeySet, SigningKey};
@@ -130,13 +130,14 @@ pub struct BankAccess {
 
 impl BankAccess {
     /// One pooled mTLS client per bank; each bank sends the person back to `pages::bank_redirect_uri(issuer, id)`.
-    fn registry(&self, issuer: &str) -> anyhow::Result<BankRegistry> {
+    fn registry(&self, issuer: &str, upstream: &UpstreamPolicy) -> anyhow::Result<BankRegistry> {
         let mut registry = BankRegistry::new();
         for bank in &self.banks {
             let settings = BankClientSettings {
                 client_id: self.client_id.clone(),
                 redirect_uri: bank_redirect_uri(issuer, bank.id()),
-                timeouts: BankTimeouts::default(),
+                timeouts: upstream.timeouts_for(bank.id()),
+                breaker: upstream.breaker,
             };
             let client = BankClient::new(bank.clone(), &self.ca, &self.client_identity, &settings)
                 .with_context(|| format!("a client for bank `{}`", bank.id()))?;
@@ -174,7 +175,7 @@ pub async fn start_with_banks(
     // Client `jwks_uri` key sets are fetched trusting the configured CA only (see `oauth::jwks_fetch`).
     state = state.with_jwks_fetcher(JwksFetcher::new(&tls.ca).context("the jwks_uri client")?);
     if let Some(banks) = &banks {
-        let registry = banks.registry(&state.issuer)?;
+        let registry = banks.registry(&state.issuer, &state.config.upstream)?;
         state = state.with_banks(registry);
     }
     let server_tls = certs::server_config(&tls.server_identity, &tls.ca, certs::ClientAuth::Optional)?;

@@ -279,6 +279,17 @@ impl AppKey {
             &json!({"jti": jti, "htm": "POST", "htu": url, "iat": now}),
         )
     }
+
+    /// RFC 9449 §7: proof for a resource request `GET url` carrying `access_token`'s hash (`ath`).
+    fn resource_proof(&self, url: &str, access_token: &str) -> String {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let jti = bankgate::sandbox::random_token().unwrap();
+        let ath = URL_SAFE_NO_PAD.encode(Sha256::digest(access_token.as_bytes()));
+        self.sign(
+            &json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.public_jwk()}),
+            &json!({"jti": jti, "htm": "GET", "htu": url, "iat": now, "ath": ath}),
+        )
+    }
 }
 
 /// `form` plus a fresh client assertion of `client_id`.
@@ -408,6 +419,38 @@ async fn a_dpop_client_goes_from_par_through_mfa_login_to_refresh_introspection_
     assert_eq!(active["consent_id"], consent_id.as_str());
     assert_eq!(active["client_id"], client_id.as_str());
 
+    // The resource API (RFC 9449 §7.1): the DPoP scheme plus a proof of the key for this request.
+    let accounts_url = format!("{issuer}/fdx/v6/accounts");
+    let read = |authorization: String, proof: Option<String>| {
+        let mut request = app.get(&accounts_url).header("Authorization", authorization);
+        if let Some(proof) = proof {
+            request = request.header("DPoP", proof);
+        }
+        request.send()
+    };
+    let proof = key.resource_proof(&accounts_url, &access);
+    let response = read(format!("DPoP {access}"), Some(proof.clone())).await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
+    let accounts: Value = response.json().await.unwrap();
+    assert!(!accounts["accounts"].as_array().unwrap().is_empty(), "{accounts}");
+    // A stolen token without the key: as a bearer token, without a proof, with a thief's proof, with a replayed
+    // proof, or with a proof for another URL.
+    let thief = AppKey::new();
+    let stolen = [
+        ("as Bearer", format!("Bearer {access}"), None),
+        ("without a proof", format!("DPoP {access}"), None),
+        ("with a thief's proof", format!("DPoP {access}"), Some(thief.resource_proof(&accounts_url, &access))),
+        ("with a replayed proof", format!("DPoP {access}"), Some(proof)),
+        ("with a proof for another URL", format!("DPoP {access}"), Some(key.resource_proof(&token_url, &access))),
+    ];
+    for (how, authorization, proof) in stolen {
+        let response = read(authorization, proof).await.unwrap();
+        assert_eq!(response.status(), 401, "{how}");
+        let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        assert!(challenge.starts_with("DPoP "), "{how}: {challenge}");
+        assert_eq!(response.json::<Value>().await.unwrap()["code"], "603", "{how}");
+    }
+
     // Refresh (RFC 6749 §6) with a fresh proof by the same key.
     let refresh_form =
         with_assertion(&key, &client_id, &issuer, &[("grant_type", "refresh_token"), ("refresh_token", &refresh)]);
@@ -501,8 +544,14 @@ async fn mtls_tokens_carry_the_thumbprint_of_the_presented_certificate_and_fail_
     let active = introspect(refreshed["access_token"].as_str().unwrap_or_else(|| panic!("{refreshed}"))).await;
     assert_eq!(active["cnf"]["x5t#S256"], expected.as_str(), "{active}");
 
-    // The resource side: the consent's tokens reach no resource API yet (a later issue), so the binding is shown on
-    // the gateway's Grant Management API (OpenID Grant Management §6) with a management token of the same client.
+    // The resource API with the certificate the token is bound to; another certificate, or none, is refused.
+    let accounts_url = format!("{issuer}/fdx/v6/accounts");
+    let data_token = refreshed["access_token"].as_str().unwrap().to_owned();
+    let response = app.get(&accounts_url).bearer_auth(&data_token).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
+
+    // The same binding on the gateway's Grant Management API (OpenID Grant Management §6) with a management token
+    // of the same client.
     let form = [("grant_type", "client_credentials"), ("scope", "grant_management_query"), ("client_id", &client_id)];
     let management: Value = app.post(format!("{issuer}/token")).form(&form).send().await.unwrap().json().await.unwrap();
     let management = management["access_token"].as_str().unwrap_or_else(|| panic!("{management}")).to_owned();
@@ -517,6 +566,9 @@ async fn mtls_tokens_carry_the_thumbprint_of_the_presented_certificate_and_fail_
     let thief = https_client(sandbox.pki.ca_pem(), Some(format!("{}{}", other.cert_pem, other.key_pem)));
     let anonymous = https_client(sandbox.pki.ca_pem(), None);
     for (who, client) in [("another certificate", &thief), ("no certificate", &anonymous)] {
+        let data = client.get(&accounts_url).bearer_auth(&data_token).send().await.unwrap();
+        assert_eq!(data.status(), 401, "data with {who}");
+        assert_eq!(data.json::<Value>().await.unwrap()["code"], "603", "{who}");
         let stolen = client.get(&grant_url).bearer_auth(&management).send().await.unwrap();
         assert_eq!(stolen.status(), 401, "{who}");
         let body: Value = stolen.json().await.unwrap();

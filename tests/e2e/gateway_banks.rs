@@ -45,6 +45,7 @@ fn settings() -> BankClientSettings {
             request: Duration::from_secs(20),
             ..Default::default()
         },
+        breaker: Default::default(),
     }
 }
 

@@ -6,6 +6,7 @@ mod cli;
 mod consent_flow;
 mod gateway_banks;
 mod gateway_cmd;
+mod resource_api;
 mod sandbox;
 mod sandbox_clock;
 mod shortcut;

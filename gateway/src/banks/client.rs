@@ -27,7 +27,7 @@ use super::secret::{BankSecret, PkceVerifier};
 use super::transport::{OAuthTransport, build_http_client};
 
 /// Timeouts towards one bank.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BankTimeouts {
     /// TCP + TLS connection establishment.
     pub connect: Duration,
@@ -51,12 +51,18 @@ pub struct BankClientSettings {
     /// The registered redirect URI (matched exactly by the bank).
     pub redirect_uri: String,
     pub timeouts: BankTimeouts,
+    pub breaker: super::BreakerSettings,
 }
 
 /// Extra members of the bank's token response: the bank's consent and the accounts the person chose.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 struct BankTokenFields {
+    /// Absent on a sign-in-only (`scope=openid`) token response.
+    #[serde(default)]
     consent_id: String,
+    /// The bank's pairwise subject identifier of the person (OpenID Connect Core §8.1): stable per person and client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
     #[serde(default)]
     account_ids: Vec<String>,
 }
@@ -89,6 +95,8 @@ pub struct BankTokenSet {
     pub scope: Option<Vec<String>>,
     pub consent_id: String,
     pub account_ids: Vec<String>,
+    /// The person, as the bank names them to this client (`sub`), when the bank says.
+    pub subject: Option<String>,
 }
 
 /// Which token is revoked (RFC 7009 §2.1 `token_type_hint`).
@@ -160,6 +168,8 @@ pub struct BankClient {
     bank: BankEntry,
     http: reqwest::Client,
     oauth: OAuthClient,
+    /// Shared by every clone: one breaker per bank.
+    breaker: std::sync::Arc<super::CircuitBreaker>,
 }
 
 impl std::fmt::Debug for BankClient {
@@ -191,11 +201,17 @@ impl BankClient {
             )
             .set_redirect_uri(RedirectUrl::new(settings.redirect_uri.clone()).map_err(|e| config("redirect URI", e))?);
         let http = build_http_client(ca, identity, &settings.timeouts)?;
-        Ok(Self { bank, http, oauth })
+        let breaker = std::sync::Arc::new(super::CircuitBreaker::new(settings.breaker));
+        Ok(Self { bank, http, oauth, breaker })
     }
 
     pub fn bank(&self) -> &BankEntry {
         &self.bank
+    }
+
+    /// The bank's circuit breaker (the resource API consults it around [`get_json`](Self::get_json)).
+    pub fn breaker(&self) -> &super::CircuitBreaker {
+        &self.breaker
     }
 
     /// RFC 6749 §4.1.1 authorization request URL, with a fresh PKCE S256 pair (RFC 7636 §4.1-4.3). Keep the
@@ -470,6 +486,7 @@ fn token_set(response: &BankTokenResponse, now: OffsetDateTime) -> Result<BankTo
         scope: response.scopes().map(|scopes| scopes.iter().map(|s| s.as_str().to_owned()).collect()),
         consent_id: extra.consent_id.clone(),
         account_ids: extra.account_ids.clone(),
+        subject: extra.sub.clone().filter(|s| !s.is_empty() && s.len() <= 256),
     })
 }
 
@@ -486,6 +503,7 @@ mod tests {
             client_id: "gateway-client".into(),
             redirect_uri: "https://gateway.test/banks/callback".into(),
             timeouts: BankTimeouts::default(),
+            breaker: Default::default(),
         };
         BankClient::new(bank, &pki.ca_der(), &identity, &settings).unwrap()
     }
@@ -547,6 +565,7 @@ mod tests {
             client_id: "gateway-client".into(),
             redirect_uri: "https://gateway.test/cb".into(),
             timeouts: BankTimeouts::default(),
+            breaker: Default::default(),
         };
         assert!(matches!(
             BankClient::new(bank, &pki.ca_der(), &identity, &settings),

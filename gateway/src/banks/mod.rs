@@ -3,17 +3,19 @@
 //! [`BankDirectory`] lists the banks the gateway knows; [`BankClient`] (one per bank, shared) sends the person to the
 //! bank's authorization endpoint with PKCE S256 (RFC 7636), checks the redirect back (state, RFC 9207 `iss`),
 //! exchanges, refreshes and revokes bank tokens authenticating with the gateway's client certificate (RFC 8705
-//! §2.1 `tls_client_auth`), and reads FDX resources with [`BankClient::get_json`].
+//! §2.1 `tls_client_auth`), and reads FDX resources with [`BankClient::get_json`], behind a per-bank [`CircuitBreaker`].
 //!
 //! This module must never trust a CA other than the one it is given, follow a redirect from a bank, log or print a
 //! bank token, code or PKCE verifier (their `Debug` prints `<hidden>`), or depend on `mock_bank`.
 
+mod breaker;
 mod client;
 mod directory;
 mod fdx;
 mod secret;
 mod transport;
 
+pub use breaker::{BreakerSettings, CircuitBreaker};
 pub use client::{
     BankClient, BankClientSettings, BankOAuthError, BankTimeouts, BankTokenKind, BankTokenSet, CallbackError,
     SANDBOX_LOGIN_GRANT, SandboxLogin,

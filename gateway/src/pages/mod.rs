@@ -1,7 +1,8 @@
 //! The person-facing pages of the authorization server: `GET /authorize` (RFC 6749 §4.1.1 with FAPI 2.0's
 //! mandatory PAR, RFC 9126 §4), the consent page, the separate secondary-use opt-in screen (issue "Purpose limits"),
 //! the round trip to the chosen bank (`GET /banks/{bank_id}/callback`) and the final confirmation that issues the
-//! authorization code (RFC 6749 §4.1.2, with RFC 9207 `iss`).
+//! authorization code (RFC 6749 §4.1.2, with RFC 9207 `iss`); and the person's dashboard ([`dashboard`]), whose
+//! bank sign-in returns through the same bank callback (dispatched by the `state` of the dashboard session).
 //!
 //! Server-rendered HTML without JavaScript; every form carries a CSRF token bound to the server-side session named
 //! by the `__Host-gw_session` cookie; every page is sent with a CSP (`frame-ancestors 'none'`), `X-Frame-Options:
@@ -31,6 +32,7 @@
 //! This module must never redirect to a URI that is not the pushed (registered) redirect URI or the chosen bank's
 //! authorization endpoint, never log a session id, CSRF token, code or bank token, and never read the wall clock.
 
+pub mod dashboard;
 pub mod registry;
 pub mod session;
 
@@ -49,7 +51,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::app::AppState;
-use crate::banks::{BankSecret, BankTokenKind, BankTokenSet, CallbackError};
+use crate::banks::{BankTokenSet, CallbackError};
 use crate::consent::{
     Authorization, Consent, ConsentRequest, ConsentStatus, ConsentSubject, Initiator, RevocationReason,
 };
@@ -72,7 +74,7 @@ pub const POLICY_REFUSAL: &str = "data_sharing_policy";
 /// The bank's `error_description` is shown to the person cut to this many characters.
 pub const MAX_BANK_DESCRIPTION: usize = 300;
 /// The longest the bank-token revocation may hold up the person's redirect.
-pub const BANK_REVOCATION_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
+pub use crate::revocation::BANK_REVOCATION_BOUND;
 /// Largest form body the pages accept.
 const BODY_LIMIT: usize = 16 * 1024;
 const BASE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'";
@@ -86,6 +88,10 @@ pub fn router() -> Router<AppState> {
         .route(CONFIRM_PATH, post(confirm_submit))
         .route(REFUSED_PATH, post(refused_submit))
         .route("/banks/{bank_id}/callback", get(bank_callback))
+        .route(dashboard::DASHBOARD_PATH, get(dashboard::home))
+        .route(dashboard::SIGNIN_PATH, post(dashboard::signin))
+        .route(dashboard::REVOKE_PATH, post(dashboard::revoke))
+        .route(dashboard::SIGNOUT_PATH, post(dashboard::signout))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(security_headers))
 }
@@ -524,6 +530,11 @@ async fn bank_callback(
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
+    if let Ok(Query(pairs)) = &query
+        && let Some(response) = dashboard::callback(&state, &bank_id, &headers, pairs).await
+    {
+        return response;
+    }
     let Some(id) = session_id(&headers) else { return session_missing() };
     let Some(mut session) = state.sessions.get(&id, state.now()) else { return session_missing() };
     let Stage::AtBank { bank, bank_state, verifier, opted_in } = session.stage.clone() else {
@@ -585,8 +596,9 @@ async fn bank_callback(
         data: cluster_words(&session.request),
     };
     let response = page(StatusCode::OK, &template, Some(csp_for(&state, &session.redirect_uri, false)));
-    // The bank's consent id is the only stable handle on the person the bank returns.
-    session.stage = Stage::Confirm { bank, consent_id, person: tokens.consent_id, accounts, opted_in };
+    // The person is the bank's pairwise subject (`sub`); a bank that names none leaves its consent id as the handle.
+    let person = tokens.subject.clone().unwrap_or_else(|| tokens.consent_id.clone());
+    session.stage = Stage::Confirm { bank, consent_id, person, accounts, opted_in };
     state.sessions.put(&id, session, now);
     response
 }
@@ -678,30 +690,7 @@ async fn refused_submit(State(state): State<AppState>, headers: HeaderMap, form:
 /// delete its sealed bank tokens. Failures are logged; none of them stops the person's redirect.
 async fn abandon_pending_consent(state: &AppState, bank: &str, consent_id: &str, by_person: bool) {
     let now = state.now();
-    match state.store.bank_tokens(consent_id).await {
-        Ok(Some(tokens)) => match state.banks.get(bank) {
-            Some(client) => {
-                let revocations = async {
-                    let mut secrets = Vec::new();
-                    if let Some(refresh) = &tokens.refresh_token {
-                        secrets.push((BankSecret::new(refresh.clone()), BankTokenKind::Refresh));
-                    }
-                    secrets.push((BankSecret::new(tokens.access_token.clone()), BankTokenKind::Access));
-                    for (secret, kind) in &secrets {
-                        if let Err(err) = client.revoke(secret, *kind).await {
-                            tracing::warn!(bank = %bank, error = %err, kind = ?kind, "bank token revocation failed");
-                        }
-                    }
-                };
-                if tokio::time::timeout(BANK_REVOCATION_BOUND, revocations).await.is_err() {
-                    tracing::warn!(bank = %bank, "bank token revocation timed out");
-                }
-            }
-            None => tracing::warn!(bank = %bank, "bank tokens of an abandoned consent: the bank is not configured"),
-        },
-        Ok(None) => {}
-        Err(err) => tracing::warn!(error = %err, "abandoned consent: bank tokens unreadable"),
-    }
+    crate::revocation::revoke_at_bank(state, bank, consent_id).await;
     let (reason, initiator) = if by_person {
         (RevocationReason::UserAction, Initiator::Person)
     } else {

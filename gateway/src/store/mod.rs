@@ -313,6 +313,53 @@ pub enum ConsentRevocationOutcome {
     Refused(LifecycleError),
 }
 
+/// How an access to the resource API ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditOutcome {
+    /// Data was returned.
+    Served,
+    /// The gateway refused (account or cluster outside the consent, bad input, rate limit, revoked meanwhile).
+    Denied,
+    /// The bank failed or could not be reached.
+    Failed,
+}
+
+impl AuditOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Served => "served",
+            Self::Denied => "denied",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AuditOutcome> {
+        [Self::Served, Self::Denied, Self::Failed].into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// One access to the resource API by an app, under a consent (DESIGN.md flow 4: "each access is appended to the
+/// audit log"; the person's dashboard shows who read what, when).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    /// Assigned by the store (append order); ignored on append.
+    pub seq: i64,
+    pub at: OffsetDateTime,
+    pub client_id: String,
+    pub consent_id: String,
+    pub bank: String,
+    pub person: String,
+    /// The endpoint's short name (`accounts`, `transactions`, ...; `fdx::table::ENDPOINTS`).
+    pub endpoint: String,
+    pub account_id: Option<String>,
+    /// The consent's clusters the endpoint drew on.
+    pub clusters: Vec<crate::consent::DataCluster>,
+    /// The HTTP status the app got.
+    pub status: u16,
+    pub outcome: AuditOutcome,
+    pub interaction_id: String,
+}
+
 /// Everything the gateway persists. Implementations must make each method atomic and durable once it returns `Ok`.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + fmt::Debug {
@@ -392,6 +439,14 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn bank_tokens(&self, consent_id: &str) -> Result<Option<BankTokens>, StoreError>;
     /// Deletes the bank tokens of a consent (once revoked at the bank); true when there were some.
     async fn delete_bank_tokens(&self, consent_id: &str) -> Result<bool, StoreError>;
+
+    // The access log.
+    /// Appends one record (durable once `Ok`).
+    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
+    /// The newest `limit` records of a consent, newest first.
+    async fn audit_of_consent(&self, consent_id: &str, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+    /// The newest `limit` records about a person at a bank (every app, every consent), newest first.
+    async fn audit_of_person(&self, bank: &str, person: &str, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
 
     // Replay caches.
     /// Remembers `(kind, issuer, jti)` until `expires_at`; true when it was new, false when it is a replay.

@@ -11,8 +11,9 @@
 
 use super::group_commit::GroupCommit;
 use super::{
-    BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption, ConsentRevocationOutcome, JtiKind, ParRecord,
-    ParUse, SealKey, Store, StoreError, TokenBinding, TokenHash, TokenKind, TokenRecord,
+    AuditOutcome, AuditRecord, BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption,
+    ConsentRevocationOutcome, JtiKind, ParRecord, ParUse, SealKey, Store, StoreError, TokenBinding, TokenHash,
+    TokenKind, TokenRecord,
 };
 use crate::consent::{
     Consent, ConsentDuration, ConsentRequest, ConsentStatus, ConsentSubject, DataCluster, DurationType, Initiator,
@@ -708,6 +709,34 @@ impl Store for SqliteStore {
         remember_jti_on(&mut conn, kind, issuer, jti, expires_at, now).await
     }
 
+    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+        if let Some(writer) = &self.writer {
+            let record = record.clone();
+            return writer.run(move |conn| Box::pin(async move { append_audit_on(conn, &record).await })).await;
+        }
+        let mut conn = self.pool.acquire().await?;
+        append_audit_on(&mut conn, record).await
+    }
+
+    async fn audit_of_consent(&self, consent_id: &str, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit_log WHERE consent_id = $1 ORDER BY seq DESC LIMIT $2")
+            .bind(consent_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
+    async fn audit_of_person(&self, bank: &str, person: &str, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit_log WHERE bank = $1 AND person = $2 ORDER BY seq DESC LIMIT $3")
+            .bind(bank)
+            .bind(person)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(audit_from_row).collect()
+    }
+
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let jti = sqlx::query("DELETE FROM jti_replay WHERE expires_at <= $1").bind(ts(now)).execute(&mut *tx).await?;
@@ -720,6 +749,55 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(jti.rows_affected() + par.rows_affected() + codes.rows_affected())
     }
+}
+
+async fn append_audit_on(conn: &mut SqliteConnection, r: &AuditRecord) -> Result<(), StoreError> {
+    let clusters: Vec<&str> = r.clusters.iter().map(|c| c.as_fdx()).collect();
+    sqlx::query(
+        "INSERT INTO audit_log (at, client_id, consent_id, bank, person, endpoint, account_id, clusters, status, outcome,
+                                interaction_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(ts(r.at))
+    .bind(&r.client_id)
+    .bind(&r.consent_id)
+    .bind(&r.bank)
+    .bind(&r.person)
+    .bind(&r.endpoint)
+    .bind(&r.account_id)
+    .bind(clusters.join(" "))
+    .bind(i64::from(r.status))
+    .bind(r.outcome.as_str())
+    .bind(&r.interaction_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn audit_from_row(row: &SqliteRow) -> Result<AuditRecord, StoreError> {
+    let clusters: String = row.try_get("clusters")?;
+    let clusters = clusters
+        .split(' ')
+        .filter(|c| !c.is_empty())
+        .map(|c| c.parse::<DataCluster>().map_err(|e| StoreError::Corrupt(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let outcome: String = row.try_get("outcome")?;
+    let status: i64 = row.try_get("status")?;
+    Ok(AuditRecord {
+        seq: row.try_get("seq")?,
+        at: from_ts(row.try_get("at")?)?,
+        client_id: row.try_get("client_id")?,
+        consent_id: row.try_get("consent_id")?,
+        bank: row.try_get("bank")?,
+        person: row.try_get("person")?,
+        endpoint: row.try_get("endpoint")?,
+        account_id: row.try_get("account_id")?,
+        clusters,
+        status: u16::try_from(status).map_err(|_| StoreError::Corrupt(format!("audit status {status}")))?,
+        outcome: AuditOutcome::parse(&outcome)
+            .ok_or_else(|| StoreError::Corrupt(format!("audit outcome {outcome}")))?,
+        interaction_id: row.try_get("interaction_id")?,
+    })
 }
 
 async fn insert_revocation(

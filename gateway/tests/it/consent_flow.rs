@@ -84,6 +84,7 @@ impl Gateway {
             client_id: "gateway-client".into(),
             redirect_uri: bank_redirect_uri(ISSUER, "harbor"),
             timeouts: BankTimeouts::default(),
+            breaker: Default::default(),
         };
         let entry = BankEntry::new("harbor", "Harbor Trust", bank_issuer, bank_issuer).expect("bank");
         let bank = BankClient::new(entry, &pki.ca_der(), &identity, &settings).expect("bank client");

@@ -42,6 +42,7 @@ impl Gateway {
             client_id: "gateway-client".into(),
             redirect_uri: bank_redirect_uri(ISSUER, "deadbank"),
             timeouts: BankTimeouts::default(),
+            breaker: Default::default(),
         };
         let entry =
             BankEntry::new("deadbank", "Dead Bank", "https://127.0.0.1:1", "https://127.0.0.1:1").expect("bank");

@@ -5,12 +5,14 @@
 //! revoking a consent stops its tokens at once, replayed `jti`s are refused, bank tokens are unreadable on disk and
 //! everything acknowledged survives a restart.
 
+use gateway::consent::DataCluster;
 use gateway::consent::{
     Authorization, Consent, ConsentRequest, ConsentStatus, ConsentSubject, Initiator, LifecycleError, RevocationReason,
 };
 use gateway::store::{
-    BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption, ConsentRevocationOutcome, DynStore, JtiKind,
-    ParRecord, ParUse, SealKey, SqliteStore, Store, StoreError, TokenBinding, TokenHash, TokenKind, TokenRecord,
+    AuditOutcome, AuditRecord, BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption,
+    ConsentRevocationOutcome, DynStore, JtiKind, ParRecord, ParUse, SealKey, SqliteStore, Store, StoreError,
+    TokenBinding, TokenHash, TokenKind, TokenRecord,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -343,6 +345,41 @@ async fn check_bank_tokens(store: &dyn Store) {
     assert!(store.consent("c1").await.unwrap().is_some());
 }
 
+fn access(seq_hint: u16, consent: &str, person: &str, outcome: AuditOutcome) -> AuditRecord {
+    AuditRecord {
+        seq: 0,
+        at: T0 + Duration::seconds(i64::from(seq_hint)),
+        client_id: "app-1".into(),
+        consent_id: consent.into(),
+        bank: "first-national".into(),
+        person: person.into(),
+        endpoint: "transactions".into(),
+        account_id: Some("acc-1".into()),
+        clusters: vec![DataCluster::Transactions],
+        status: if outcome == AuditOutcome::Served { 200 } else { 404 },
+        outcome,
+        interaction_id: format!("ia-{seq_hint}"),
+    }
+}
+
+async fn check_audit_log(store: &dyn Store) {
+    assert!(store.audit_of_consent("c1", 10).await.unwrap().is_empty());
+    store.append_audit(&access(1, "c1", "user_good", AuditOutcome::Served)).await.unwrap();
+    store.append_audit(&access(2, "c1", "user_good", AuditOutcome::Denied)).await.unwrap();
+    store.append_audit(&access(3, "c2", "user_good", AuditOutcome::Failed)).await.unwrap();
+    store.append_audit(&access(4, "c3", "user_mfa", AuditOutcome::Served)).await.unwrap();
+    let of_c1 = store.audit_of_consent("c1", 10).await.unwrap();
+    assert_eq!(of_c1.len(), 2);
+    assert_eq!(of_c1[0].interaction_id, "ia-2", "newest first");
+    assert_eq!(of_c1[1], AuditRecord { seq: of_c1[1].seq, ..access(1, "c1", "user_good", AuditOutcome::Served) });
+    assert!(of_c1[0].seq > of_c1[1].seq);
+    let of_person = store.audit_of_person("first-national", "user_good", 10).await.unwrap();
+    let consents: Vec<&str> = of_person.iter().map(|r| r.consent_id.as_str()).collect();
+    assert_eq!(consents, ["c2", "c1", "c1"], "every consent of the person, newest first, nobody else's");
+    assert_eq!(store.audit_of_person("first-national", "user_good", 1).await.unwrap().len(), 1, "limit");
+    assert!(store.audit_of_person("other-bank", "user_good", 10).await.unwrap().is_empty());
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite_memory {
@@ -372,6 +409,7 @@ conformance!(
     check_revocation,
     check_jti_replay,
     check_bank_tokens,
+    check_audit_log,
 );
 
 // ---- SQLite-specific: concurrency, encryption on disk, durability ----

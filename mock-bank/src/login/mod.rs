@@ -8,6 +8,12 @@
 //! `refusal=data_sharing_policy`). A sandbox-only extension grant (RFC 6749 §4.5, `token::SANDBOX_LOGIN_GRANT`)
 //! lets the gateway's sandbox shortcut log a test user in without a browser, with the same outcomes as the pages.
 //!
+//! Every token response names the person with a pairwise subject identifier `sub` (OpenID Connect Core 1.0 §8.1,
+//! [`PairwiseSubjects`]): stable for one customer and one client, unrelated between clients. `scope=openid` alone
+//! is a sign-in only: the person signs in (and passes MFA) and the bank redirects back with a code at once, without
+//! the account page; the code buys `sub` and nothing else (no consent, no refresh token, an access token that opens
+//! no FDX resource). `openid` together with `fdx:*` scopes is refused with `invalid_scope`.
+//!
 //! Two routers: [`router`] for the login listener (HTTPS, a person's browser: `/oauth/authorize`, `/login`,
 //! `/login/mfa`, `/login/accounts`, `/login/consent`) and [`token_router`] for the API listener (HTTPS + required
 //! client certificate: `/oauth/token`, `/oauth/revoke`). The rules live in [`AuthServer`]; handlers are thin.
@@ -26,6 +32,7 @@ pub mod scopes;
 mod secrets;
 mod service;
 mod sessions;
+mod subject;
 mod token;
 mod uri;
 
@@ -33,6 +40,7 @@ pub use error::AuthError;
 pub use scopes::DataCluster;
 pub use service::{ACCESS_TOKEN_TTL, AuthServer, CODE_TTL, MAX_CONSENT_DAYS, TokenResponse};
 pub use sessions::{MAX_MFA_TRIES, MAX_PASSWORD_TRIES, SESSION_TTL};
+pub use subject::{PairwiseSubjects, SUB_LEN};
 
 use crate::{ledger::users::ChosenError, state::BankState};
 use serde::{Deserialize, Serialize};

@@ -16,13 +16,23 @@
 //! parameter `refusal=data_sharing_policy` (RFC 6749 §8.2), so the client can tell the bank's policy from the
 //! person's choice. The recipient is used for this check only: it is not stored with the bank's consent (that
 //! would need a migration of `auth_consents`, and nothing reads it afterwards).
+//!
+//! Sign-in only: `scope=openid` alone (OpenID Connect Core 1.0 §3.1.2.1; `scopes::RequestedScope::SignIn`) asks the
+//! bank to sign the person in and share nothing. The password page says so; the person signs in with the same rules
+//! (wrong passwords counted, MFA users enter their code, locked and `login_error_<code>` users fail exactly as in a
+//! data request), and then, with no account page and no consent, the bank redirects back at once with a code,
+//! `state` and `iss` (RFC 9207); the code is redeemed with the same PKCE S256 check. The extension parameters
+//! (`purpose`, `platform`, `recipient`, `duration_days`) belong to data sharing and are refused with
+//! `invalid_request` next to `openid`; `openid` together with `fdx:*` scopes is refused with `invalid_scope`.
 
 use super::{
     AuthError, DataCluster, MAX_CONSENT_DAYS,
     params::Params,
-    scopes, secrets,
-    service::ApprovedGrant,
-    sessions::{AuthorizeRequest, LoginSession, MAX_MFA_TRIES, MAX_PASSWORD_TRIES, Stage},
+    scopes,
+    scopes::RequestedScope,
+    secrets,
+    service::{ApprovedGrant, SharingTerms},
+    sessions::{AuthorizeRequest, LoginSession, MAX_MFA_TRIES, MAX_PASSWORD_TRIES, SharingRequest, Stage},
     uri,
 };
 use crate::{
@@ -135,6 +145,8 @@ struct LoginTemplate {
     brand: Brand,
     csrf: String,
     client_id: String,
+    /// `scope=openid`: the app only wants to know it is this person; no account data.
+    sign_in_only: bool,
     username: String,
     error: Option<String>,
 }
@@ -447,14 +459,16 @@ fn authorization_request(
     oauth_state: Option<String>,
 ) -> Result<AuthorizeRequest, Refused> {
     let (request, recipient) = parse_request(params, client_id, redirect_uri, oauth_state)?;
+    // A sign-in only shares nothing: there is nothing for the data-sharing policy to judge.
+    let Some(sharing) = &request.sharing else { return Ok(request) };
     // The bank's data-sharing policy applies whatever the person would agree to (checked once every parameter is
     // known good, so a malformed request is reported as such rather than as a refusal).
     let parties = SharingParties {
         recipient: recipient.as_deref().unwrap_or(client_id),
         is_third_party: recipient.is_some(),
-        platform: request.platform.as_deref(),
+        platform: sharing.platform.as_deref(),
     };
-    match state.profile.sharing.refusal(parties, &request.purposes, &request.clusters) {
+    match state.profile.sharing.refusal(parties, &sharing.purposes, &sharing.clusters) {
         Some(refusal) => Err(Refused::Policy(refusal.describe(&state.profile.display_name))),
         None => Ok(request),
     }
@@ -489,7 +503,27 @@ fn parse_request(
         return Err(AuthError::InvalidRequest("code_challenge is not a base64url SHA-256 value".into()));
     }
     let scope = single("scope")?.ok_or_else(|| AuthError::InvalidScope("scope is required".into()))?;
-    let clusters = scopes::parse_scopes(scope).map_err(|e| AuthError::InvalidScope(e.to_string()))?;
+    let clusters = match scopes::parse_requested(scope).map_err(|e| AuthError::InvalidScope(e.to_string()))? {
+        RequestedScope::Data(clusters) => clusters,
+        RequestedScope::SignIn => {
+            // Sign-in only: the data-sharing extension parameters have no meaning, so they are refused, not ignored.
+            for name in ["purpose", "platform", "recipient", "duration_days"] {
+                if single(name)?.is_some() {
+                    return Err(AuthError::InvalidRequest(format!(
+                        "scope=openid signs the person in and shares no data: `{name}` does not apply"
+                    )));
+                }
+            }
+            let request = AuthorizeRequest {
+                client_id: client_id.to_owned(),
+                redirect_uri: redirect_uri.to_owned(),
+                state: oauth_state,
+                code_challenge: code_challenge.to_owned(),
+                sharing: None,
+            };
+            return Ok((request, None));
+        }
+    };
     let purposes: Vec<String> =
         single("purpose")?.unwrap_or("").split(' ').filter(|p| !p.is_empty()).map(str::to_owned).collect();
     if purposes.len() > MAX_PURPOSES || !purposes.iter().all(|p| is_identifier(p)) {
@@ -520,10 +554,7 @@ fn parse_request(
         redirect_uri: redirect_uri.to_owned(),
         state: oauth_state,
         code_challenge: code_challenge.to_owned(),
-        clusters,
-        purposes,
-        platform,
-        duration_days,
+        sharing: Some(SharingRequest { clusters, purposes, platform, duration_days }),
     };
     Ok((request, recipient))
 }
@@ -542,6 +573,7 @@ fn login_form(
         brand: brand(state),
         csrf: session.csrf.clone(),
         client_id: session.request.client_id.clone(),
+        sign_in_only: session.request.sharing.is_none(),
         username,
         error,
     };
@@ -613,6 +645,8 @@ async fn login_submit(State(state): State<Arc<BankState>>, headers: HeaderMap, f
     }
     let stage = if user.persona == Persona::Mfa {
         Stage::Mfa { customer_index: user.customer_index, chosen_error: user.chosen_error, wrong_codes: 0 }
+    } else if request.sharing.is_none() {
+        return finish_sign_in(&state, &id, user.customer_index);
     } else {
         Stage::Accounts { customer_index: user.customer_index, chosen_error: user.chosen_error }
     };
@@ -653,7 +687,9 @@ fn wrong_password(state: &BankState, id: &str, session: &LoginSession, username:
 // One-time code
 
 fn mfa_form(state: &BankState, session: &LoginSession, status: StatusCode, error: Option<String>) -> Response {
-    page(status, &MfaTemplate { brand: brand(state), csrf: session.csrf.clone(), error }, None)
+    // A sign-in only ends with this form's post redirecting to the client: allow its origin as a form target.
+    let redirect_uri = session.request.sharing.is_none().then_some(session.request.redirect_uri.as_str());
+    page(status, &MfaTemplate { brand: brand(state), csrf: session.csrf.clone(), error }, redirect_uri)
 }
 
 async fn mfa_page(State(state): State<Arc<BankState>>, headers: HeaderMap) -> Response {
@@ -681,6 +717,9 @@ async fn mfa_submit(State(state): State<Arc<BankState>>, headers: HeaderMap, for
     };
     let code = params.get("code").ok().flatten().unwrap_or("");
     if code.len() <= MAX_CODE && secrets::ct_eq_str(code.trim(), users::MFA_CODE) {
+        if session.request.sharing.is_none() {
+            return finish_sign_in(&state, &id, customer_index);
+        }
         let stage = Stage::Accounts { customer_index, chosen_error };
         if state.auth.sessions.update(&id, state.auth.now(), |s| s.stage = stage).is_none() {
             return session_missing(&state);
@@ -731,24 +770,39 @@ fn last4(number: &str) -> String {
     digits[digits.len().saturating_sub(4)..].iter().collect()
 }
 
+/// The session's data request; a sign-in only never reaches the account page (it ends after the sign-in), so
+/// arriving here without one is a session that cannot go on.
+fn sharing_of(state: &BankState, session: &LoginSession) -> Result<SharingRequest, Box<Response>> {
+    session.request.sharing.clone().ok_or_else(|| {
+        Box::new(message(
+            state,
+            StatusCode::BAD_REQUEST,
+            "There are no accounts to choose",
+            "This sign-in does not share any account data. Go back to the app you came from.",
+            None,
+        ))
+    })
+}
+
 fn accounts_form(
     state: &BankState,
     session: &LoginSession,
+    sharing: &SharingRequest,
     accounts: &[Account],
     chosen: Option<&[&str]>,
     status: StatusCode,
     error: Option<String>,
 ) -> Response {
     let request = &session.request;
-    let expires_on = (state.auth.now() + time::Duration::days(i64::from(request.duration_days)))
+    let expires_on = (state.auth.now() + time::Duration::days(i64::from(sharing.duration_days)))
         .format(time::macros::format_description!("[month repr:long] [day padding:none], [year]"))
         .unwrap_or_default();
     let template = AccountsTemplate {
         brand: brand(state),
         csrf: session.csrf.clone(),
         client_id: request.client_id.clone(),
-        data_asked: request.clusters.iter().map(|c: &DataCluster| c.plain_words()).collect(),
-        purposes: request.purposes.iter().map(|p| p.replace(['_', '-'], " ")).collect(),
+        data_asked: sharing.clusters.iter().map(|c: &DataCluster| c.plain_words()).collect(),
+        purposes: sharing.purposes.iter().map(|p| p.replace(['_', '-'], " ")).collect(),
         expires_on,
         accounts: accounts
             .iter()
@@ -772,8 +826,12 @@ async fn accounts_page(State(state): State<Arc<BankState>>, headers: HeaderMap) 
     };
     match session.stage {
         Stage::Accounts { customer_index, .. } => {
+            let sharing = match sharing_of(&state, &session) {
+                Ok(sharing) => sharing,
+                Err(page) => return *page,
+            };
             let accounts = state.ledger.accounts(customer_index);
-            accounts_form(&state, &session, &accounts, None, StatusCode::OK, None)
+            accounts_form(&state, &session, &sharing, &accounts, None, StatusCode::OK, None)
         }
         ref stage => see_other(stage_path(stage)),
     }
@@ -786,6 +844,10 @@ async fn consent_submit(State(state): State<Arc<BankState>>, headers: HeaderMap,
     };
     let Stage::Accounts { customer_index, chosen_error } = session.stage.clone() else {
         return see_other(stage_path(&session.stage));
+    };
+    let sharing = match sharing_of(&state, &session) {
+        Ok(sharing) => sharing,
+        Err(page) => return *page,
     };
     let params = match checked_form(&state, &session, form) {
         Ok(params) => params,
@@ -816,30 +878,53 @@ async fn consent_submit(State(state): State<Arc<BankState>>, headers: HeaderMap,
     chosen.dedup();
     if chosen.len() > MAX_ACCOUNTS_CHOSEN || !chosen.iter().all(|c| accounts.iter().any(|a| a.account_id == *c)) {
         let error = Some("Choose the accounts to share from the list below.".to_owned());
-        return accounts_form(&state, &session, &accounts, None, StatusCode::BAD_REQUEST, error);
+        return accounts_form(&state, &session, &sharing, &accounts, None, StatusCode::BAD_REQUEST, error);
     }
     if chosen.is_empty() {
         let error = Some("Choose at least one account to share, or cancel.".to_owned());
-        return accounts_form(&state, &session, &accounts, Some(&[]), StatusCode::BAD_REQUEST, error);
+        return accounts_form(&state, &session, &sharing, &accounts, Some(&[]), StatusCode::BAD_REQUEST, error);
     }
     // The last step takes the session: a double submit cannot issue two codes.
     let Some(session) = state.auth.sessions.take(&id, state.auth.now()) else {
         return session_missing(&state);
     };
-    let request = session.request;
     let account_ids: Vec<String> =
         accounts.iter().filter(|a| chosen.contains(&a.account_id.as_str())).map(|a| a.account_id.clone()).collect();
+    let terms = SharingTerms {
+        account_ids,
+        clusters: sharing.clusters,
+        purposes: sharing.purposes,
+        platform: sharing.platform,
+        chosen_error,
+        duration_days: sharing.duration_days,
+    };
+    code_redirect(&state, &session.request, customer_index, Some(terms))
+}
+
+/// Sign-in only (`scope=openid`): the person is signed in (and passed MFA) and shares nothing, so there is no account
+/// page: the session ends here and the code goes back at once. Taking the session means a double submit cannot
+/// issue two codes.
+fn finish_sign_in(state: &BankState, id: &str, customer_index: u32) -> Response {
+    let Some(session) = state.auth.sessions.take(id, state.auth.now()) else {
+        return session_missing(state);
+    };
+    code_redirect(state, &session.request, customer_index, None)
+}
+
+/// The end of every successful authorization: a single-use code for what was approved, sent back to the client's
+/// exact redirect URI with `state` and `iss`; the session cookie is cleared.
+fn code_redirect(
+    state: &BankState,
+    request: &AuthorizeRequest,
+    customer_index: u32,
+    sharing: Option<SharingTerms>,
+) -> Response {
     let grant = ApprovedGrant {
         client_id: request.client_id.clone(),
         redirect_uri: request.redirect_uri.clone(),
         code_challenge: request.code_challenge.clone(),
         customer_index,
-        account_ids,
-        clusters: request.clusters.clone(),
-        purposes: request.purposes.clone(),
-        platform: request.platform.clone(),
-        chosen_error,
-        duration_days: request.duration_days,
+        sharing,
     };
     let response = match state.auth.issue_code(grant) {
         Ok(code) => {
@@ -851,7 +936,7 @@ async fn consent_submit(State(state): State<Arc<BankState>>, headers: HeaderMap,
             p.push(("iss", state.auth.issuer()));
             see_other(&uri::with_query(&request.redirect_uri, &p))
         }
-        Err(err) => see_other(&error_location(&state, &request, &err)),
+        Err(err) => see_other(&error_location(state, request, &err)),
     };
     with_cookie(response, &cleared_cookie())
 }

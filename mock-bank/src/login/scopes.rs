@@ -1,9 +1,17 @@
 //! FDX data clusters and the OAuth scope strings that ask for them (`fdx:<cluster>:read`).
 //!
-//! The one place where scope strings are parsed and formatted: [`parse_scopes`] and [`format_scopes`]. Cluster names
-//! follow the FDX 6.2 `DataCluster` enum (`components.schemas.DataCluster`); the bank supports the seven clusters its
-//! API serves. This module does no I/O and must never accept a scope it cannot honour: an unknown scope is an
-//! `invalid_scope` error (RFC 6749 §4.1.2.1), never silently dropped.
+//! The one place where scope strings are parsed and formatted: [`parse_scopes`], [`parse_requested`] and
+//! [`format_scopes`]. Cluster names follow the FDX 6.2 `DataCluster` enum (`components.schemas.DataCluster`); the
+//! bank supports the seven clusters its API serves.
+//!
+//! One more scope is understood on the authorization request and the sandbox-login grant: [`OPENID`] alone
+//! ([`RequestedScope::SignIn`]) asks the bank only to sign the person in and name them to the client with a pairwise
+//! `sub` (OpenID Connect Core 1.0 §8.1), sharing no data. It cannot be combined with `fdx:*` scopes: a request that
+//! mixes them is refused with `invalid_scope` ([`ScopeError::OpenidWithData`]) rather than having one part ignored,
+//! so a client always gets exactly the kind of authorization it asked for.
+//!
+//! This module does no I/O and must never accept a scope it cannot honour: an unknown scope is an `invalid_scope`
+//! error (RFC 6749 §4.1.2.1), never silently dropped.
 
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +92,21 @@ pub enum ScopeError {
     Empty,
     #[error("unknown scope `{0}`")]
     Unknown(String),
+    /// `openid` (sign in only) together with data scopes.
+    #[error("`openid` signs the person in without sharing data and cannot be combined with fdx scopes")]
+    OpenidWithData,
+}
+
+/// The scope of a sign-in that shares no data.
+pub const OPENID: &str = "openid";
+
+/// What an authorization request (or the sandbox-login grant) asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestedScope {
+    /// `scope=openid`: sign the person in; no data, no consent.
+    SignIn,
+    /// `fdx:<cluster>:read` scopes: a data-sharing consent on these clusters (sorted, no duplicates).
+    Data(Vec<DataCluster>),
 }
 
 /// Longest scope parameter accepted (seven clusters fit many times over).
@@ -108,6 +131,23 @@ pub fn parse_scopes(scope: &str) -> Result<Vec<DataCluster>, ScopeError> {
         return Err(ScopeError::Empty);
     }
     Ok(clusters)
+}
+
+/// Parse the scope parameter of an authorization request (RFC 6749 §3.3): `openid` alone is a sign-in, anything
+/// else must be data scopes ([`parse_scopes`]). `openid` next to data scopes is [`ScopeError::OpenidWithData`].
+pub fn parse_requested(scope: &str) -> Result<RequestedScope, ScopeError> {
+    if scope.len() > MAX_SCOPE_LEN || !scope.split(' ').any(|t| t == OPENID) {
+        return parse_scopes(scope).map(RequestedScope::Data);
+    }
+    let others: Vec<&str> = scope.split(' ').filter(|t| !t.is_empty() && *t != OPENID).collect();
+    if others.is_empty() {
+        return Ok(RequestedScope::SignIn);
+    }
+    // An unknown scope is reported as such; known data scopes next to `openid` are the mix this bank refuses.
+    match others.iter().find(|t| !DataCluster::ALL.iter().any(|c| c.scope() == **t)) {
+        Some(unknown) => Err(ScopeError::Unknown(unknown.chars().take(64).collect())),
+        None => Err(ScopeError::OpenidWithData),
+    }
 }
 
 /// Format clusters as a space-separated scope parameter (the inverse of [`parse_scopes`]).
@@ -141,6 +181,20 @@ mod tests {
             Err(ScopeError::Unknown("fdx:investments:read".into()))
         );
         assert!(parse_scopes(&"a".repeat(2000)).is_err());
+    }
+
+    #[test]
+    fn openid_alone_is_a_sign_in_and_never_mixes_with_data_scopes() {
+        assert_eq!(parse_requested("openid"), Ok(RequestedScope::SignIn));
+        assert_eq!(parse_requested(" openid  openid "), Ok(RequestedScope::SignIn));
+        assert_eq!(parse_requested("fdx:transactions:read"), Ok(RequestedScope::Data(vec![DataCluster::Transactions])));
+        assert_eq!(parse_requested("openid fdx:accountbasic:read"), Err(ScopeError::OpenidWithData));
+        assert_eq!(parse_requested("fdx:accountbasic:read openid"), Err(ScopeError::OpenidWithData));
+        assert_eq!(parse_requested("openid profile"), Err(ScopeError::Unknown("profile".into())));
+        assert_eq!(parse_requested(""), Err(ScopeError::Empty));
+        assert!(parse_requested(&format!("openid {}", "a".repeat(2000))).is_err());
+        // The data-only parser (refresh requests) knows no `openid`.
+        assert_eq!(parse_scopes("openid"), Err(ScopeError::Unknown("openid".into())));
     }
 
     #[test]

@@ -6,6 +6,15 @@
 //! persisted before the bank acknowledges it; a revocation takes effect in memory first, so no token of a revoked
 //! consent reads another byte even while the write is in flight. Never logs or prints a secret.
 //!
+//! Every token response names the person with a pairwise `sub` (OpenID Connect Core 1.0 §8.1, derivation in
+//! `subject`): the same for one customer and one client across all consents, refreshes and sign-ins.
+//!
+//! A sign-in only (`scope=openid`, OIDC Core §3.1.2.1) ends in [`AuthServer::sign_in_tokens`]: a token response with
+//! `sub`, `scope=openid`, no refresh token, `consent_id: ""` and `account_ids: []` (empty rather than absent, so
+//! clients that read those members of a data consent parse it unchanged). No consent is recorded, and the access
+//! token is never entered into the bearer index nor stored: RFC 6749 §5.1 requires one in the response, but it
+//! opens nothing at this bank (every FDX call with it answers 401), and revoking it is revoking an unknown token.
+//!
 //! [`sandbox_login`] is the rule behind the sandbox-only extension grant (RFC 6749 §4.5)
 //! `urn:bankgate:params:oauth:grant-type:sandbox-login`: the certificate-authenticated client hands over a test
 //! user's public sandbox credentials and gets the same consent and tokens the login pages plus the code exchange
@@ -16,8 +25,10 @@ use super::{
     BankConsent, BankGrant, DataCluster, OAuthClient,
     error::AuthError,
     persist::{self, StoredConsent, StoredToken, TokenKind},
-    scopes, secrets,
+    scopes::{self, RequestedScope},
+    secrets,
     sessions::SessionBook,
+    subject::PairwiseSubjects,
     uri,
 };
 use crate::{
@@ -51,13 +62,21 @@ const MAX_REDIRECT_URIS: usize = 10;
 /// How often (in issued tokens) expired access tokens are swept from memory.
 const SWEEP_EVERY: u64 = 1024;
 
-/// What the person approved on the account-selection page, waiting for the client to redeem the code.
+/// What the person approved at the bank (signed in, and for a data consent chose accounts), waiting for the client
+/// to redeem the code.
 #[derive(Debug, Clone)]
 pub(crate) struct ApprovedGrant {
     pub client_id: String,
     pub redirect_uri: String,
     pub code_challenge: String,
     pub customer_index: u32,
+    /// What the person agreed to share; `None` for a sign-in only (`scope=openid`): no consent, no data.
+    pub sharing: Option<SharingTerms>,
+}
+
+/// The terms of a data-sharing consent the person approved.
+#[derive(Debug, Clone)]
+pub(crate) struct SharingTerms {
     pub account_ids: Vec<String>,
     pub clusters: Vec<DataCluster>,
     pub purposes: Vec<String>,
@@ -106,15 +125,22 @@ struct ConsentEntry {
     chosen_error: Option<ChosenError>,
 }
 
-/// RFC 6749 §5.1 successful token response, plus the bank's `consent_id` and `account_ids`.
+/// RFC 6749 §5.1 successful token response, plus the pairwise `sub` (OIDC Core §8.1) and the bank's `consent_id`
+/// and `account_ids`.
 #[derive(Clone, serde::Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: i64,
-    pub refresh_token: String,
+    /// Absent for a sign-in only (there is no consent to keep reading).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     pub scope: String,
+    /// Who the person is, for this client (module docs of `subject`).
+    pub sub: String,
+    /// Empty for a sign-in only.
     pub consent_id: String,
+    /// Empty for a sign-in only.
     pub account_ids: Vec<String>,
 }
 
@@ -125,6 +151,7 @@ impl std::fmt::Debug for TokenResponse {
             .field("refresh_token", &"<hidden>")
             .field("expires_in", &self.expires_in)
             .field("scope", &self.scope)
+            .field("sub", &self.sub)
             .field("consent_id", &self.consent_id)
             .finish()
     }
@@ -358,10 +385,11 @@ impl AuthServer {
         Ok(code)
     }
 
-    /// RFC 6749 §4.1.3 + RFC 7636 §4.6: redeem an authorization code for tokens. The client is already
-    /// authenticated (RFC 8705) as `client_id`.
+    /// RFC 6749 §4.1.3 + RFC 7636 §4.6: redeem an authorization code for tokens (a new consent, or for a sign-in
+    /// only the `sub` alone). The client is already authenticated (RFC 8705) as `client_id`.
     pub(crate) async fn exchange_code(
         &self,
+        subjects: &PairwiseSubjects,
         client_id: &str,
         code: &str,
         redirect_uri: &str,
@@ -377,13 +405,24 @@ impl AuthServer {
             Redeem::Refused(err) => return Err(err),
             Redeem::Reused(consent_id) => {
                 // RFC 6749 §4.1.2: a code used twice is refused, and what was issued from it is revoked.
-                if let Some(consent_id) = consent_id {
-                    self.revoke_consent(&consent_id).await?;
-                }
+                let Some(consent_id) = consent_id else {
+                    return Err(invalid("the authorization code was already used"));
+                };
+                self.revoke_consent(&consent_id).await?;
                 return Err(invalid("the authorization code was already used; its consent is revoked"));
             }
         };
-        let response = self.create_consent(grant, now).await?;
+        let Some(terms) = grant.sharing else {
+            // Sign-in only: nothing is recorded, so a racing second redemption has nothing to revoke; it is refused
+            // by `redeem_code`, and this one is refused too if it came first (RFC 6749 §4.1.2).
+            let response = self.sign_in_tokens(subjects, &grant.client_id, grant.customer_index)?;
+            let reused = matches!(
+                lock(&self.codes).get(&secrets::sha256(code)).map(|r| &r.redemption),
+                Some(Redemption::Used { reused: true, .. })
+            );
+            return if reused { Err(invalid("the authorization code was used twice")) } else { Ok(response) };
+        };
+        let response = self.create_consent(subjects, &grant.client_id, grant.customer_index, terms, now).await?;
         let reused = {
             let mut codes = lock(&self.codes);
             match codes.get_mut(&secrets::sha256(code)).map(|r| &mut r.redemption) {
@@ -439,32 +478,40 @@ impl AuthServer {
         Redeem::Grant(record.grant.clone())
     }
 
-    async fn create_consent(&self, grant: ApprovedGrant, now: OffsetDateTime) -> Result<TokenResponse, AuthError> {
+    async fn create_consent(
+        &self,
+        subjects: &PairwiseSubjects,
+        client_id: &str,
+        customer_index: u32,
+        terms: SharingTerms,
+        now: OffsetDateTime,
+    ) -> Result<TokenResponse, AuthError> {
         let now = whole_seconds(now);
-        let days = grant.duration_days.clamp(1, MAX_CONSENT_DAYS);
+        let days = terms.duration_days.clamp(1, MAX_CONSENT_DAYS);
         let consent = BankConsent {
             consent_id: format!("bc_{}", secrets::random_token()?),
-            client_id: grant.client_id,
-            customer_index: grant.customer_index,
-            account_ids: grant.account_ids,
-            clusters: grant.clusters,
-            purposes: grant.purposes,
-            platform: grant.platform,
+            client_id: client_id.to_owned(),
+            customer_index,
+            account_ids: terms.account_ids,
+            clusters: terms.clusters,
+            purposes: terms.purposes,
+            platform: terms.platform,
             created_at: now,
             expires_at: now + Duration::days(i64::from(days)),
             revoked_at: None,
         };
         let (access_token, access) = self.new_token(TokenKind::Access, &consent, consent.clusters.clone(), now)?;
         let (refresh_token, refresh) = self.new_token(TokenKind::Refresh, &consent, consent.clusters.clone(), now)?;
-        let stored = StoredConsent { consent, chosen_error: grant.chosen_error };
+        let stored = StoredConsent { consent, chosen_error: terms.chosen_error };
         persist::insert_consent(self.store.pool(), &stored, &[&access, &refresh]).await.map_err(AuthError::storage)?;
         let consent = stored.consent;
         let response = TokenResponse {
             access_token,
             token_type: "Bearer",
             expires_in: (access.expires_at - now).whole_seconds(),
-            refresh_token,
+            refresh_token: Some(refresh_token),
             scope: scopes::format_scopes(&consent.clusters),
+            sub: subjects.sub(&consent.client_id, consent.customer_index),
             consent_id: consent.consent_id.clone(),
             account_ids: consent.account_ids.clone(),
         };
@@ -472,6 +519,26 @@ impl AuthServer {
             .insert(consent.consent_id.clone(), ConsentEntry { consent, chosen_error: stored.chosen_error });
         self.keep_tokens([access, refresh]);
         Ok(response)
+    }
+
+    /// The token response of a sign-in only (module docs): `sub` and `scope=openid`; no consent, no refresh token,
+    /// and an access token that is neither stored nor indexed, so it opens nothing.
+    pub(crate) fn sign_in_tokens(
+        &self,
+        subjects: &PairwiseSubjects,
+        client_id: &str,
+        customer_index: u32,
+    ) -> Result<TokenResponse, AuthError> {
+        Ok(TokenResponse {
+            access_token: secrets::random_token()?,
+            token_type: "Bearer",
+            expires_in: ACCESS_TOKEN_TTL.whole_seconds(),
+            refresh_token: None,
+            scope: scopes::OPENID.to_owned(),
+            sub: subjects.sub(client_id, customer_index),
+            consent_id: String::new(),
+            account_ids: Vec::new(),
+        })
     }
 
     /// Put issued tokens into the in-memory index; every [`SWEEP_EVERY`] tokens, expired access tokens are dropped
@@ -517,6 +584,7 @@ impl AuthServer {
     /// consent ends. `scope`, when given, may only narrow the consent's clusters.
     pub(crate) async fn refresh(
         &self,
+        subjects: &PairwiseSubjects,
         client_id: &str,
         refresh_token: &str,
         scope: Option<&str>,
@@ -572,8 +640,9 @@ impl AuthServer {
             access_token,
             token_type: "Bearer",
             expires_in,
-            refresh_token: refresh_token.to_owned(),
+            refresh_token: Some(refresh_token.to_owned()),
             scope: scopes::format_scopes(&clusters),
+            sub: subjects.sub(&consent.client_id, consent.customer_index),
             consent_id: consent.consent_id,
             account_ids: consent.account_ids,
         })
@@ -635,7 +704,8 @@ pub(crate) struct SandboxLogin<'a> {
     pub password: &'a str,
     /// Needed for MFA users, ignored for the others.
     pub mfa_code: Option<&'a str>,
-    /// `fdx:<cluster>:read` scopes, space separated (required, as on the authorize endpoint).
+    /// `fdx:<cluster>:read` scopes, space separated, or `openid` alone for a sign-in only (required, as on the
+    /// authorize endpoint).
     pub scope: Option<&'a str>,
     /// Space-separated purposes.
     pub purpose: Option<&'a str>,
@@ -678,14 +748,33 @@ fn chosen_login_error(code: &str) -> AuthError {
 /// the bank's sharing policy, platform, duration), then the same outcomes as the login pages for the test user
 /// (wrong credentials and locked users are `invalid_grant`, `login_error_<code>` users get that error, MFA users
 /// need `mfa_code`), then the accounts (default: all of the customer's), and finally the same consent record and
-/// token response as an authorization code exchange. `client_id` is already authenticated (RFC 8705 §2.1).
+/// token response as an authorization code exchange. `scope=openid` is a sign-in only, as on the pages: the data
+/// parameters are refused, and the answer is the sign-in token response without a consent. `client_id` is already
+/// authenticated (RFC 8705 §2.1).
 pub(crate) async fn sandbox_login(
     state: &BankState,
+    subjects: &PairwiseSubjects,
     client_id: &str,
     request: &SandboxLogin<'_>,
 ) -> Result<TokenResponse, AuthError> {
     let scope = request.scope.ok_or_else(|| AuthError::InvalidScope("scope is required".into()))?;
-    let clusters = scopes::parse_scopes(scope).map_err(|e| AuthError::InvalidScope(e.to_string()))?;
+    let requested = scopes::parse_requested(scope).map_err(|e| AuthError::InvalidScope(e.to_string()))?;
+    let RequestedScope::Data(clusters) = requested else {
+        let data_parameters = [
+            ("purpose", request.purpose),
+            ("platform", request.platform),
+            ("recipient", request.recipient),
+            ("duration_days", request.duration_days),
+            ("account_ids", request.account_ids),
+        ];
+        if let Some((name, _)) = data_parameters.iter().find(|(_, value)| value.is_some()) {
+            return Err(AuthError::InvalidRequest(format!(
+                "scope=openid signs the person in and shares no data: `{name}` does not apply"
+            )));
+        }
+        let user = sandbox_user(state, request)?;
+        return state.auth.sign_in_tokens(subjects, client_id, user.customer_index);
+    };
     let purposes: Vec<String> =
         request.purpose.unwrap_or("").split(' ').filter(|p| !p.is_empty()).map(str::to_owned).collect();
     if purposes.len() > MAX_PURPOSES || !purposes.iter().all(|p| is_identifier(p)) {
@@ -721,30 +810,7 @@ pub(crate) async fn sandbox_login(
             .ok_or_else(|| AuthError::InvalidRequest(format!("duration_days must be 1-{MAX_CONSENT_DAYS}")))?,
     };
 
-    // The login page's rules: one generic refusal for any wrong username/password, the password compared in
-    // constant time whether or not the user exists.
-    let (username, password) = (request.username, request.password);
-    let well_formed = (1..=MAX_USERNAME).contains(&username.len()) && (1..=MAX_PASSWORD).contains(&password.len());
-    let user = if well_formed { users::lookup(username, state.ledger.customers()) } else { None };
-    let password_ok = secrets::ct_eq_str(password, users::PASSWORD);
-    let Some(user) = user.filter(|_| password_ok) else {
-        return Err(AuthError::InvalidGrant("the username or password is not right".into()));
-    };
-    if user.persona == Persona::Locked {
-        return Err(AuthError::InvalidGrant("account locked".into()));
-    }
-    if let Some(ChosenError::Login { oauth_error }) = &user.chosen_error {
-        return Err(chosen_login_error(oauth_error));
-    }
-    if user.persona == Persona::Mfa {
-        // The MFA page's rule: the code, trimmed, compared in constant time.
-        match request.mfa_code {
-            None => return Err(AuthError::InvalidGrant("this user needs the one-time code: send mfa_code".into())),
-            Some(code) if code.len() <= MAX_CODE && secrets::ct_eq_str(code.trim(), users::MFA_CODE) => {}
-            Some(_) => return Err(AuthError::InvalidGrant("the one-time code is not right".into())),
-        }
-    }
-
+    let user = sandbox_user(state, request)?;
     let accounts = state.ledger.accounts(user.customer_index);
     let account_ids: Vec<String> = match request.account_ids {
         None => accounts.iter().map(|a| a.account_id.clone()).collect(),
@@ -770,18 +836,36 @@ pub(crate) async fn sandbox_login(
     if account_ids.is_empty() {
         return Err(AuthError::AccessDenied("the customer has no account to share".into()));
     }
-    let grant = ApprovedGrant {
-        client_id: client_id.to_owned(),
-        // No redirect and no PKCE: nothing is redeemed later, the consent is created at once.
-        redirect_uri: String::new(),
-        code_challenge: String::new(),
-        customer_index: user.customer_index,
-        account_ids,
-        clusters,
-        purposes,
-        platform,
-        chosen_error: user.chosen_error,
-        duration_days,
+    // No redirect, no PKCE and no code: nothing is redeemed later, the consent is created at once.
+    let terms =
+        SharingTerms { account_ids, clusters, purposes, platform, chosen_error: user.chosen_error, duration_days };
+    state.auth.create_consent(subjects, client_id, user.customer_index, terms, state.auth.now()).await
+}
+
+/// The login pages' rules for the grant's test user: one generic refusal for any wrong username/password (the
+/// password compared in constant time whether or not the user exists), locked users and `login_error_<code>` users
+/// refused, MFA users only with the right `mfa_code`.
+fn sandbox_user(state: &BankState, request: &SandboxLogin<'_>) -> Result<users::UserLookup, AuthError> {
+    let (username, password) = (request.username, request.password);
+    let well_formed = (1..=MAX_USERNAME).contains(&username.len()) && (1..=MAX_PASSWORD).contains(&password.len());
+    let user = if well_formed { users::lookup(username, state.ledger.customers()) } else { None };
+    let password_ok = secrets::ct_eq_str(password, users::PASSWORD);
+    let Some(user) = user.filter(|_| password_ok) else {
+        return Err(AuthError::InvalidGrant("the username or password is not right".into()));
     };
-    state.auth.create_consent(grant, state.auth.now()).await
+    if user.persona == Persona::Locked {
+        return Err(AuthError::InvalidGrant("account locked".into()));
+    }
+    if let Some(ChosenError::Login { oauth_error }) = &user.chosen_error {
+        return Err(chosen_login_error(oauth_error));
+    }
+    if user.persona == Persona::Mfa {
+        // The MFA page's rule: the code, trimmed, compared in constant time.
+        match request.mfa_code {
+            None => return Err(AuthError::InvalidGrant("this user needs the one-time code: send mfa_code".into())),
+            Some(code) if code.len() <= MAX_CODE && secrets::ct_eq_str(code.trim(), users::MFA_CODE) => {}
+            Some(_) => return Err(AuthError::InvalidGrant("the one-time code is not right".into())),
+        }
+    }
+    Ok(user)
 }

@@ -28,6 +28,14 @@ pub(crate) struct AuthorizeRequest {
     pub state: Option<String>,
     /// RFC 7636 S256 challenge.
     pub code_challenge: String,
+    /// The data the client asks the person to share; `None` for a sign-in only (`scope=openid`), which skips the
+    /// account page and creates no consent.
+    pub sharing: Option<SharingRequest>,
+}
+
+/// What a data-sharing authorization request asks for (`fdx:*` scopes and the bank's extension parameters).
+#[derive(Debug, Clone)]
+pub(crate) struct SharingRequest {
     pub clusters: Vec<DataCluster>,
     pub purposes: Vec<String>,
     pub platform: Option<String>,

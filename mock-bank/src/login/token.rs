@@ -10,11 +10,16 @@
 //! `purpose`, `platform`, `recipient`, `duration_days`, `account_ids` (space separated; default all the customer's
 //! accounts) in, the same token response as a code exchange out (rules in `service::sandbox_login`). Every mock bank
 //! offers it: a mock bank is a sandbox, and its test users' passwords are public. A real bank never would.
+//!
+//! Every grant's response carries the pairwise `sub` (OpenID Connect Core 1.0 §8.1, `subject`), computed from the
+//! bank's seed and id on each request (one SHA-256 and one HMAC). A code from a sign-in only (`scope=openid`), and
+//! the sandbox grant with `scope=openid`, answer `sub` and `scope=openid` without a consent or refresh token.
 
 use super::{
     AuthError, TokenResponse,
     params::Params,
     service::{self, SandboxLogin},
+    subject::PairwiseSubjects,
 };
 use crate::state::BankState;
 use axum::{
@@ -106,17 +111,18 @@ async fn token(
 ) -> Result<Response, AuthError> {
     let params = params(form)?;
     let client_id = authenticate_client(&state, &headers, peer.as_ref().map(|p| &p.0), &params)?;
+    let subjects = PairwiseSubjects::of(&state.ledger);
     let response: TokenResponse = match required(&params, "grant_type")? {
         "authorization_code" => {
             let code = required(&params, "code")?;
             let redirect_uri = required(&params, "redirect_uri")?;
             let verifier = single(&params, "code_verifier")?
                 .ok_or_else(|| AuthError::InvalidRequest("code_verifier is required (PKCE, RFC 7636)".into()))?;
-            state.auth.exchange_code(&client_id, code, redirect_uri, verifier).await?
+            state.auth.exchange_code(&subjects, &client_id, code, redirect_uri, verifier).await?
         }
         "refresh_token" => {
             let refresh_token = required(&params, "refresh_token")?;
-            state.auth.refresh(&client_id, refresh_token, single(&params, "scope")?).await?
+            state.auth.refresh(&subjects, &client_id, refresh_token, single(&params, "scope")?).await?
         }
         SANDBOX_LOGIN_GRANT => {
             let request = SandboxLogin {
@@ -130,7 +136,7 @@ async fn token(
                 duration_days: single(&params, "duration_days")?,
                 account_ids: single(&params, "account_ids")?,
             };
-            service::sandbox_login(&state, &client_id, &request).await?
+            service::sandbox_login(&state, &subjects, &client_id, &request).await?
         }
         _ => {
             return Err(AuthError::UnsupportedGrantType(format!(

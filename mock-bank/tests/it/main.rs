@@ -7,4 +7,5 @@ mod fdx_schema;
 mod login;
 mod realism;
 mod sandbox_grant;
+mod signin;
 mod support;

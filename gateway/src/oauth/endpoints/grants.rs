@@ -26,14 +26,11 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::token::{dpop_headers, granted_authorization_details};
+use super::token::granted_authorization_details;
 use crate::app::AppState;
 use crate::consent::{Consent, ConsentStatus, DataCluster, Initiator, RevocationReason};
 use crate::error::OAuthFailure;
-use crate::oauth::access_token;
-use crate::oauth::client_auth::certificate_thumbprint_s256;
-use crate::oauth::dpop::DpopRequest;
-use crate::store::{ConsentRevocationOutcome, TokenBinding, TokenHash, TokenKind};
+use crate::store::ConsentRevocationOutcome;
 
 /// OpenID Grant Management §6.3 query scope.
 pub const GRANT_QUERY_SCOPE: &str = "grant_management_query";
@@ -75,52 +72,15 @@ async fn authorize_caller(
     peer: Option<&PeerCertificates>,
     required_scope: &'static str,
 ) -> Result<String, CallerError> {
-    let invalid = |d: &str| CallerError::InvalidToken(d.to_owned());
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| invalid("an access token is required"))?;
-    let (scheme, token) = authorization.split_once(' ').ok_or_else(|| invalid("malformed Authorization header"))?;
-    let token = token.trim();
-    let now = state.now();
-    let claims = access_token::verify(&state.keys, token, &state.issuer, &state.issuer, now)
-        .map_err(|e| CallerError::InvalidToken(e.to_string()))?;
-    let record = state.store.token(&TokenHash::of(token)).await?;
-    let record = match record {
-        Some(r) if r.kind == TokenKind::Access && r.is_active(now) && r.client_id == claims.client_id => r,
-        _ => return Err(invalid("the access token is not active")),
-    };
+    let presented = super::presented::check(state, method, path, headers, peer).await.map_err(|e| match e {
+        super::presented::PresentedTokenError::Invalid(d) | super::presented::PresentedTokenError::InvalidDpop(d) => {
+            CallerError::InvalidToken(d)
+        }
+        super::presented::PresentedTokenError::Internal(e) => CallerError::Internal(e.to_string()),
+    })?;
+    let record = presented.record;
     if record.consent_id.is_some() {
-        return Err(invalid("a client_credentials access token is required"));
-    }
-    match &record.binding {
-        TokenBinding::Dpop { jkt } => {
-            // RFC 9449 §7.1: a DPoP-bound token travels with the DPoP scheme and a proof bound to it (`ath`).
-            if !scheme.eq_ignore_ascii_case("DPoP") {
-                return Err(invalid("a DPoP-bound token needs the DPoP authorization scheme"));
-            }
-            let proofs = dpop_headers(headers);
-            let url = state.url(path);
-            let request =
-                DpopRequest { method, uri: &url, proofs: &proofs, access_token: Some(token), expected_jkt: Some(jkt) };
-            state
-                .dpop
-                .validate(&request, now, state.dpop_replay.as_ref())
-                .await
-                .map_err(|e| CallerError::InvalidToken(e.to_string()))?;
-        }
-        TokenBinding::Mtls { x5t_s256 } => {
-            // RFC 8705 §3: the certificate of the connection must be the one the token is bound to.
-            let presented = peer.and_then(PeerCertificates::leaf).map(|leaf| certificate_thumbprint_s256(leaf));
-            if !scheme.eq_ignore_ascii_case("Bearer") || presented.as_deref() != Some(x5t_s256.as_str()) {
-                return Err(invalid("the access token is bound to another client certificate"));
-            }
-        }
-        TokenBinding::Bearer => {
-            if !scheme.eq_ignore_ascii_case("Bearer") {
-                return Err(invalid("unsupported authorization scheme"));
-            }
-        }
+        return Err(CallerError::InvalidToken("a client_credentials access token is required".into()));
     }
     if !record.scope.split(' ').any(|s| s == required_scope) {
         return Err(CallerError::InsufficientScope(required_scope));
@@ -198,7 +158,7 @@ pub async fn revoke_grant(
         return Err(grant_not_found());
     }
     let outcome =
-        state.store.revoke_consent(&grant_id, RevocationReason::UserAction, Initiator::App, state.now()).await?;
+        crate::revocation::revoke(&state, &grant_id, RevocationReason::UserAction, Initiator::App, state.now()).await?;
     match outcome {
         ConsentRevocationOutcome::Revoked { .. } => Ok(StatusCode::NO_CONTENT.into_response()),
         ConsentRevocationOutcome::NotFound | ConsentRevocationOutcome::Refused(_) => Err(grant_not_found()),
@@ -382,7 +342,7 @@ pub async fn put_revocation(
     if own_consent(&state, &consent_id, &client_id).await?.is_none() {
         return Err(FdxError::not_found());
     }
-    match state.store.revoke_consent(&consent_id, reason, Initiator::App, state.now()).await? {
+    match crate::revocation::revoke(&state, &consent_id, reason, Initiator::App, state.now()).await? {
         ConsentRevocationOutcome::Revoked { .. } => Ok(StatusCode::NO_CONTENT.into_response()),
         ConsentRevocationOutcome::NotFound => Err(FdxError::not_found()),
         ConsentRevocationOutcome::Refused(e) => Err(FdxError::new(

@@ -1,7 +1,7 @@
 //! The authorization server's HTTP endpoints: metadata and JWKS ([`metadata`], RFC 8414 / RFC 7517), dynamic
 //! client registration and management ([`register`], RFC 7591 / RFC 7592), the token endpoint ([`token`]),
 //! pushed authorization requests ([`par`], RFC 9126), introspection ([`introspect`], RFC 7662) and revocation
-//! ([`revoke`], RFC 7009), the sandbox-only consent shortcut ([`sandbox`]); plus the shared pieces: strict form parsing ([`form`]) and client authentication
+//! ([`revoke`], RFC 7009), the check of an access token presented to a protected endpoint ([`presented`]), the sandbox-only consent shortcut ([`sandbox`]); plus the shared pieces: strict form parsing ([`form`]) and client authentication
 //! dispatch ([`authn`]).
 //!
 //! Handlers are thin: they parse, call the pure checks in [`crate::oauth`] and [`crate::consent`], and use the
@@ -14,6 +14,7 @@ pub mod grants;
 pub mod introspect;
 pub mod metadata;
 pub mod par;
+pub mod presented;
 pub mod register;
 pub mod revoke;
 pub mod sandbox;

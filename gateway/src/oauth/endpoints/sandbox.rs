@@ -356,9 +356,10 @@ async fn consent_and_tokens(
     let bank_id = bank.bank().id().to_owned();
     let mut consent = Consent::new(super::random_token(32)?, client.record.client_id.clone(), request, now);
     crate::pages::record_pending_consent(state, &consent, &bank_id, &tokens, now).await?;
-    // The bank's consent id is the only stable handle on the person the bank returns (as in the browser flow).
+    // The person is the bank's pairwise subject, as in the browser flow.
+    let person = tokens.subject.clone().unwrap_or_else(|| tokens.consent_id.clone());
     let decision = Authorization {
-        subject: ConsentSubject { person: tokens.consent_id, bank: bank_id },
+        subject: ConsentSubject { person, bank: bank_id },
         accounts: tokens.account_ids,
         secondary_use_opt_in: opt_in,
     };

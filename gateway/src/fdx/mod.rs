@@ -1,0 +1,96 @@
+//! The consent-enforced FDX v6 resource API (DESIGN.md flow 4): `/fdx/v6/accounts`, `/accounts/{accountId}`,
+//! `/transactions`, `/statements`, `/payment-networks`, `/contact` and `/customers/current`, answered from the
+//! person's bank through the consent's bank token, and only as far as the consent reaches.
+//!
+//! Every request, in this order ([`proxy`]): the access token valid and its sender constraint proven (DPoP proof or
+//! client certificate, [`crate::oauth::endpoints::presented`]); the client's rate limit ([`rate_limit`], 429 FDX
+//! 1207); the consent active and not expired; the account inside the consent (404 FDX 701 otherwise, exactly as for
+//! an account that does not exist); the data clusters cover the endpoint ([`table`], 403); then the bank is called
+//! over mTLS with the consent's bank token (refreshed when needed) behind the bank's circuit breaker; the answer is
+//! filtered ([`filter`]: fields outside the granted clusters removed, lookback enforced, links rewritten); a last
+//! check under the [`crate::revocation::RevocationGate`]; an audit record appended; `x-fapi-interaction-id` echoed
+//! on every answer, errors included. Errors are FDX bodies ([`error`]).
+//!
+//! This module must never pass a bank field the table does not list, never answer from a bank without a consent
+//! check before and after the call, and never log a token.
+
+pub mod error;
+pub mod filter;
+pub mod proxy;
+pub mod rate_limit;
+pub mod table;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, any, get};
+
+use crate::app::AppState;
+pub use error::FdxError;
+use table::Endpoint;
+
+/// FAPI 2.0 / FDX interaction id header.
+pub static INTERACTION_ID: HeaderName = HeaderName::from_static("x-fapi-interaction-id");
+
+/// The interaction id of a request (in its extensions, set by [`interaction_id`]).
+#[derive(Debug, Clone)]
+pub struct InteractionId(pub HeaderValue);
+
+/// The routes of the resource API (merged into [`crate::app::router`]).
+pub fn routes() -> Router<AppState> {
+    let read_only = |route: MethodRouter<AppState>| route.fallback(|| async { FdxError::method_not_allowed() });
+    Router::new()
+        .route("/fdx/v6/accounts", read_only(get(proxy::accounts)))
+        .route("/fdx/v6/accounts/{accountId}", read_only(get(proxy::account)))
+        .route("/fdx/v6/accounts/{accountId}/transactions", read_only(get(proxy::transactions)))
+        .route("/fdx/v6/accounts/{accountId}/statements", read_only(get(proxy::statements)))
+        .route("/fdx/v6/accounts/{accountId}/payment-networks", read_only(get(proxy::payment_networks)))
+        .route("/fdx/v6/accounts/{accountId}/contact", read_only(get(proxy::contact)))
+        .route("/fdx/v6/customers/current", read_only(get(proxy::current_customer)))
+        .route("/fdx/v6/{*rest}", any(|request: Request| async move { FdxError::no_such_path(request.uri().path()) }))
+        .layer(axum::middleware::from_fn(interaction_id))
+}
+
+/// Echo a sane `x-fapi-interaction-id` (FAPI 2.0 / FDX), or give the request a fresh one, on every answer.
+async fn interaction_id(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(&INTERACTION_ID)
+        .filter(|v| {
+            let b = v.as_bytes();
+            !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
+        })
+        .cloned()
+        .map_or_else(new_interaction_id, Ok);
+    let id = match id {
+        Ok(id) => id,
+        Err(failure) => return failure.into_response(),
+    };
+    request.extensions_mut().insert(InteractionId(id.clone()));
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(INTERACTION_ID.clone(), id);
+    response
+}
+
+/// A random RFC 4122 version-4 UUID.
+fn new_interaction_id() -> Result<HeaderValue, FdxError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| FdxError::internal(&e))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    let text = format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]);
+    HeaderValue::from_str(&text).map_err(|e| FdxError::internal(&e))
+}
+
+impl Endpoint {
+    /// The path of this endpoint for `account` (the same at the gateway and at the bank).
+    pub fn path_for(self, account: Option<&str>) -> String {
+        match account {
+            Some(id) => self.rule().path.replace("{accountId}", id),
+            None => self.rule().path.to_owned(),
+        }
+    }
+}
