@@ -88,7 +88,7 @@ fn strict_rate(config: &mut gateway::config::GatewayConfig) {
 /// The gateway in front of two banks (20 customers each) whose frozen clocks start now, so the gateway's clock (wall
 /// time, which apps sign their assertions with) and the banks' agree, as under `bankgate up`: the lookback window is
 /// measured on the gateway's clock. `tune` adjusts the gateway's configuration.
-async fn sandbox(tune: Option<fn(&mut gateway::config::GatewayConfig)>) -> Sandbox {
+pub(crate) async fn sandbox(tune: Option<fn(&mut gateway::config::GatewayConfig)>) -> Sandbox {
     certs::install_crypto_provider();
     let options = SandboxOptions {
         customers: Some(20),
@@ -99,7 +99,7 @@ async fn sandbox(tune: Option<fn(&mut gateway::config::GatewayConfig)>) -> Sandb
     Sandbox::start(options).await.expect("sandbox starts")
 }
 
-fn consent_request(clusters: &[&str], accounts: Option<Vec<String>>, lookback: u32) -> Value {
+pub(crate) fn consent_request(clusters: &[&str], accounts: Option<Vec<String>>, lookback: u32) -> Value {
     let mut request = json!({
         "bank": "continental",
         "username": "user_good",
@@ -124,7 +124,7 @@ fn ids(list: &Value, field: &str) -> Vec<String> {
 }
 
 /// Set the fault rules of bank 0 through its admin API.
-async fn set_faults(sandbox: &Sandbox, faults: Value) {
+pub(crate) async fn set_faults(sandbox: &Sandbox, faults: Value) {
     let url = format!("{}/admin/faults", sandbox.endpoints.banks[0].admin);
     let client = https_client(sandbox.pki.ca_pem(), None);
     let response = client
