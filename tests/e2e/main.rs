@@ -4,6 +4,7 @@
 mod bank_flow;
 mod cli;
 mod consent_flow;
+mod dashboard;
 mod gateway_banks;
 mod gateway_cmd;
 mod resource_api;
@@ -11,3 +12,4 @@ mod sandbox;
 mod sandbox_clock;
 mod shortcut;
 mod support;
+mod webdriver;
