@@ -75,6 +75,10 @@ struct RunArgs {
     /// A bank profiles file replacing the shipped one.
     #[arg(long)]
     profiles: Option<PathBuf>,
+    /// Requests per second each app may make on the gateway's FDX API (burst: twice that); 0 turns the limit off
+    /// (load runs).
+    #[arg(long, default_value_t = 50)]
+    rate_limit: u32,
 }
 
 /// mimalloc instead of glibc's malloc: serving pages of transactions allocates and frees many short-lived buffers,
@@ -131,6 +135,10 @@ async fn serve(run: RunArgs, only_bank: Option<String>) -> anyhow::Result<()> {
         profiles: run.profiles,
         oauth_clients: Vec::new(),
         tune_gateway: None,
+        rate_limit: (run.rate_limit > 0).then(|| gateway::fdx::rate_limit::RateLimit {
+            per_second: run.rate_limit,
+            burst: run.rate_limit.saturating_mul(2),
+        }),
     };
     let sandbox = Sandbox::start(options).await?;
     print_banner(&sandbox, &run.data_dir);

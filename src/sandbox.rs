@@ -66,6 +66,8 @@ pub struct SandboxOptions {
     pub gateway: bool,
     /// Adjusts the gateway's configuration before it starts (tests: short bank timeouts, a small rate limit).
     pub tune_gateway: Option<fn(&mut gateway::config::GatewayConfig)>,
+    /// Each app's request rate on the gateway's FDX API; `None`: unlimited (load runs).
+    pub rate_limit: Option<gateway::fdx::rate_limit::RateLimit>,
 }
 
 impl Default for SandboxOptions {
@@ -82,6 +84,7 @@ impl Default for SandboxOptions {
             oauth_clients: Vec::new(),
             gateway: true,
             tune_gateway: None,
+            rate_limit: Some(gateway::config::DEFAULT_RATE_LIMIT),
         }
     }
 }
@@ -299,6 +302,7 @@ async fn start_gateway(
         config.store = gateway::config::StoreLocation::DataDir(gateway_dir);
         config.signing_key = gateway::config::SigningKeySource::DataDir;
     }
+    config.rate_limit = options.rate_limit;
     if let Some(tune) = options.tune_gateway {
         tune(&mut config);
     }

@@ -5,8 +5,9 @@
 //! Multi-statement operations run in `BEGIN IMMEDIATE` transactions: the write lock is taken before the first read,
 //! so two racing redemptions of one code serialize and exactly one wins. The hot writes of a file-backed store
 //! (replay-cache `jti`s, issued tokens) are group-committed ([`super::group_commit`]): one flush for everything
-//! queued at once, acknowledged only after the commit. Client and token reads go through exact read caches
-//! ([`ReadCache`]) that every write of those tables invalidates before it returns. This module must never log stored values
+//! queued at once, acknowledged only after the commit. Client, token, consent and bank-token reads go through exact
+//! read caches ([`ReadCache`]) that every write of those tables invalidates before it returns (a client's deletion,
+//! which cascades, clears them all). This module must never log stored values
 //! and never hold a raw token: only hashes, and bank tokens sealed by [`SealKey`].
 
 use super::group_commit::GroupCommit;
@@ -47,6 +48,10 @@ pub struct SqliteStore {
     clients: Arc<ReadCache<ClientRecord>>,
     /// Token records by hash (read by every introspection and resource request).
     tokens: Arc<ReadCache<TokenRecord>>,
+    /// Consents by id, with their revocation history (read twice by every resource request).
+    consents: Arc<ReadCache<Consent>>,
+    /// Opened bank tokens by consent id (read by every resource request; sealed on disk, plain only in memory).
+    bank_tokens: Arc<ReadCache<BankTokens>>,
     seal: Arc<SealKey>,
 }
 
@@ -138,7 +143,15 @@ impl SqliteStore {
 
     async fn migrated(pool: SqlitePool, seal: SealKey) -> Result<SqliteStore, StoreError> {
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool, writer: None, clients: Arc::default(), tokens: Arc::default(), seal: Arc::new(seal) })
+        Ok(SqliteStore {
+            pool,
+            writer: None,
+            clients: Arc::default(),
+            tokens: Arc::default(),
+            consents: Arc::default(),
+            bank_tokens: Arc::default(),
+            seal: Arc::new(seal),
+        })
     }
 
     /// Closes the pool, waiting for connections to finish (a clean shutdown checkpoints the WAL).
@@ -378,6 +391,10 @@ impl Store for SqliteStore {
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&self.pool).await?;
         self.clients.invalidate(client_id);
+        // The cascade removed its consents, their tokens and bank tokens.
+        self.consents.clear();
+        self.tokens.clear();
+        self.bank_tokens.clear();
         Ok(done.rows_affected() == 1)
     }
 
@@ -473,12 +490,21 @@ impl Store for SqliteStore {
             insert_revocation(&mut tx, &c.id, seq, r).await?;
         }
         tx.commit().await?;
+        self.consents.invalidate(&c.id);
         Ok(())
     }
 
     async fn consent(&self, id: &str) -> Result<Option<Consent>, StoreError> {
+        let (generation, cached) = self.consents.get(id);
+        if cached.is_some() {
+            return Ok(cached);
+        }
         let mut conn = self.pool.acquire().await?;
-        load_consent(&mut conn, id).await
+        let consent = load_consent(&mut conn, id).await?;
+        if let Some(consent) = &consent {
+            self.consents.put(generation, id.to_owned(), consent);
+        }
+        Ok(consent)
     }
 
     async fn update_consent(&self, c: &Consent, expected: ConsentStatus) -> Result<bool, StoreError> {
@@ -499,6 +525,7 @@ impl Store for SqliteStore {
         .bind(expected.as_str())
         .execute(&self.pool)
         .await?;
+        self.consents.invalidate(&c.id);
         Ok(done.rows_affected() == 1)
     }
 
@@ -546,6 +573,7 @@ impl Store for SqliteStore {
             .await?;
         tx.commit().await?;
         self.tokens.clear();
+        self.consents.invalidate(id);
         Ok(ConsentRevocationOutcome::Revoked { consent, tokens_revoked: tokens.rows_affected() })
     }
 
@@ -670,22 +698,31 @@ impl Store for SqliteStore {
         .bind(ts(now))
         .execute(&self.pool)
         .await?;
+        self.bank_tokens.invalidate(consent_id);
         Ok(())
     }
 
     async fn bank_tokens(&self, consent_id: &str) -> Result<Option<BankTokens>, StoreError> {
+        let (generation, cached) = self.bank_tokens.get(consent_id);
+        if cached.is_some() {
+            return Ok(cached);
+        }
         let sealed: Option<Vec<u8>> = sqlx::query_scalar("SELECT sealed FROM bank_tokens WHERE consent_id = $1")
             .bind(consent_id)
             .fetch_optional(&self.pool)
             .await?;
         let Some(sealed) = sealed else { return Ok(None) };
         let plain = self.seal.open(&sealed, consent_id)?;
-        serde_json::from_slice(&plain).map(Some).map_err(|e| StoreError::Corrupt(format!("bank tokens: {e}")))
+        let tokens: BankTokens =
+            serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt(format!("bank tokens: {e}")))?;
+        self.bank_tokens.put(generation, consent_id.to_owned(), &tokens);
+        Ok(Some(tokens))
     }
 
     async fn delete_bank_tokens(&self, consent_id: &str) -> Result<bool, StoreError> {
         let deleted =
             sqlx::query("DELETE FROM bank_tokens WHERE consent_id = $1").bind(consent_id).execute(&self.pool).await?;
+        self.bank_tokens.invalidate(consent_id);
         Ok(deleted.rows_affected() > 0)
     }
 
