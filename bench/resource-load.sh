@@ -84,7 +84,7 @@ http {
       proxy_ssl_certificate_key $key;
       proxy_ssl_trusted_certificate $ca;
       proxy_ssl_verify on;
-      proxy_ssl_name 127.0.0.1;
+      proxy_ssl_name localhost;
       proxy_ssl_session_reuse on;
     }
   }
@@ -146,11 +146,12 @@ done
 echo "== added latency at half the gateway's saturation rate (accounts, certificate-bound) =="
 rate=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["summary"]["requestsPerSec"] / 2))' \
   "$dir/gateway-mtls-accounts.json")
-oha_run "bank-direct @${rate}/s" "$bank/fdx/v6/accounts" "$dir/none" -q "$rate" \
+echo "rate: ${rate} requests/s"
+oha_run "bank-direct" "$bank/fdx/v6/accounts" "$dir/none" -q "$rate" \
   --cert "$cert" --key "$key" -H "Authorization: Bearer $bank_token"
-oha_run "gateway @${rate}/s" "$gw/fdx/v6/accounts" "$dir/none" -q "$rate" \
+oha_run "gateway-at-half-saturation" "$gw/fdx/v6/accounts" "$dir/none" -q "$rate" \
   --cert "$cert" --key "$key" -H "Authorization: Bearer $gw_token"
-python3 - "$dir/bank-direct @${rate}/s.json" "$dir/gateway @${rate}/s.json" <<'PY'
+python3 - "$dir/bank-direct.json" "$dir/gateway-at-half-saturation.json" <<'PY'
 import json, sys
 b = json.load(open(sys.argv[1]))["latencyPercentiles"]; g = json.load(open(sys.argv[2]))["latencyPercentiles"]
 print(f"added latency: p50 {(g['p50'] - b['p50']) * 1000:.2f} ms, p99 {(g['p99'] - b['p99']) * 1000:.2f} ms")

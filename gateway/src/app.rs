@@ -156,6 +156,7 @@ pub fn router(state: AppState) -> Router {
         .route(endpoints::REVOKE_PATH, post(endpoints::revoke::revoke))
         .merge(endpoints::grants::routes())
         .merge(crate::fdx::routes())
+        .merge(crate::openapi::routes())
         .merge(pages::router())
         .merge(endpoints::sandbox::routes(state.config.allow_sandbox_profile))
         .fallback(|| async { Problem::not_found("no such resource on this gateway") })

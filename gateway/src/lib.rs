@@ -7,7 +7,8 @@
 //! pages ([`pages`]); the gateway as each bank's OAuth client and FDX caller ([`banks`]); the consent-enforced FDX
 //! resource API ([`fdx`]); revocation from every side with its ordering guarantee ([`revocation`]). [`app::router`]
 //! serves them from [`config::GatewayConfig`] over one HTTPS listener ([`server::start`]; [`config_file`] reads that
-//! configuration from TOML for `bankgate gateway`), with errors shaped per boundary ([`error`], [`fdx::error`]). It
+//! configuration from TOML for `bankgate gateway`), with errors shaped per boundary ([`error`], [`fdx::error`]) and
+//! described by an OpenAPI 3.1 document ([`openapi`], `/openapi.json` and `/docs`). It
 //! must never depend on `mock_bank`: the gateway talks to banks over HTTPS only, exactly as a real aggregator would.
 
 pub mod app;
@@ -18,6 +19,7 @@ pub mod consent;
 pub mod error;
 pub mod fdx;
 pub mod oauth;
+pub mod openapi;
 pub mod pages;
 pub mod revocation;
 pub mod server;

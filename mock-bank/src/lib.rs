@@ -3,8 +3,9 @@
 //! Each bank is a [`profile::BankProfile`] plus a deterministic, lazily generated ledger
 //! ([`ledger::LedgerGenerator`]), served over three listeners: the FDX v6 API (HTTPS with mutual TLS and the bank's
 //! access token), the bank's own OAuth login (HTTPS, HTML pages for a person), and an admin API for tests and QA
-//! (HTTPS, admin token). Only what changes the generated base (injected transactions, the clock, bank-side consents
-//! and tokens) is persisted, in an embedded SQLite file.
+//! (HTTPS, admin token; it also serves the OpenAPI 3.1 document of both APIs, [`openapi`]). Only what changes the
+//! generated base (injected transactions, the clock, bank-side consents and tokens) is persisted, in an embedded
+//! SQLite file.
 //!
 //! This crate never depends on the gateway: the two talk HTTPS only, as a real aggregator and bank would.
 
@@ -14,6 +15,7 @@ pub mod clock;
 pub mod faults;
 pub mod ledger;
 pub mod login;
+pub mod openapi;
 pub mod profile;
 pub mod server;
 pub mod state;

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | API (`/fdx/v6/...`, `/oauth/token`, `/oauth/revoke`, `/health`) | mutual TLS: a client certificate chaining to the bankgate CA is required | the gateway (or a test acting as it) |
 //! | login (`/oauth/authorize`, login pages) | server TLS only | a person's browser |
-//! | admin (`/admin/...`) | server TLS only, admin bearer token | QA, tests, scenarios |
+//! | admin (`/admin/...`; `/openapi.json`, `/docs` need no token) | server TLS only, admin bearer token | QA, tests, scenarios |
 //!
 //! The clock's first start is pinned in the bank's store: the generated history always covers the 24 months before
 //! that first start, so a restarted bank shows the same ledger. This module never generates data itself.
@@ -140,7 +140,7 @@ pub async fn start(config: BankConfig) -> anyhow::Result<RunningBank> {
         .route("/health", axum::routing::get(health))
         .with_state(state.clone());
     let login_router = login::router().with_state(state.clone());
-    let admin_router = api::admin_router().with_state(state.clone());
+    let admin_router = api::admin_router().merge(crate::openapi::routes()).with_state(state.clone());
 
     let (stop, stopped) = watch::channel(false);
     let mut tasks = JoinSet::new();

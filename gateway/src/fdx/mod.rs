@@ -69,7 +69,9 @@ async fn interaction_id(mut request: Request, next: Next) -> Response {
         Err(failure) => return failure.into_response(),
     };
     request.extensions_mut().insert(InteractionId(id.clone()));
-    let mut response = next.run(request).await;
+    // Logs of this request carry its interaction id (FAPI: the id ties the app's, the gateway's and the bank's logs).
+    let span = tracing::info_span!("fdx", interaction_id = id.to_str().unwrap_or_default());
+    let mut response = tracing::Instrument::instrument(next.run(request), span).await;
     response.headers_mut().insert(INTERACTION_ID.clone(), id);
     response
 }

@@ -4,6 +4,7 @@ mod api;
 mod bad_input;
 mod faults;
 mod fdx_schema;
+mod fdx_validator;
 mod login;
 mod realism;
 mod sandbox_grant;
