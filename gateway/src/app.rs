@@ -47,6 +47,8 @@ pub struct AppState {
     pub jwks_fetcher: Arc<JwksFetcher>,
     /// Parsed registrations, so client authentication does not re-validate metadata and re-parse keys per request.
     pub parsed_clients: Arc<crate::oauth::endpoints::authn::ParsedClients>,
+    /// Access tokens whose JWS was verified ([`crate::oauth::endpoints::presented`]).
+    pub verified_tokens: Arc<crate::oauth::endpoints::presented::VerifiedTokens>,
     /// The person's dashboard sessions ([`crate::pages::dashboard`]).
     pub dashboard: Arc<crate::pages::dashboard::DashboardSessions>,
     /// Orders data responses against revocations ([`crate::revocation`]).
@@ -82,6 +84,7 @@ impl AppState {
             jwks_fetcher: Arc::new(JwksFetcher::without_trust()),
             parsed_clients: Arc::default(),
             dashboard: Arc::default(),
+            verified_tokens: Arc::default(),
             revocations: Arc::default(),
             rate_limiter,
         }

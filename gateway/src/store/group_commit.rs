@@ -8,7 +8,9 @@
 //! (one flush), and only then answers each caller. Nobody waits for a batch to fill: under no load a batch is one
 //! write, under load the flush is shared by everything that queued meanwhile.
 //!
-//! Guarantees kept: a write is acknowledged only after its COMMIT returned (durable with `synchronous=FULL`); each
+//! The store runs two writers ([`super::sqlite`]): issued tokens with `synchronous=FULL`, replay-cache entries and
+//! the access log with `synchronous=NORMAL`. Guarantees kept: a write is acknowledged only after its COMMIT returned
+//! (durable with `synchronous=FULL`); each
 //! operation runs the same statements as the unbatched path ([`super::sqlite`]) inside the batch transaction, so its
 //! checks (consent still active, code not replayed, `jti` not live) see every earlier write of the same batch; an
 //! operation refused by its checks changes nothing and does not affect the others; an SQL error rolls the whole batch

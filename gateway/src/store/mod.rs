@@ -360,7 +360,8 @@ pub struct AuditRecord {
     pub interaction_id: String,
 }
 
-/// Everything the gateway persists. Implementations must make each method atomic and durable once it returns `Ok`.
+/// Everything the gateway persists. Implementations must make each method atomic and durable once it returns `Ok`
+/// (except where a method says its durability is relaxed).
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + fmt::Debug {
     // Clients (RFC 7591 / 7592).
@@ -441,7 +442,8 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn delete_bank_tokens(&self, consent_id: &str) -> Result<bool, StoreError>;
 
     // The access log.
-    /// Appends one record (durable once `Ok`).
+    /// Appends one record. Relaxed durability (like [`remember_jti`](Store::remember_jti)): committed once `Ok`
+    /// and surviving a crash of the process; an implementation may skip the flush to stable storage.
     async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
     /// The newest `limit` records of a consent, newest first.
     async fn audit_of_consent(&self, consent_id: &str, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
@@ -450,7 +452,9 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     // Replay caches.
     /// Remembers `(kind, issuer, jti)` until `expires_at`; true when it was new, false when it is a replay.
-    /// Entries expired at `now` are purged first, so an expired entry does not block.
+    /// Entries expired at `now` are purged first, so an expired entry does not block. Relaxed durability: committed
+    /// once `Ok` (every later call sees it), but an implementation may skip the flush to stable storage, since an
+    /// entry matters for at most its 60 s window.
     async fn remember_jti(
         &self,
         kind: JtiKind,

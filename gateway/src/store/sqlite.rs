@@ -3,9 +3,14 @@
 //! Opened from a file (WAL journal, `synchronous=FULL` so an acknowledged write survives a power cut, foreign keys
 //! on, a busy timeout so concurrent writers queue instead of failing) or in memory (one connection kept forever).
 //! Multi-statement operations run in `BEGIN IMMEDIATE` transactions: the write lock is taken before the first read,
-//! so two racing redemptions of one code serialize and exactly one wins. The hot writes of a file-backed store
-//! (replay-cache `jti`s, issued tokens) are group-committed ([`super::group_commit`]): one flush for everything
-//! queued at once, acknowledged only after the commit. Client, token, consent and bank-token reads go through exact
+//! so two racing redemptions of one code serialize and exactly one wins. The hot writes of a file-backed store are
+//! group-committed ([`super::group_commit`]): one commit for everything queued at once, acknowledged only after the
+//! commit. Issued tokens go through a writer with `synchronous=FULL`; replay-cache `jti`s and the access log go
+//! through a second writer with `synchronous=NORMAL` (relaxed durability, decided for the resource API's hot path:
+//! they survive a crash of the gateway process, since a committed WAL frame is in the OS's hands, but a power cut of
+//! the host can lose the last moments of them: a lost `jti` could then be replayed within what is left of its 60 s
+//! window, and an access record could be missing; no fsync waits on every data read). Client, token, consent and
+//! bank-token reads go through exact
 //! read caches ([`ReadCache`]) that every write of those tables invalidates before it returns (a client's deletion,
 //! which cascades, clears them all). This module must never log stored values
 //! and never hold a raw token: only hashes, and bank tokens sealed by [`SealKey`].
@@ -44,6 +49,9 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// File-backed stores batch their hot writes ([`GroupCommit`]); the in-memory store has one connection only.
     writer: Option<GroupCommit>,
+    /// The relaxed-durability writer of a file-backed store: replay-cache `jti`s and the access log (see the module
+    /// docs), committed with `synchronous=NORMAL`.
+    relaxed_writer: Option<GroupCommit>,
     /// Client records by id (read by every authenticated request).
     clients: Arc<ReadCache<ClientRecord>>,
     /// Token records by hash (read by every introspection and resource request).
@@ -124,7 +132,9 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options.clone()).await?;
         let mut store = Self::migrated(pool, seal).await?;
-        store.writer = Some(GroupCommit::start(options.connect().await?));
+        store.writer = Some(GroupCommit::start(options.clone().connect().await?));
+        let relaxed = options.synchronous(SqliteSynchronous::Normal);
+        store.relaxed_writer = Some(GroupCommit::start(relaxed.connect().await?));
         Ok(store)
     }
 
@@ -146,6 +156,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             writer: None,
+            relaxed_writer: None,
             clients: Arc::default(),
             tokens: Arc::default(),
             consents: Arc::default(),
@@ -734,7 +745,7 @@ impl Store for SqliteStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        if let Some(writer) = &self.writer {
+        if let Some(writer) = &self.relaxed_writer {
             let (issuer, jti) = (issuer.to_owned(), jti.to_owned());
             return writer
                 .run(move |conn| {
@@ -747,7 +758,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        if let Some(writer) = &self.writer {
+        if let Some(writer) = &self.relaxed_writer {
             let record = record.clone();
             return writer.run(move |conn| Box::pin(async move { append_audit_on(conn, &record).await })).await;
         }

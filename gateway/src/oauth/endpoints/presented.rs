@@ -5,6 +5,11 @@
 //! carrying `ath`, `jti` single use) or RFC 8705 §3 (the connection's client certificate has the token's
 //! `x5t#S256`); plain bearer tokens only where the token was issued as one (sandbox clients).
 //!
+//! A token's JWS is verified once: [`VerifiedTokens`] keeps the claims of tokens whose signature, `typ`, `iss` and
+//! `aud` passed, by SHA-256 of the token, so later requests only check the times and the store (revocation is the
+//! store's exact, invalidated cache). A verified token stays verified until it expires (minutes), even if its
+//! signing key is retired meanwhile.
+//!
 //! What the token is for (consent or client_credentials, scope) is the caller's question. This module must never
 //! log or echo the presented token.
 
@@ -17,6 +22,29 @@ use crate::oauth::access_token::{self, AccessTokenClaims};
 use crate::oauth::client_auth::certificate_thumbprint_s256;
 use crate::oauth::dpop::DpopRequest;
 use crate::store::{StoreError, TokenBinding, TokenHash, TokenKind, TokenRecord};
+
+/// Most verified tokens remembered (a full cache is cleared).
+const VERIFIED_LIMIT: usize = 100_000;
+
+/// Claims of access tokens whose JWS was verified, by token hash (see the module docs).
+#[derive(Debug, Default)]
+pub struct VerifiedTokens {
+    inner: std::sync::Mutex<std::collections::HashMap<TokenHash, AccessTokenClaims>>,
+}
+
+impl VerifiedTokens {
+    fn get(&self, hash: &TokenHash) -> Option<AccessTokenClaims> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).get(hash).cloned()
+    }
+
+    fn put(&self, hash: TokenHash, claims: &AccessTokenClaims) {
+        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= VERIFIED_LIMIT {
+            map.clear();
+        }
+        map.insert(hash, claims.clone());
+    }
+}
 
 /// A presented access token that passed every check.
 #[derive(Debug, Clone)]
@@ -60,9 +88,20 @@ pub async fn check(
         return Err(invalid("malformed access token"));
     }
     let now = state.now();
-    let claims = access_token::verify(&state.keys, token, &state.issuer, &state.issuer, now)
-        .map_err(|e| PresentedTokenError::Invalid(e.to_string()))?;
-    let record = state.store.token(&TokenHash::of(token)).await?;
+    let hash = TokenHash::of(token);
+    let claims = match state.verified_tokens.get(&hash) {
+        Some(claims) => {
+            access_token::check_times(&claims, now).map_err(|e| PresentedTokenError::Invalid(e.to_string()))?;
+            claims
+        }
+        None => {
+            let claims = access_token::verify(&state.keys, token, &state.issuer, &state.issuer, now)
+                .map_err(|e| PresentedTokenError::Invalid(e.to_string()))?;
+            state.verified_tokens.put(hash, &claims);
+            claims
+        }
+    };
+    let record = state.store.token(&hash).await?;
     let record = match record {
         Some(r) if r.kind == TokenKind::Access && r.is_active(now) && r.client_id == claims.client_id => r,
         _ => return Err(invalid("the access token is not active")),
