@@ -4,7 +4,7 @@
 # (`not_a_server_error`) and on any answer its documented schema does not accept (`response_schema_conformance`).
 #
 # Run from anywhere: `bash ci/schemathesis.sh` (about a minute after the build). It builds the workspace, starts
-# `target/debug/bankgate up` on OS-chosen ports in a temporary data directory (banks' clocks frozen on a weekday
+# `$CARGO_TARGET_DIR/debug/bankgate up` (default `target/`) on OS-chosen ports in a temporary data directory (banks' clocks frozen on a weekday
 # afternoon, outside every maintenance window), gets a consent's access token through the sandbox shortcut and a
 # client-credentials token, runs schemathesis twice (one token each) and stops bankgate on exit.
 # Environment: SCHEMATHESIS_EXAMPLES (test cases per operation, default 40), SCHEMATHESIS_SEED (default fixed, so a
@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 SCHEMATHESIS_VERSION="4.32.5"
 EXAMPLES="${SCHEMATHESIS_EXAMPLES:-40}"
 SEED="${SCHEMATHESIS_SEED:-20261130}"
-REPORTS="${SCHEMATHESIS_REPORTS:-target/schemathesis}"
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+REPORTS="${SCHEMATHESIS_REPORTS:-$TARGET_DIR/schemathesis}"
 
 PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
   "schemathesis==${SCHEMATHESIS_VERSION}"
@@ -40,7 +41,7 @@ trap cleanup EXIT
 
 # Yesterday 15:00 UTC: a fixed simulated instant clear of the banks' weekly maintenance windows (night hours).
 START="$(date -u -d 'yesterday' +%Y-%m-%dT15:00:00Z)"
-target/debug/bankgate up --data-dir "$DIR" --ephemeral-ports --frozen-clock --start "$START" --customers 100 \
+"$TARGET_DIR/debug/bankgate" up --data-dir "$DIR" --ephemeral-ports --frozen-clock --start "$START" --customers 100 \
   >"$DIR/bankgate.log" 2>&1 &
 BANKGATE_PID=$!
 
