@@ -47,6 +47,11 @@ pub struct AppState {
     pub jwks_fetcher: Arc<JwksFetcher>,
     /// Parsed registrations, so client authentication does not re-validate metadata and re-parse keys per request.
     pub parsed_clients: Arc<crate::oauth::endpoints::authn::ParsedClients>,
+    /// DPoP proofs presented to protected endpoints (not the token endpoint), in memory
+    /// ([`crate::oauth::endpoints::presented`]).
+    pub resource_dpop_replay: Arc<crate::oauth::replay::InMemoryReplayCache>,
+    /// The gateway clock when this state was built: proofs signed earlier are refused at protected endpoints.
+    pub started_at: OffsetDateTime,
     /// Access tokens whose JWS was verified ([`crate::oauth::endpoints::presented`]).
     pub verified_tokens: Arc<crate::oauth::endpoints::presented::VerifiedTokens>,
     /// The person's dashboard sessions ([`crate::pages::dashboard`]).
@@ -68,6 +73,8 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let issuer: String = issuer.into();
+        // Whole seconds: proofs carry `iat` in whole seconds.
+        let started_at = clock.now().replace_nanosecond(0).unwrap_or_else(|_| clock.now());
         let rate_limiter = config.rate_limit.map(|limit| Arc::new(crate::fdx::rate_limit::RateLimiter::new(limit)));
         Self {
             config: Arc::new(config),
@@ -85,6 +92,8 @@ impl AppState {
             parsed_clients: Arc::default(),
             dashboard: Arc::default(),
             verified_tokens: Arc::default(),
+            resource_dpop_replay: Arc::default(),
+            started_at,
             revocations: Arc::default(),
             rate_limiter,
         }

@@ -36,6 +36,9 @@ pub trait ReplayCache: Send + Sync {
 #[derive(Debug, Default)]
 pub struct InMemoryReplayCache {
     entries: Mutex<HashMap<String, OffsetDateTime>>,
+    /// Purge when the map grows past this (amortized: twice what survived the last purge, at least
+    /// [`PURGE_THRESHOLD`]), so a busy cache is not scanned on every insert.
+    next_purge: Mutex<usize>,
 }
 
 /// Purge expired entries once the map holds more than this many keys.
@@ -67,8 +70,10 @@ impl ReplayCache for InMemoryReplayCache {
         now: OffsetDateTime,
     ) -> Result<bool, ReplayCacheError> {
         let mut entries = self.entries.lock().map_err(|_| ReplayCacheError("lock poisoned".into()))?;
-        if entries.len() > PURGE_THRESHOLD {
+        let mut next_purge = self.next_purge.lock().map_err(|_| ReplayCacheError("lock poisoned".into()))?;
+        if entries.len() > (*next_purge).max(PURGE_THRESHOLD) {
             entries.retain(|_, exp| *exp > now);
+            *next_purge = entries.len().saturating_mul(2);
         }
         match entries.get(key) {
             Some(exp) if *exp > now => Ok(false),

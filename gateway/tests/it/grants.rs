@@ -549,6 +549,19 @@ async fn grant_management_works_with_a_dpop_bound_management_token() {
     let stolen =
         gw.send(request(Some(gw.dpop(&other_key, "GET", "/grants/grant-dpop", Some(&token))), "DPoP"), None).await;
     assert_eq!(stolen.error(), (StatusCode::UNAUTHORIZED, Some("invalid_token")));
+    // RFC 9449 §11.1: a proof is single use (remembered in memory at protected endpoints).
+    let proof = gw.dpop(key, "GET", "/grants/grant-dpop", Some(&token));
+    assert_eq!(gw.send(request(Some(proof.clone()), "DPoP"), None).await.status, StatusCode::OK);
+    let replayed = gw.send(request(Some(proof), "DPoP"), None).await;
+    assert_eq!(replayed.error(), (StatusCode::UNAUTHORIZED, Some("invalid_token")));
+    // A proof signed before the gateway started (within the 60 s iat window) is refused: a restart must not
+    // reopen a replay window of a proof sent to the previous process.
+    let mut claims = json!({"jti": random(), "htm": "GET", "htu": format!("{ISSUER}/grants/grant-dpop"),
+                            "iat": (gw.state.started_at - Duration::seconds(30)).unix_timestamp()});
+    claims["ath"] = json!(access_token_hash(&token));
+    let old = key.sign(&json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.public_jwk()}), &claims);
+    let before_start = gw.send(request(Some(old), "DPoP"), None).await;
+    assert_eq!(before_start.error(), (StatusCode::UNAUTHORIZED, Some("invalid_token")));
 }
 
 #[tokio::test]

@@ -10,6 +10,13 @@
 //! store's exact, invalidated cache). A verified token stays verified until it expires (minutes), even if its
 //! signing key is retired meanwhile.
 //!
+//! DPoP proofs sent to these endpoints are remembered in this process's memory ([`AppState::resource_dpop_replay`]),
+//! not in the store: one write fewer per data request. Sound because a SQLite store has one owner process; a proof
+//! signed before this process started (`iat` earlier than [`AppState::started_at`]) is refused, so a restart cannot
+//! reopen a replay window (a client whose clock runs behind is refused for that many seconds after a restart).
+//! Several replicas (the PostgreSQL store, later) need a shared cache here. The token endpoint's proofs stay in the
+//! store.
+//!
 //! What the token is for (consent or client_credentials, scope) is the caller's question. This module must never
 //! log or echo the presented token.
 
@@ -117,11 +124,15 @@ pub async fn check(
             let url = state.url(path);
             let request =
                 DpopRequest { method, uri: &url, proofs: &proofs, access_token: Some(token), expected_jkt: Some(jkt) };
-            state
+            let proof = state
                 .dpop
-                .validate(&request, now, state.dpop_replay.as_ref())
+                .validate(&request, now, state.resource_dpop_replay.as_ref())
                 .await
                 .map_err(|e| PresentedTokenError::InvalidDpop(e.to_string()))?;
+            if proof.issued_at < state.started_at {
+                let reason = "the DPoP proof was signed before the gateway started; sign a fresh one";
+                return Err(PresentedTokenError::InvalidDpop(reason.into()));
+            }
         }
         TokenBinding::Mtls { x5t_s256 } => {
             // RFC 8705 §3: the certificate of the connection must be the one the token is bound to.
