@@ -500,7 +500,9 @@ async fn bank_token(
                 crate::revocation::revoke(state, consent_id, RevocationReason::UserAction, Initiator::Bank, now)
                     .await
                     .map_err(|e| failed(FdxError::internal(&e)))?;
-            tracing::info!(outcome = ?std::mem::discriminant(&revoked), "consent revoked at the bank");
+            if matches!(revoked, crate::store::ConsentRevocationOutcome::Revoked { .. }) {
+                tracing::info!(bank = %access.bank, "the bank ended a consent's grant: consent revoked");
+            }
             Err((
                 FdxError::unauthenticated(access.scheme(), "the person revoked this consent at their bank"),
                 AuditOutcome::Denied,
