@@ -299,6 +299,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn banks_named_in_the_policy_get_their_own_timeouts() {
+        let slow = crate::banks::BankTimeouts { request: std::time::Duration::from_secs(60), ..Default::default() };
+        let mut policy = UpstreamPolicy::default();
+        policy.per_bank.insert("harbor".into(), slow);
+        assert_eq!(policy.timeouts_for("harbor"), slow);
+        assert_eq!(policy.timeouts_for("continental"), crate::banks::BankTimeouts::default());
+    }
+
+    #[test]
     fn lifetimes_outside_the_standard_limits_are_refused() {
         let mut config = GatewayConfig::sandbox(([127, 0, 0, 1], 0).into());
         assert_eq!(config.validate(), Ok(()));

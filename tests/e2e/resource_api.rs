@@ -326,6 +326,53 @@ async fn a_client_over_its_rate_gets_429_with_fdx_1207() {
 }
 
 #[tokio::test]
+async fn an_expired_bank_token_is_refreshed_before_the_bank_is_called() {
+    let sandbox = sandbox(None).await;
+    let app = App::of(&sandbox);
+    let request = consent_request(&["ACCOUNT_BASIC"], None, 30);
+    let url = format!("{}/sandbox/consents", app.issuer);
+    let tokens: Value = app
+        .http
+        .post(url)
+        .basic_auth(&app.id, Some(&app.secret))
+        .json(&request)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let consent_id = tokens["consent_id"].as_str().unwrap().to_owned();
+    assert_eq!(app.get("/fdx/v6/accounts", tokens["access_token"].as_str().unwrap()).await.status, 200);
+    let gateway = sandbox.gateway.as_ref().unwrap();
+    let before = gateway.state.store.bank_tokens(&consent_id).await.unwrap().unwrap();
+
+    // An hour later the bank's access token (30 minutes) and the app's (5 minutes) have expired; the app refreshes
+    // its own, and the gateway must refresh the bank's before calling the bank.
+    sandbox.advance_clocks(time::Duration::hours(1)).await.unwrap();
+    let form = [("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"].as_str().unwrap())];
+    let url = format!("{}/token", app.issuer);
+    let refreshed: Value = app
+        .http
+        .post(url)
+        .basic_auth(&app.id, Some(&app.secret))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = refreshed["access_token"].as_str().unwrap_or_else(|| panic!("{refreshed}"));
+    let answer = app.get("/fdx/v6/accounts", access).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let after = gateway.state.store.bank_tokens(&consent_id).await.unwrap().unwrap();
+    assert_ne!(after.access_token, before.access_token, "a new bank access token was obtained and stored");
+    assert!(after.expires_at > before.expires_at);
+    sandbox.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_revocation_at_the_bank_reaches_the_gateway() {
     let sandbox = sandbox(None).await;
     let app = App::of(&sandbox);

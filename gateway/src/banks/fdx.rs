@@ -159,14 +159,23 @@ pub(crate) async fn into_bank_response(response: reqwest::Response) -> Result<Ba
 
 /// An FDX path the gateway may request: `/fdx/v6/...`, no dot segments, no scheme or authority smuggled in.
 pub(crate) fn check_fdx_path(path: &str) -> Result<(), BankCallError> {
+    if is_fdx_path(path) {
+        Ok(())
+    } else {
+        Err(BankCallError::InvalidRequest(format!("`{path}` is not an FDX v6 path")))
+    }
+}
+
+/// Whether `path` (with its query) is a plain FDX v6 path: the one rule for what the gateway sends to a bank and
+/// what it passes on from a bank's links.
+pub(crate) fn is_fdx_path(path: &str) -> bool {
     let (route, query) = path.split_once('?').unwrap_or((path, ""));
-    let ok = route.starts_with("/fdx/v6/")
+    route.starts_with("/fdx/v6/")
         && !route.contains("//")
         && !route.split('/').any(|segment| segment == "." || segment == ".." || segment.contains('%'))
         && !path.contains('#')
         && path.bytes().all(|b| b.is_ascii_graphic())
-        && !query.contains('?');
-    if ok { Ok(()) } else { Err(BankCallError::InvalidRequest(format!("`{path}` is not an FDX v6 path"))) }
+        && !query.contains('?')
 }
 
 #[cfg(test)]

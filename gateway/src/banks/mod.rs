@@ -21,5 +21,6 @@ pub use client::{
     SANDBOX_LOGIN_GRANT, SandboxLogin,
 };
 pub use directory::{BankDirectory, BankEntry, DirectoryError, SandboxEndpoints};
+pub(crate) use fdx::is_fdx_path;
 pub use fdx::{BankCallError, BankResponse};
 pub use secret::{BankSecret, PkceVerifier};

@@ -182,14 +182,7 @@ pub fn rewrite_href(href: &str, base: &str) -> Option<String> {
         let rest = href.strip_prefix("https://")?;
         &rest[rest.find('/')?..]
     };
-    let (route, query) = path.split_once('?').unwrap_or((path, ""));
-    let clean = route.starts_with("/fdx/v6/")
-        && !route.contains("//")
-        && !route.split('/').any(|s| s == "." || s == "..")
-        && !path.contains('#')
-        && path.bytes().all(|b| b.is_ascii_graphic())
-        && !query.contains('?');
-    clean.then(|| format!("{base}{path}"))
+    crate::banks::is_fdx_path(path).then(|| format!("{base}{path}"))
 }
 
 #[cfg(test)]

@@ -154,7 +154,7 @@ async fn authorize(state: &AppState, endpoint: Endpoint, request: &FdxRequest) -
                 PresentedTokenError::Internal(e) => FdxError::internal(&e),
             }
         })?;
-    let scheme = if matches!(token.record.binding, TokenBinding::Dpop { .. }) { "DPoP" } else { "Bearer" };
+    let scheme = challenge_scheme(&token.record.binding);
     let Some(consent_id) = token.record.consent_id.clone() else {
         return Err(FdxError::forbidden("a client_credentials token reads no data: use a token of a consent"));
     };
@@ -230,8 +230,13 @@ async fn answer(state: &AppState, access: &Access, request: &FdxRequest) -> Resu
 impl Access {
     /// The 401 challenge scheme of this access's token.
     fn scheme(&self) -> &'static str {
-        if matches!(self.token.record.binding, TokenBinding::Dpop { .. }) { "DPoP" } else { "Bearer" }
+        challenge_scheme(&self.token.record.binding)
     }
+}
+
+/// The RFC 6750 / RFC 9449 §7.1 challenge scheme for a token bound as `binding`.
+fn challenge_scheme(binding: &TokenBinding) -> &'static str {
+    if matches!(binding, TokenBinding::Dpop { .. }) { "DPoP" } else { "Bearer" }
 }
 
 /// Whether the token and its consent are still active (read after any revocation's commit).

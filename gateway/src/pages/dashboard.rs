@@ -17,16 +17,15 @@
 //! never show one person another person's consents (every lookup is by the signed-in bank and subject).
 
 use std::collections::HashMap;
-use std::fmt;
-use std::sync::Mutex;
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use subtle::ConstantTimeEq as _;
 use time::{Duration, OffsetDateTime};
 
+use super::session::{Expiring, Sessions, csrf_matches, session_cookie_id};
 use super::{FormPairs, message, page, random_text, see_other, single, with_cookie};
 use crate::app::AppState;
 use crate::banks::{CallbackError, PkceVerifier};
@@ -41,8 +40,6 @@ pub const SIGNOUT_PATH: &str = "/dashboard/signout";
 pub const DASHBOARD_COOKIE: &str = "__Host-gw_dashboard";
 /// A dashboard session lasts this long from its last page.
 pub const DASHBOARD_SESSION_LIFETIME: Duration = Duration::minutes(30);
-/// Live dashboard sessions at most (the soonest-expiring is dropped when full).
-const MAX_DASHBOARD_SESSIONS: usize = 10_000;
 /// Access-log rows shown.
 const ACCESS_LOG_ROWS: u32 = 100;
 
@@ -56,56 +53,22 @@ enum DashStage {
     SignedIn { bank: String, person: String },
 }
 
+/// One browser's dashboard session.
 #[derive(Clone)]
-struct DashboardSession {
+pub struct DashboardSession {
     csrf: String,
     stage: DashStage,
     expires_at: OffsetDateTime,
 }
 
-impl DashboardSession {
-    fn csrf_matches(&self, sent: Option<&str>) -> bool {
-        sent.is_some_and(|s| bool::from(s.as_bytes().ct_eq(self.csrf.as_bytes())))
+impl Expiring for DashboardSession {
+    fn expires_at(&self) -> OffsetDateTime {
+        self.expires_at
     }
 }
 
 /// The live dashboard sessions.
-#[derive(Default)]
-pub struct DashboardSessions {
-    inner: Mutex<HashMap<String, DashboardSession>>,
-}
-
-impl fmt::Debug for DashboardSessions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DashboardSessions").field("live", &self.lock().len()).finish()
-    }
-}
-
-impl DashboardSessions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, DashboardSession>> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn put(&self, id: &str, session: DashboardSession, now: OffsetDateTime) {
-        let mut map = self.lock();
-        map.retain(|_, s| s.expires_at > now);
-        if map.len() >= MAX_DASHBOARD_SESSIONS && !map.contains_key(id) {
-            let oldest = map.iter().min_by_key(|(_, s)| s.expires_at).map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                map.remove(&oldest);
-            }
-        }
-        map.insert(id.to_owned(), session);
-    }
-
-    fn get(&self, id: &str, now: OffsetDateTime) -> Option<DashboardSession> {
-        self.lock().get(id).filter(|s| s.expires_at > now).cloned()
-    }
-
-    fn remove(&self, id: &str) {
-        self.lock().remove(id);
-    }
-}
+pub type DashboardSessions = Sessions<DashboardSession>;
 
 fn dashboard_cookie(id: &str) -> String {
     format!("{DASHBOARD_COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Lax")
@@ -115,16 +78,9 @@ fn cleared_dashboard_cookie() -> String {
     format!("{DASHBOARD_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0")
 }
 
-/// The dashboard session id from the cookies (well-formed values only).
+/// The dashboard session id from the cookies.
 fn dashboard_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().strip_prefix(DASHBOARD_COOKIE)?.strip_prefix('='))
-        .find(|id| id.len() == 43 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        .map(str::to_owned)
+    session_cookie_id(headers, DASHBOARD_COOKIE)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -328,7 +284,7 @@ fn checked(state: &AppState, headers: &HeaderMap, form: FormPairs) -> Result<Che
     let Ok(axum::Form(pairs)) = form else {
         return Err(Box::new(super::invalid_request_page("The form was not sent as a web form, or it was too large.")));
     };
-    if !session.csrf_matches(single(&pairs, "csrf").ok().flatten()) {
+    if !csrf_matches(&session.csrf, single(&pairs, "csrf").ok().flatten()) {
         return Err(Box::new(super::csrf_failed()));
     }
     Ok((id, session, pairs))

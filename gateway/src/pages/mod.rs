@@ -252,16 +252,9 @@ fn cleared_cookie() -> String {
     format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0")
 }
 
-/// The session id from the request's cookies (well-formed values only: 32 random bytes, base64url).
+/// The consent-page session id from the request's cookies.
 fn session_id(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
-        .find(|id| id.len() == 43 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        .map(str::to_owned)
+    session::session_cookie_id(headers, SESSION_COOKIE)
 }
 
 fn see_other(location: &str) -> Response {

@@ -1,4 +1,4 @@
-//! Server-side sessions of the consent pages, keyed by the random id in the `__Host-gw_session` cookie: which
+//! Server-side sessions of the consent pages (and, through the same [`Sessions`] store, of the dashboard), keyed by the random id in the `__Host-gw_session` cookie: which
 //! pushed request a browser is completing, where in the flow it is, its CSRF token (RFC 6749 §10.12) and, while the
 //! person is at their bank, the bank `state` and PKCE verifier (RFC 7636).
 //!
@@ -56,8 +56,13 @@ pub struct PageSession {
 impl PageSession {
     /// RFC 6749 §10.12: the form's token equals the session's, compared in constant time.
     pub fn csrf_matches(&self, sent: Option<&str>) -> bool {
-        sent.is_some_and(|s| bool::from(s.as_bytes().ct_eq(self.csrf.as_bytes())))
+        csrf_matches(&self.csrf, sent)
     }
+}
+
+/// RFC 6749 §10.12: a form's CSRF token equals the session's `expected` one, compared in constant time.
+pub fn csrf_matches(expected: &str, sent: Option<&str>) -> bool {
+    sent.is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected.as_bytes())))
 }
 
 impl fmt::Debug for PageSession {
@@ -70,29 +75,49 @@ impl fmt::Debug for PageSession {
     }
 }
 
-/// The live page sessions.
-#[derive(Default)]
-pub struct ConsentSessions {
-    inner: Mutex<HashMap<String, PageSession>>,
+/// A server-side session that ends at an instant of the gateway's clock.
+pub trait Expiring: Clone {
+    fn expires_at(&self) -> OffsetDateTime;
 }
 
-impl fmt::Debug for ConsentSessions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConsentSessions").field("live", &self.lock().len()).finish()
+impl Expiring for PageSession {
+    fn expires_at(&self) -> OffsetDateTime {
+        self.expires_at
     }
 }
 
-impl ConsentSessions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, PageSession>> {
+/// Live server-side sessions by id (the consent pages' and the dashboard's), bounded to [`MAX_SESSIONS`].
+pub struct Sessions<S> {
+    inner: Mutex<HashMap<String, S>>,
+}
+
+/// The live consent-page sessions.
+pub type ConsentSessions = Sessions<PageSession>;
+
+impl<S> Default for Sessions<S> {
+    fn default() -> Self {
+        Self { inner: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<S> fmt::Debug for Sessions<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let live = self.inner.lock().map(|m| m.len()).unwrap_or(0);
+        f.debug_struct("Sessions").field("live", &live).finish()
+    }
+}
+
+impl<S: Expiring> Sessions<S> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, S>> {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Stores (or replaces) the session `id`, dropping expired ones first and the soonest-expiring when full.
-    pub fn put(&self, id: &str, session: PageSession, now: OffsetDateTime) {
+    pub fn put(&self, id: &str, session: S, now: OffsetDateTime) {
         let mut map = self.lock();
-        map.retain(|_, s| s.expires_at > now);
+        map.retain(|_, s| s.expires_at() > now);
         if map.len() >= MAX_SESSIONS && !map.contains_key(id) {
-            let oldest = map.iter().min_by_key(|(_, s)| s.expires_at).map(|(k, _)| k.clone());
+            let oldest = map.iter().min_by_key(|(_, s)| s.expires_at()).map(|(k, _)| k.clone());
             if let Some(oldest) = oldest {
                 map.remove(&oldest);
             }
@@ -101,12 +126,24 @@ impl ConsentSessions {
     }
 
     /// The live session `id` at `now`.
-    pub fn get(&self, id: &str, now: OffsetDateTime) -> Option<PageSession> {
-        self.lock().get(id).filter(|s| s.expires_at > now).cloned()
+    pub fn get(&self, id: &str, now: OffsetDateTime) -> Option<S> {
+        self.lock().get(id).filter(|s| s.expires_at() > now).cloned()
     }
 
     /// Ends the session `id`.
     pub fn remove(&self, id: &str) {
         self.lock().remove(id);
     }
+}
+
+/// The value of cookie `name` when it is a well-formed session id (32 random bytes, base64url: 43 characters).
+pub fn session_cookie_id(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
+        .find(|id| id.len() == 43 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .map(str::to_owned)
 }
