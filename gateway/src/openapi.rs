@@ -942,25 +942,8 @@ pub enum ConsentUpdateReason {
     UserAction,
 }
 
-/// FDX 6.2 `DataCluster`.
-#[derive(ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum DataCluster {
-    AccountBasic,
-    AccountDetailed,
-    AccountPayments,
-    Bills,
-    CustomerContact,
-    CustomerPersonal,
-    Images,
-    Investments,
-    Notifications,
-    PaymentSupport,
-    Rewards,
-    Statements,
-    Tax,
-    Transactions,
-}
+/// FDX 6.2 `DataCluster`: the gateway's own enum, so the document cannot drift from what the gateway accepts.
+pub use crate::consent::DataCluster;
 
 /// FDX 6.2 `ConsentResourceType` (the gateway grants `ACCOUNT` and `CUSTOMER` resources).
 #[derive(ToSchema)]

@@ -12,7 +12,7 @@ use std::str::FromStr;
 ///
 /// `ACCOUNT_PAYMENTS` is deprecated by FDX 6.1 in favour of `PAYMENT_SUPPORT` (removed in FDX 7); it is still
 /// accepted because FDX 6.2 still lists it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DataCluster {
     AccountBasic,
