@@ -7,6 +7,7 @@
 pub mod endpoints;
 pub mod person;
 pub mod sandbox;
+pub mod scenario;
 
 pub use endpoints::Endpoints;
 pub use sandbox::{Sandbox, SandboxOptions};

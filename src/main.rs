@@ -1,4 +1,5 @@
-//! The `bankgate` command line: `up` (the default), `bank`, `gateway --config FILE`, `certs init`.
+//! The `bankgate` command line: `up` (the default), `bank`, `gateway --config FILE`, `certs init`, `scenario run`,
+//! `scenario schema`.
 //!
 //! Thin on purpose: parse options, call the launcher in `bankgate::sandbox`, print what to do next, wait for
 //! Ctrl-C or SIGTERM, shut down cleanly.
@@ -41,6 +42,41 @@ enum Command {
         #[command(subcommand)]
         command: CertsCommand,
     },
+    /// QA scenario files (scenarios/FORMAT.md): play them, or print their JSON Schema.
+    Scenario {
+        #[command(subcommand)]
+        command: ScenarioCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ScenarioCommand {
+    /// Play scenario files, each against its own isolated in-process system (or one running deployment).
+    ///
+    /// Exit codes: 0 every scenario passed; 1 an expectation failed; 2 a scenario file does not parse or check
+    /// (file:line:column, what is wrong, how to fix it); 3 broken infrastructure (the system could not be started
+    /// or reached, a file or report could not be read or written).
+    #[command(after_help = "Exit codes: 0 all passed, 1 an expectation failed, 2 parse/validation error in a \
+                            scenario file, 3 broken infrastructure (could not start the system, I/O).")]
+    Run {
+        /// Scenario files, or folders whose *.yaml, *.yml and *.json files are played in name order.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Scenarios played at the same time.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// Seed of every system, overriding each scenario's setup.seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Also write a report: junit=PATH, json=PATH or html=PATH (repeatable).
+        #[arg(long = "report", value_name = "KIND=PATH")]
+        reports: Vec<String>,
+        /// Play against a running deployment (its DIR/endpoints.json) instead of in-process systems.
+        #[arg(long)]
+        target: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of scenario files (scenarios/schema/scenario.schema.json).
+    Schema,
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,14 +129,20 @@ fn parse_rfc3339(text: &str) -> Result<OffsetDateTime, String> {
 
 fn main() -> anyhow::Result<()> {
     certs::install_crypto_provider();
+    let cli = Cli::parse();
+    // Scenario runs start many short-lived systems: their start-up lines would drown the progress lines.
+    let default_filter = if matches!(cli.command, Some(Command::Scenario { .. })) {
+        "error"
+    } else {
+        "warn,bankgate=info,mock_bank=info"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,bankgate=info,mock_bank=info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         match cli.command.unwrap_or(Command::Up(RunArgs::default_from_env())) {
@@ -108,8 +150,54 @@ fn main() -> anyhow::Result<()> {
             Command::Bank { bank, run } => serve(run, Some(bank)).await,
             Command::Gateway { config } => serve_gateway(&config).await,
             Command::Certs { command: CertsCommand::Init { data_dir } } => certs_init(&data_dir),
+            Command::Scenario { command: ScenarioCommand::Schema } => {
+                print!("{}", scenarios::schema::scenario_schema());
+                Ok(())
+            }
+            Command::Scenario { command: ScenarioCommand::Run { paths, jobs, seed, reports, target } } => {
+                let code = scenario_run(paths, jobs, seed, &reports, target).await;
+                std::process::exit(code)
+            }
         }
     })
+}
+
+/// `bankgate scenario run`: the exit code (see the command's help).
+async fn scenario_run(
+    paths: Vec<PathBuf>,
+    jobs: usize,
+    seed: Option<u64>,
+    reports: &[String],
+    target: Option<PathBuf>,
+) -> i32 {
+    let mut outputs = Vec::new();
+    for spec in reports {
+        match spec.split_once('=') {
+            Some((kind @ ("junit" | "json" | "html"), path)) if !path.is_empty() => {
+                outputs.push((kind.to_owned(), PathBuf::from(path)));
+            }
+            _ => {
+                eprintln!("bankgate: --report `{spec}`: write junit=PATH, json=PATH or html=PATH");
+                return 2;
+            }
+        }
+    }
+    let options = bankgate::scenario::RunOptions { paths, jobs: jobs.max(1), seed, target, progress: true };
+    let report = bankgate::scenario::run(&options).await;
+    println!("{}", report.summary());
+    let mut code = report.exit_code();
+    for (kind, path) in outputs {
+        let text = match kind.as_str() {
+            "junit" => report.junit(),
+            "json" => report.json(),
+            _ => report.html(),
+        };
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!("bankgate: cannot write the {kind} report {}: {e}", path.display());
+            code = code.max(3);
+        }
+    }
+    code
 }
 
 impl RunArgs {
@@ -139,6 +227,7 @@ async fn serve(run: RunArgs, only_bank: Option<String>) -> anyhow::Result<()> {
             per_second: run.rate_limit,
             burst: run.rate_limit.saturating_mul(2),
         }),
+        gateway_clock_at_start: false,
     };
     let sandbox = Sandbox::start(options).await?;
     print_banner(&sandbox, &run.data_dir);

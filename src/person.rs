@@ -195,6 +195,19 @@ impl Person {
         anyhow::bail!("the pages did not finish within 16 steps")
     }
 
+    /// Post `form` to `url` as this person (their cookies), following no redirect: the status, the `Location`
+    /// header and the body. For pages `walk` does not drive (the dashboard's revoke buttons).
+    pub async fn submit(
+        &mut self,
+        url: &str,
+        form: &[(String, String)],
+    ) -> anyhow::Result<(u16, Option<String>, String)> {
+        let response = self.post_form(url, form).await?;
+        let status = response.status().as_u16();
+        let location = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok((status, location, response.text().await?))
+    }
+
     async fn get(&mut self, url: &str) -> anyhow::Result<reqwest::Response> {
         let request = self.with_cookies(self.http.get(url));
         self.send("GET", url, request).await

@@ -29,6 +29,11 @@ use time::OffsetDateTime;
 
 /// The client certificate name the gateway (and tools acting as it) present to banks.
 pub const GATEWAY_CLIENT: &str = "gateway-client";
+/// The client certificate name of bank `id` (CN `bank-{id}`): it presents it when delivering notifications to the
+/// gateway and signs them with its key.
+pub fn bank_client_name(id: &str) -> String {
+    format!("bank-{id}")
+}
 /// Sample third-party app certificates `certs init` issues.
 pub const SAMPLE_APP_CLIENTS: [&str; 2] = ["sample-app", "sample-app-2"];
 /// Where the sample app's bank logins send the person back (nothing listens there: README's tour copies the code
@@ -68,6 +73,10 @@ pub struct SandboxOptions {
     pub tune_gateway: Option<fn(&mut gateway::config::GatewayConfig)>,
     /// Each app's request rate on the gateway's FDX API; `None`: unlimited (load runs).
     pub rate_limit: Option<gateway::fdx::rate_limit::RateLimit>,
+    /// Put the gateway's clock at `start` before the gateway starts (scenarios: bank and gateway agree on the
+    /// simulated now from the first request; proofs signed at that now are not "before the gateway started").
+    /// `false` (the default): the gateway follows wall time, as `bankgate up` and most tests want.
+    pub gateway_clock_at_start: bool,
 }
 
 impl Default for SandboxOptions {
@@ -85,6 +94,7 @@ impl Default for SandboxOptions {
             gateway: true,
             tune_gateway: None,
             rate_limit: Some(gateway::config::DEFAULT_RATE_LIMIT),
+            gateway_clock_at_start: false,
         }
     }
 }
@@ -169,7 +179,14 @@ impl Sandbox {
                 }
                 None => None,
             };
+            // The bank's own client certificate: presented to notification callback URLs, and its key signs them.
+            let client_name = bank_client_name(&profile.id);
+            let client_identity = match &options.data_dir {
+                Some(dir) => pki.load_or_issue(&dir.join("certs"), &client_name, certs::CertKind::Client)?,
+                None => pki.issue_client(&client_name)?,
+            };
             let config = BankConfig {
+                client_identity: Some(Arc::new(client_identity)),
                 customers: options.customers.unwrap_or(profile.customers),
                 profile,
                 seed: options.seed,
@@ -191,6 +208,9 @@ impl Sandbox {
         }
 
         let gateway_clock = Arc::new(gateway::config::OffsetClock::new());
+        if options.gateway_clock_at_start {
+            gateway_clock.set(start);
+        }
         let sandbox_client = match &gateway_server {
             Some(_) => Some(SandboxClient::load_or_create(options.data_dir.as_deref())?),
             None => None,

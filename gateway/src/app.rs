@@ -60,6 +60,8 @@ pub struct AppState {
     pub revocations: Arc<crate::revocation::RevocationGate>,
     /// The resource API's per-client limit (from the configuration; `None`: unlimited).
     pub rate_limiter: Option<Arc<crate::fdx::rate_limit::RateLimiter>>,
+    /// Wakes the webhook delivery worker after an enqueue ([`crate::events::delivery`]).
+    pub deliveries: Arc<crate::events::delivery::DeliveryWake>,
 }
 
 impl AppState {
@@ -96,6 +98,7 @@ impl AppState {
             started_at,
             revocations: Arc::default(),
             rate_limiter,
+            deliveries: Arc::default(),
         }
     }
 
@@ -167,7 +170,9 @@ pub fn router(state: AppState) -> Router {
         .route(endpoints::INTROSPECT_PATH, post(endpoints::introspect::introspect))
         .route(endpoints::REVOKE_PATH, post(endpoints::revoke::revoke))
         .merge(endpoints::grants::routes())
+        .merge(crate::events::subscriptions::routes())
         .merge(crate::fdx::routes())
+        .merge(crate::events::ingress::routes())
         .merge(crate::openapi::routes())
         .merge(pages::router())
         .merge(endpoints::sandbox::routes(state.config.allow_sandbox_profile))

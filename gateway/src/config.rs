@@ -115,6 +115,30 @@ pub struct GatewayConfig {
     pub upstream: UpstreamPolicy,
     /// Per-client request rate on the FDX resource API; `None`: unlimited.
     pub rate_limit: Option<crate::fdx::rate_limit::RateLimit>,
+    /// How webhooks are delivered to apps ([`crate::events::delivery`]).
+    pub delivery: DeliveryPolicy,
+}
+
+/// Retries of webhook deliveries to apps: exponential backoff with full jitter (the wait before attempt n+1 is
+/// uniform in `[0, min(max_backoff, base_backoff * 2^(n-1))]`), at most `max_attempts` attempts, each bounded by
+/// `attempt_timeout`; then the delivery is dead (on the subscription's dead-letter list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryPolicy {
+    pub max_attempts: u32,
+    pub base_backoff: std::time::Duration,
+    pub max_backoff: std::time::Duration,
+    pub attempt_timeout: std::time::Duration,
+}
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            base_backoff: std::time::Duration::from_secs(1),
+            max_backoff: std::time::Duration::from_secs(300),
+            attempt_timeout: std::time::Duration::from_secs(5),
+        }
+    }
 }
 
 /// Timeouts and circuit breaking towards banks.
@@ -156,6 +180,7 @@ impl GatewayConfig {
             clients: Vec::new(),
             upstream: UpstreamPolicy::default(),
             rate_limit: Some(DEFAULT_RATE_LIMIT),
+            delivery: DeliveryPolicy::default(),
         }
     }
 
@@ -169,6 +194,13 @@ impl GatewayConfig {
         }
         if self.access_token_lifetime <= Duration::ZERO || self.access_token_lifetime > Duration::hours(1) {
             return Err(ConfigError("access_token_lifetime must be between 1 second and 1 hour".into()));
+        }
+        let d = &self.delivery;
+        if d.max_attempts == 0 || d.base_backoff.is_zero() || d.base_backoff > d.max_backoff {
+            return Err(ConfigError("delivery: max_attempts >= 1 and 0 < base_backoff <= max_backoff".into()));
+        }
+        if d.attempt_timeout.is_zero() || d.attempt_timeout > std::time::Duration::from_secs(60) {
+            return Err(ConfigError("delivery: attempt_timeout must be between 1 ms and 60 s".into()));
         }
         if let Some(issuer) = &self.issuer {
             // RFC 8414 §2: https, no query, no fragment.

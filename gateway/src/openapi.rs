@@ -83,6 +83,12 @@ pub fn routes() -> Router<AppState> {
         introspect,
         revoke,
         sandbox_consent,
+        create_notification_subscription,
+        get_notification_subscription,
+        delete_notification_subscription,
+        get_notification_dead_letters,
+        get_notifications,
+        acknowledge_notifications,
     ),
     components(schemas(
         FdxError,
@@ -103,6 +109,11 @@ pub fn routes() -> Router<AppState> {
         ConsentRevocationRequest,
         ConsentRevocationList,
         OAuthError,
+        crate::events::model::Notification,
+        crate::events::model::NotificationSubscription,
+        crate::events::model::NotificationPage,
+        crate::events::model::Acknowledgements,
+        crate::events::model::DeadLetters,
     )),
     modifiers(&SecuritySchemes, &SharedResponses, &OptionalRevocationBody),
     tags(
@@ -115,6 +126,15 @@ pub fn routes() -> Router<AppState> {
         (name = "OAuth", description = "The FAPI 2.0 authorization server: RFC 8414, 7517, 7591, 7592, 9126, 6749, \
             7662, 7009. Errors are RFC 6749 §5.2 `{error, error_description}` with `Cache-Control: no-store`."),
         (name = "Sandbox", description = "Routed only while the sandbox profile is on."),
+        (name = "FDX notifications", description = "Bank notifications (fraud, balance, consent revoked, planned \
+            outage) for the consent's app: FDX 6.2 subscriptions delivered as webhooks, and polling. Needs \
+            `NOTIFICATIONS` (scope `fdx:notifications:subscribe`) in an active consent. A webhook is an RFC 8417 \
+            Security Event Token (`typ: secevent+jwt`, ES256, verifiable with `/jwks`) pushed per RFC 8935 as \
+            `application/secevent+jwt`; claims `iss`, `aud` (client_id), `iat`, `jti` (= notificationId), `toe`, \
+            `events: {\"https://bankgate.dev/secevent/fdx-notification\": Notificationentity}`. Delivery is at least \
+            once, ordered per subscription, retried with exponential backoff and jitter on 408, 429, 5xx, timeouts \
+            and connection errors (other 4xx: dead at once), then dead-lettered; nothing is delivered after the \
+            consent is revoked or expired, except the CONSENT_REVOKED news itself."),
     ),
 )]
 struct GatewayApi;
@@ -1780,6 +1800,132 @@ fn revoke() {}
 )]
 #[allow(dead_code)]
 fn sandbox_consent() {}
+
+// ---------------------------------------------------------------------------------------------------------------
+// FDX notifications (crate::events)
+
+/// `{subscriptionId}`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path, names("subscriptionId"))]
+pub struct SubscriptionIdParam(
+    /// A subscription of this consent (another consent's id answers 404).
+    #[param(max_length = 256)]
+    pub String,
+);
+
+/// The query of `GET /fdx/v6/notifications`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NotificationsQuery {
+    /// The cursor of `page.nextOffset`.
+    #[param(required = false)]
+    pub offset: String,
+    /// Page size, 1 to 1000 (default 100).
+    #[param(required = false, minimum = 1, maximum = 1000)]
+    pub limit: u32,
+}
+
+/// Describes [`crate::events::subscriptions::create`]; exists only for this document.
+#[utoipa::path(
+    post,
+    path = "/fdx/v6/notification-subscriptions",
+    tag = "FDX notifications",
+    operation_id = "createNotificationSubscription",
+    summary = "Subscribe to a type of notification",
+    description = "`type`/`category` one of RISK/FRAUD, BALANCE/NEW_DATA, CONSENT_REVOKED/CONSENT, \
+        PLANNED_OUTAGE/MAINTENANCE; `callbackUrl` https (plain http only to 127.0.0.1, [::1] or localhost). The \
+        `subscriber` sent is replaced by the app's own party.",
+    params(InteractionIdParam),
+    request_body(content = crate::events::model::NotificationSubscription, content_type = "application/json"),
+    security(("bearer" = []), ("dpop" = []), ("bearer" = [], "mtls" = [])),
+    responses((status = 201, description = "Created, with `subscriptionId` and `effectiveDate`.",
+        body = crate::events::model::NotificationSubscription,
+        headers(("x-fapi-interaction-id" = String, description = "The interaction id.")))),
+)]
+#[allow(dead_code)]
+fn create_notification_subscription() {}
+
+/// Describes [`crate::events::subscriptions::read`]; exists only for this document.
+#[utoipa::path(
+    get,
+    path = "/fdx/v6/notification-subscriptions/{subscriptionId}",
+    tag = "FDX notifications",
+    operation_id = "getNotificationSubscription",
+    summary = "One subscription",
+    params(SubscriptionIdParam, InteractionIdParam),
+    security(("bearer" = []), ("dpop" = []), ("bearer" = [], "mtls" = [])),
+    responses((status = 200, description = "The subscription.", body = crate::events::model::NotificationSubscription,
+        headers(("x-fapi-interaction-id" = String, description = "The interaction id.")))),
+)]
+#[allow(dead_code)]
+fn get_notification_subscription() {}
+
+/// Describes [`crate::events::subscriptions::delete`]; exists only for this document.
+#[utoipa::path(
+    delete,
+    path = "/fdx/v6/notification-subscriptions/{subscriptionId}",
+    tag = "FDX notifications",
+    operation_id = "deleteNotificationSubscription",
+    summary = "End a subscription",
+    description = "Its pending deliveries and dead letters end with it.",
+    params(SubscriptionIdParam, InteractionIdParam),
+    security(("bearer" = []), ("dpop" = []), ("bearer" = [], "mtls" = [])),
+    responses((status = 204, description = "Deleted.",
+        headers(("x-fapi-interaction-id" = String, description = "The interaction id.")))),
+)]
+#[allow(dead_code)]
+fn delete_notification_subscription() {}
+
+/// Describes [`crate::events::subscriptions::dead_letters`]; exists only for this document.
+#[utoipa::path(
+    get,
+    path = "/fdx/v6/notification-subscriptions/{subscriptionId}/dead-letters",
+    tag = "FDX notifications",
+    operation_id = "getNotificationDeadLetters",
+    summary = "Deliveries given up (bankgate extension)",
+    description = "Notifications whose webhook failed for good (attempts exhausted, or a 4xx other than 408/429), \
+        oldest first, with the attempts made and the last error.",
+    params(SubscriptionIdParam, InteractionIdParam),
+    security(("bearer" = []), ("dpop" = []), ("bearer" = [], "mtls" = [])),
+    responses((status = 200, description = "The dead letters.", body = crate::events::model::DeadLetters,
+        headers(("x-fapi-interaction-id" = String, description = "The interaction id.")))),
+)]
+#[allow(dead_code)]
+fn get_notification_dead_letters() {}
+
+/// Describes [`crate::events::poll::list`]; exists only for this document.
+#[utoipa::path(
+    get,
+    path = "/fdx/v6/notifications",
+    tag = "FDX notifications",
+    operation_id = "getNotifications",
+    summary = "Poll the consent's unacknowledged notifications",
+    description = "Oldest first; `page.totalElements` counts every unacknowledged notification of the consent.",
+    params(NotificationsQuery, InteractionIdParam),
+    security(("bearer" = []), ("dpop" = []), ("bearer" = [], "mtls" = [])),
+    responses((status = 200, description = "A page of notifications.", body = crate::events::model::NotificationPage,
+        headers(("x-fapi-interaction-id" = String, description = "The interaction id.")))),
+)]
+#[allow(dead_code)]
+fn get_notifications() {}
+
+/// Describes [`crate::events::poll::acknowledge`]; exists only for this document.
+#[utoipa::path(
+    post,
+    path = "/fdx/v6/notifications/acknowledgements",
+    tag = "FDX notifications",
+    operation_id = "acknowledgeNotifications",
+    summary = "Acknowledge polled notifications (bankgate extension)",
+    description = "Acknowledged notifications are no longer listed by `GET /fdx/v6/notifications`; unknown or \
+        already acknowledged ids are ignored. Webhook delivery is not affected.",
+    params(InteractionIdParam),
+    request_body(content = crate::events::model::Acknowledgements, content_type = "application/json"),
+    security(("bearer" = []), ("dpop" = []), ("bearer" = [], "mtls" = [])),
+    responses((status = 204, description = "Acknowledged.",
+        headers(("x-fapi-interaction-id" = String, description = "The interaction id.")))),
+)]
+#[allow(dead_code)]
+fn acknowledge_notifications() {}
 
 #[cfg(test)]
 mod tests {

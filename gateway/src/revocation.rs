@@ -11,6 +11,11 @@
 //! SQLite store, so the gate covers every reader; several replicas (the PostgreSQL store, a later issue) need the
 //! same final check against the shared database, which this order already does.
 //!
+//! The same commit cancels the consent's queued webhook deliveries ([`crate::store::Store::revoke_consent`]), and the
+//! delivery worker sends each webhook under the read side of this gate after checking the consent
+//! ([`crate::events::delivery`]): no notification goes out after a revocation is acknowledged, retries included
+//! (the bank's CONSENT_REVOKED news aside, [`crate::events`]).
+//!
 //! After the commit, the bank tokens are revoked at the bank (RFC 7009, bounded in time, best effort: the consent
 //! is already dead at the gateway) and deleted. This module must never log a token.
 
@@ -111,6 +116,9 @@ pub async fn revoke_at_bank(state: &AppState, bank: &str, consent_id: &str) {
         return;
     };
     let revocations = async {
+        // Issue 5: the bank's notification subscriptions of the consent go first, while its access token still works.
+        let access = BankSecret::new(tokens.access_token.clone());
+        crate::banks::notifications::unsubscribe(client, consent_id, &access).await;
         let mut secrets = Vec::new();
         if let Some(refresh) = &tokens.refresh_token {
             secrets.push((BankSecret::new(refresh.clone()), BankTokenKind::Refresh));

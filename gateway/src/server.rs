@@ -4,7 +4,8 @@
 //! The listener asks for a client certificate but does not require one (`certs::ClientAuth::Optional`): browsers
 //! reach the consent pages without one, while `tls_client_auth` clients and certificate-bound tokens (RFC 8705)
 //! get the verified certificate through `certs::serve::PeerCertificates`. Client `jwks_uri` key sets are fetched
-//! trusting the same CA ([`crate::oauth::jwks_fetch`]). [`crate::config_file`] builds the arguments of
+//! trusting the same CA ([`crate::oauth::jwks_fetch`]), and so are app webhooks, pushed by the delivery worker
+//! that starts and stops with the listener ([`crate::events::delivery`]). [`crate::config_file`] builds the arguments of
 //! [`start_with_banks`] from a TOML file (`bankgate gateway --config`). This module must never start serving
 //! with a configuration outside the standards' limits ([`GatewayConfig::validate`]) and never log key material.
 
@@ -21,6 +22,7 @@ use tokio::task::JoinHandle;
 use crate::app::{AppState, router};
 use crate::banks::{BankClient, BankClientSettings, BankEntry};
 use crate::config::{Clock, GatewayConfig, SigningKeySource, StoreLocation, SystemClock, UpstreamPolicy};
+use crate::events::delivery::{DeliveryWorker, WebhookClient};
 use crate::oauth::endpoints::register::declare_configured_clients;
 use crate::oauth::jwks_fetch::JwksFetcher;
 use crate::oauth::keys::{KeySet, SigningKey};
@@ -42,6 +44,8 @@ pub struct RunningGateway {
     pub addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
+    /// The webhook delivery worker ([`crate::events::delivery`]).
+    deliveries: DeliveryWorker,
 }
 
 impl RunningGateway {
@@ -50,10 +54,13 @@ impl RunningGateway {
         &self.state.issuer
     }
 
-    /// Stop accepting, let in-flight requests finish (bounded by `certs::serve::SHUTDOWN_GRACE`).
+    /// Stop accepting, let in-flight requests finish (bounded by `certs::serve::SHUTDOWN_GRACE`), then stop the
+    /// delivery worker (its attempts in flight finish and are recorded; pending deliveries stay in the store).
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
-        self.task.await.context("the listener task panicked")?.context("the listener failed")
+        let served = self.task.await.context("the listener task panicked")?.context("the listener failed");
+        self.deliveries.stop().await;
+        served
     }
 }
 
@@ -183,7 +190,11 @@ pub async fn start_with_banks(
     let shutdown = async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
+    // Webhooks: https callbacks must chain to the configured CA (like jwks_uri fetches); resumes stored deliveries.
+    let webhooks =
+        WebhookClient::new(Some(&tls.ca), state.config.delivery.attempt_timeout).context("the webhook client")?;
+    let deliveries = DeliveryWorker::start(state.clone(), webhooks);
     let task = tokio::spawn(certs::serve::serve_tls(listener, server_tls, router(state.clone()), shutdown));
     tracing::info!(issuer = %state.issuer, sandbox = state.config.allow_sandbox_profile, "gateway serving");
-    Ok(RunningGateway { state, addr, stop, task })
+    Ok(RunningGateway { state, addr, stop, task, deliveries })
 }

@@ -3,7 +3,8 @@
 //!
 //! A [`FaultRule`] names an endpoint by route name ([`ROUTE_NAMES`], or `*` for all) and any of: latency (fixed or
 //! uniform-random), an error rate with a chosen HTTP status and FDX code, a maintenance window until a simulated
-//! instant (503 + `Retry-After`), a connection-reset rate, a malformed-body rate (200 with truncated JSON) and a slow
+//! instant (503 + `Retry-After`; it starts at once, or at `maintenanceFrom` when the rule schedules it for later:
+//! setting such a rule also announces a PLANNED_OUTAGE notification, see `events`), a connection-reset rate, a malformed-body rate (200 with truncated JSON) and a slow
 //! body (streamed in small chunks with a delay between them). [`FaultBook::plan`] turns the rules into what to do
 //! with one request; the API layer (`api::fdx`) carries the plan out.
 //!
@@ -18,8 +19,17 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 /// Route names a rule may target (besides `*`).
-pub const ROUTE_NAMES: [&str; 8] =
-    ["accounts", "account", "transactions", "statements", "payment_networks", "contact", "customer", "token"];
+pub const ROUTE_NAMES: [&str; 9] = [
+    "accounts",
+    "account",
+    "transactions",
+    "statements",
+    "payment_networks",
+    "contact",
+    "customer",
+    "token",
+    "subscriptions",
+];
 
 /// Longest latency or chunk delay a rule may ask for.
 pub const MAX_DELAY_MS: u64 = 60_000;
@@ -36,6 +46,10 @@ pub struct FaultRule {
     /// The endpoint answers 503 until this simulated instant (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
     pub maintenance_until: Option<OffsetDateTime>,
+    /// The maintenance window starts at this simulated instant (RFC 3339; needs `maintenanceUntil`, before it).
+    /// Without it the window starts at once.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub maintenance_from: Option<OffsetDateTime>,
     /// Share of requests (0..=1) whose connection is aborted instead of answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_reset_rate: Option<f64>,
@@ -213,7 +227,10 @@ impl FaultBook {
 
         let outcome = 'outcome: {
             for rule in &matching {
-                if let Some(until) = rule.maintenance_until.filter(|until| *until > now) {
+                if let Some(until) = rule
+                    .maintenance_until
+                    .filter(|until| *until > now && rule.maintenance_from.is_none_or(|from| from <= now))
+                {
                     let secs = (until - now).whole_seconds().max(1);
                     break 'outcome FaultOutcome::Maintenance { retry_after_secs: secs.unsigned_abs() };
                 }
@@ -265,6 +282,13 @@ fn validate(rule: &FaultRule) -> Result<(), String> {
             ROUTE_NAMES.join(", ")
         ));
     }
+    match (rule.maintenance_from, rule.maintenance_until) {
+        (Some(_), None) => return Err("maintenanceFrom needs maintenanceUntil".into()),
+        (Some(from), Some(until)) if from >= until => {
+            return Err("maintenanceFrom must be before maintenanceUntil".into());
+        }
+        _ => {}
+    }
     let rate_ok = |r: f64| (0.0..=1.0).contains(&r);
     match rule.latency {
         Some(LatencyFault::Fixed { ms }) if ms > MAX_DELAY_MS => {
@@ -315,6 +339,7 @@ mod tests {
             latency: None,
             error: None,
             maintenance_until: None,
+            maintenance_from: None,
             connection_reset_rate: None,
             malformed_body_rate: None,
             slow_body: None,
@@ -362,6 +387,22 @@ mod tests {
         let during = book.plan("accounts", datetime!(2026-01-01 01:00 UTC));
         assert_eq!(during.outcome, FaultOutcome::Maintenance { retry_after_secs: 3600 });
         assert_eq!(book.plan("accounts", datetime!(2026-01-01 02:00 UTC)).outcome, FaultOutcome::Pass);
+    }
+
+    #[test]
+    fn a_scheduled_maintenance_window_starts_at_its_from() {
+        let book = FaultBook::new(1);
+        let mut r = rule("*");
+        r.maintenance_from = Some(datetime!(2026-01-02 01:00 UTC));
+        r.maintenance_until = Some(datetime!(2026-01-02 03:00 UTC));
+        book.set(vec![r.clone()]).unwrap();
+        assert_eq!(book.plan("accounts", datetime!(2026-01-02 00:59 UTC)).outcome, FaultOutcome::Pass);
+        let during = book.plan("accounts", datetime!(2026-01-02 02:00 UTC));
+        assert_eq!(during.outcome, FaultOutcome::Maintenance { retry_after_secs: 3600 });
+        r.maintenance_until = None;
+        assert!(book.set(vec![r.clone()]).is_err(), "from without until");
+        r.maintenance_until = Some(datetime!(2026-01-02 01:00 UTC));
+        assert!(book.set(vec![r]).is_err(), "from not before until");
     }
 
     #[test]

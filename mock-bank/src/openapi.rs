@@ -48,7 +48,13 @@ pub fn routes() -> Router<Arc<BankState>> {
             token; this document and `/docs` are served there).\n\nThe FDX API's answers may also be shaped by \
             the profile's weekly maintenance window (503 with `Retry-After`), by admin fault rules (any status \
             400-599 with any FDX code, latency, reset connections, truncated bodies) and by the data-error test \
-            users. Every FDX answer carries `x-fapi-interaction-id`.",
+            users. Every FDX answer carries `x-fapi-interaction-id`.\n\nNotifications (FDX Event \
+            Notifications): a consent's token subscribes to RISK/FRAUD, BALANCE/NEW_DATA, \
+            CONSENT_REVOKED/CONSENT or PLANNED_OUTAGE/MAINTENANCE at an https callback URL. The bank then `POST`s \
+            each `Notification` (schema below) there over mutual TLS with its client certificate `bank-{id}`, as an \
+            RFC 7515 compact JWS (`content-type: application/jose`, ES256, protected header `x5t#S256` = the \
+            thumbprint of that certificate), in order per callback URL; 5xx, 408, 429 and timeouts are retried (5 \
+            attempts, 200 ms doubling with jitter), other 4xx are not.",
         license(name = "MIT OR Apache-2.0"),
     ),
     paths(
@@ -59,6 +65,9 @@ pub fn routes() -> Router<Arc<BankState>> {
         get_account_payment_networks,
         get_account_contact,
         get_customer_info,
+        create_notification_subscription,
+        get_notification_subscription,
+        delete_notification_subscription,
         admin_bank,
         admin_customers,
         admin_customer,
@@ -76,8 +85,21 @@ pub fn routes() -> Router<Arc<BankState>> {
         admin_register_client,
         admin_consents,
         admin_revoke_consent,
+        admin_publish_notification,
+        admin_notification_outbox,
+        admin_notification_subscriptions,
     ),
-    components(schemas(FdxError, Problem, Account, Transaction, Statement, PaymentNetwork, AccountContact, Customer)),
+    components(schemas(
+        FdxError,
+        Problem,
+        Account,
+        Transaction,
+        Statement,
+        PaymentNetwork,
+        AccountContact,
+        Customer,
+        Notification
+    )),
     modifiers(&SecuritySchemes, &SharedResponses),
     tags(
         (name = "FDX", description = "FDX 6.2 resources (API listener: mutual TLS + bank access token)."),
@@ -806,9 +828,10 @@ pub struct ClockRequest {
 #[derive(ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Faults {
-    /// `{endpoint, latency?, error?, maintenanceUntil?, connectionResetRate?, malformedBodyRate?, slowBody?}`;
-    /// `endpoint` is `accounts`, `account`, `transactions`, `statements`, `payment_networks`, `contact`,
-    /// `customer`, `token` or `*`.
+    /// `{endpoint, latency?, error?, maintenanceUntil?, maintenanceFrom?, connectionResetRate?, malformedBodyRate?,
+    /// slowBody?}`; `endpoint` is `accounts`, `account`, `transactions`, `statements`, `payment_networks`,
+    /// `contact`, `customer`, `token`, `subscriptions` or `*`. A maintenance window (from `maintenanceFrom`, default
+    /// now, until `maintenanceUntil`) is announced once to PLANNED_OUTAGE subscribers.
     pub faults: Vec<serde_json::Value>,
 }
 
@@ -869,6 +892,211 @@ pub struct ConsentRevoked {
     pub consent_id: String,
     pub revoked: bool,
 }
+
+/// FDX 6.2 `Partyentity`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Party {
+    /// 1-256 characters.
+    pub name: String,
+    /// FDX `PartyType`: `DATA_ACCESS_PLATFORM`, `DATA_PROVIDER`, `DATA_RECIPIENT`, `INDIVIDUAL`, `MERCHANT`, `VENDOR`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub home_uri: String,
+    #[serde(default)]
+    pub logo_uri: String,
+    /// FDX `Registry`: `FDX`, `GLEIF`, `ICANN`, `PRIVATE`.
+    #[serde(default)]
+    pub registry: String,
+    #[serde(default)]
+    pub registered_entity_name: String,
+    #[serde(default)]
+    pub registered_entity_id: String,
+}
+
+/// FDX 6.2 `NotificationSubscriptionentity` as a client sends it (`effectiveDate` and `subscriptionId` are set by
+/// the bank and ignored here).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationSubscriptionRequest {
+    /// `RISK`, `BALANCE`, `CONSENT_REVOKED` or `PLANNED_OUTAGE`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The type's pair: `FRAUD`, `NEW_DATA`, `CONSENT` or `MAINTENANCE` respectively.
+    pub category: String,
+    /// An absolute https URL without credentials or fragment, at most 2048 bytes.
+    pub callback_url: String,
+    pub subscriber: Party,
+}
+
+/// FDX 6.2 `NotificationSubscriptionentity` as the bank answers it.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotificationSubscription {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub category: String,
+    pub callback_url: String,
+    pub subscriber: Party,
+    /// The simulated date the subscription took effect.
+    #[schema(format = Date)]
+    pub effective_date: String,
+    /// A UUID.
+    pub subscription_id: String,
+}
+
+/// FDX 6.2 `FIAttributeentity` of a notification: a reason code and its text.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationCustomFields {
+    /// RISK: `CARD_NOT_PRESENT_FAR_FROM_HOME`, `SMALL_CHARGE_BURST`, `NEW_MERCHANT_CATEGORY`, `SUSPECTED_FRAUD`;
+    /// BALANCE: `LOW_BALANCE`, `LARGE_DEPOSIT`; CONSENT_REVOKED: `INITIATOR`; PLANNED_OUTAGE: `MAINTENANCE_WINDOW`.
+    pub name: String,
+    /// Human text; for `MAINTENANCE_WINDOW` `<start RFC 3339>/<end RFC 3339>`; for `INITIATOR` `INDIVIDUAL`.
+    pub value: String,
+}
+
+/// FDX 6.2 `NotificationPayloadentity2`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NotificationPayload {
+    /// The account id, the bank's consent id or the maintenance window id.
+    pub id: String,
+    /// `ACCOUNT`, `CONSENT` or `MAINTENANCE`.
+    pub id_type: String,
+    pub custom_fields: NotificationCustomFields,
+}
+
+/// FDX 6.2 `HATEOASLink` of a notification.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationLink {
+    /// RISK: the account's transactions on the day of the charge; BALANCE: the account.
+    pub href: String,
+    /// `GET`.
+    pub action: String,
+    /// `transactions` or `account`.
+    pub rel: String,
+    /// `["application/json"]`.
+    pub types: Vec<String>,
+}
+
+/// FDX 6.2 `Notificationentity`: the payload of the JWS the bank `POST`s to a subscription's callback URL (not an
+/// answer of this API).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Notification {
+    /// A UUID; one per subscription and event.
+    pub notification_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The bank's simulated clock at emission (UTC).
+    #[schema(format = DateTime)]
+    pub sent_on: String,
+    pub category: String,
+    /// RISK `ALERT`; BALANCE `WARNING` (low balance) or `NOTICE`; CONSENT_REVOKED `WARNING`; PLANNED_OUTAGE `INFO`.
+    pub severity: String,
+    /// RISK and CONSENT_REVOKED `HIGH`; BALANCE `MEDIUM`; PLANNED_OUTAGE `LOW`.
+    pub priority: String,
+    /// `{name: <bank display name>, type: DATA_PROVIDER}`.
+    pub publisher: Party,
+    /// The subscription's subscriber.
+    pub subscriber: Party,
+    pub notification_payload: NotificationPayload,
+    /// RISK and BALANCE only.
+    #[serde(default)]
+    pub url: NotificationLink,
+}
+
+/// `POST /admin/notifications`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PublishRequest {
+    /// `RISK`, `BALANCE` or `PLANNED_OUTAGE` (CONSENT_REVOKED comes from revoking).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Optional; must be the type's pair when given.
+    #[serde(default)]
+    pub category: String,
+    /// Required for RISK and BALANCE.
+    #[serde(default)]
+    pub account_id: String,
+    /// `customFields.name` (default `SUSPECTED_FRAUD` / `LOW_BALANCE`), at most 64 bytes.
+    #[serde(default)]
+    pub reason: String,
+    /// `customFields.value`, at most 500 bytes.
+    #[serde(default)]
+    pub detail: String,
+    /// PLANNED_OUTAGE: the window (default: now for one hour).
+    #[serde(default)]
+    #[schema(format = DateTime)]
+    pub maintenance_from: String,
+    #[serde(default)]
+    #[schema(format = DateTime)]
+    pub maintenance_until: String,
+}
+
+/// The answer to `POST /admin/notifications`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PublishResult {
+    /// How many notifications were queued (one per subscription the event reaches).
+    pub queued: u64,
+    pub notification_ids: Vec<String>,
+}
+
+/// `GET /admin/notifications/outbox`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OutboxCounts {
+    /// Waiting in a callback URL's lane.
+    pub queued: u64,
+    /// Being delivered, waits between attempts included.
+    pub in_flight: u64,
+    /// Answered 2xx.
+    pub delivered: u64,
+    /// Refused with a 4xx other than 408/429 (not retried).
+    pub rejected: u64,
+    /// Given up after 5 attempts, or never sendable (no client certificate).
+    pub dropped: u64,
+    /// HTTP attempts, retries included.
+    pub attempts: u64,
+    /// Whether the bank has a client certificate to deliver with.
+    pub can_deliver: bool,
+    /// Subscriptions at this bank.
+    pub subscriptions: u64,
+}
+
+/// One subscription in `GET /admin/notifications/subscriptions`.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AdminSubscription {
+    pub subscription_id: String,
+    /// The bank consent it belongs to.
+    pub consent_id: String,
+    pub client_id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub category: String,
+    pub callback_url: String,
+    #[schema(format = Date)]
+    pub effective_date: String,
+    /// The accounts its events may be about.
+    pub account_ids: Vec<String>,
+}
+
+/// `GET /admin/notifications/subscriptions`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSubscriptions {
+    pub subscriptions: Vec<AdminSubscription>,
+}
+
+/// `{subscriptionId}`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path, names("subscriptionId"))]
+pub struct SubscriptionIdParam(pub String);
 
 /// `{customer}`: an FDX customer id, a login name or an index.
 #[derive(IntoParams)]
@@ -969,6 +1197,46 @@ fn get_account_contact() {}
     responses((status = 200, description = "The customer.", body = Customer)))]
 #[allow(dead_code)]
 fn get_customer_info() {}
+
+/// Describes `create_subscription` in [`crate::api::fdx`]; exists only for this document.
+#[utoipa::path(post, path = "/fdx/v6/notification-subscriptions", tag = "FDX",
+    operation_id = "createNotificationSubscription", summary = "Subscribe the token's consent to a notification type",
+    description = "One subscription per consent and type: subscribing again replaces its callback URL and \
+        subscriber (same id). RISK and BALANCE events are about the consent's accounts only; CONSENT_REVOKED is \
+        sent when the consent is revoked at the bank, after which its subscriptions end; PLANNED_OUTAGE goes to \
+        every PLANNED_OUTAGE subscriber of the bank.",
+    params(InteractionIdParam), security(("bank_token" = [], "mtls" = [])),
+    request_body(content = NotificationSubscriptionRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Subscribed.", body = NotificationSubscription),
+        (status = 400, description = "FDX 401 Invalid Input: not JSON, a type/category pair the bank does not \
+            offer, a callback URL that is not https, a missing or invalid subscriber.", body = FdxError),
+    ))]
+#[allow(dead_code)]
+fn create_notification_subscription() {}
+
+/// Describes `get_subscription` in [`crate::api::fdx`]; exists only for this document.
+#[utoipa::path(get, path = "/fdx/v6/notification-subscriptions/{subscriptionId}", tag = "FDX",
+    operation_id = "getNotificationSubscription", summary = "One of the consent's subscriptions",
+    params(SubscriptionIdParam, InteractionIdParam), security(("bank_token" = [], "mtls" = [])),
+    responses(
+        (status = 200, description = "The subscription.", body = NotificationSubscription),
+        (status = 404, description = "FDX 1107: no such subscription for this consent (another consent's id \
+            gets the same answer).", body = FdxError),
+    ))]
+#[allow(dead_code)]
+fn get_notification_subscription() {}
+
+/// Describes `delete_subscription` in [`crate::api::fdx`]; exists only for this document.
+#[utoipa::path(delete, path = "/fdx/v6/notification-subscriptions/{subscriptionId}", tag = "FDX",
+    operation_id = "deleteNotificationSubscription", summary = "End one of the consent's subscriptions",
+    params(SubscriptionIdParam, InteractionIdParam), security(("bank_token" = [], "mtls" = [])),
+    responses(
+        (status = 204, description = "Ended."),
+        (status = 404, description = "FDX 1107: no such subscription for this consent.", body = FdxError),
+    ))]
+#[allow(dead_code)]
+fn delete_notification_subscription() {}
 
 /// Describes `bank` in [`crate::api::admin`]; exists only for this document.
 #[utoipa::path(get, path = "/admin/bank", tag = "Admin", operation_id = "adminBank",
@@ -1138,6 +1406,37 @@ fn admin_consents() {}
 #[allow(dead_code)]
 fn admin_revoke_consent() {}
 
+/// Describes `publish_notification` in [`crate::api::admin`]; exists only for this document.
+#[utoipa::path(post, path = "/admin/notifications", tag = "Admin", operation_id = "adminPublishNotification",
+    summary = "Publish a notification without touching the ledger",
+    description = "Addressed and delivered like detected events (RISK/BALANCE to the subscriptions whose consent \
+        covers the account, PLANNED_OUTAGE to every PLANNED_OUTAGE subscription). For QA, scenarios and load runs.",
+    request_body(content = PublishRequest, content_type = "application/json"), security(("admin_token" = [])),
+    responses(
+        (status = 202, description = "Queued (possibly none, when no subscription wants it).", body = PublishResult),
+        (status = 404, description = "No such account.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown type or pair, missing accountId, CONSENT_REVOKED, a bad window.",
+            body = Problem, content_type = "application/problem+json"),
+    ))]
+#[allow(dead_code)]
+fn admin_publish_notification() {}
+
+/// Describes `outbox` in [`crate::api::admin`]; exists only for this document.
+#[utoipa::path(get, path = "/admin/notifications/outbox", tag = "Admin", operation_id = "adminNotificationOutbox",
+    summary = "Notification delivery counters", security(("admin_token" = [])),
+    responses((status = 200, description = "The counters; the outbox is empty when queued and inFlight are 0.",
+        body = OutboxCounts)))]
+#[allow(dead_code)]
+fn admin_notification_outbox() {}
+
+/// Describes `subscriptions` in [`crate::api::admin`]; exists only for this document.
+#[utoipa::path(get, path = "/admin/notifications/subscriptions", tag = "Admin",
+    operation_id = "adminNotificationSubscriptions", summary = "Every notification subscription at the bank",
+    security(("admin_token" = [])),
+    responses((status = 200, description = "Sorted by consent, then type.", body = AdminSubscriptions)))]
+#[allow(dead_code)]
+fn admin_notification_subscriptions() {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1171,8 +1470,17 @@ mod tests {
                 assert!(get["responses"][status].is_object(), "{path} documents {status}");
             }
         }
+        for (path, method, status) in [
+            ("/fdx/v6/notification-subscriptions", "post", "201"),
+            ("/fdx/v6/notification-subscriptions/{subscriptionId}", "get", "200"),
+            ("/fdx/v6/notification-subscriptions/{subscriptionId}", "delete", "204"),
+        ] {
+            for status in [status, "400", "401", "404", "default"] {
+                assert!(paths[path][method]["responses"][status].is_object(), "{method} {path} documents {status}");
+            }
+        }
         let fdx_paths = paths.keys().filter(|p| p.starts_with("/fdx/")).count();
-        assert_eq!(fdx_paths, ROUTED_FDX_PATHS.len(), "no FDX path the router does not have");
+        assert_eq!(fdx_paths, ROUTED_FDX_PATHS.len() + 2, "no FDX path the router does not have");
         for (path, method) in [
             ("/admin/bank", "get"),
             ("/admin/customers/{customer}/accounts", "get"),
@@ -1181,6 +1489,9 @@ mod tests {
             ("/admin/faults", "put"),
             ("/admin/faults", "delete"),
             ("/admin/consents/{consentId}/revoke", "post"),
+            ("/admin/notifications", "post"),
+            ("/admin/notifications/outbox", "get"),
+            ("/admin/notifications/subscriptions", "get"),
         ] {
             assert!(paths[path][method]["responses"]["401"].is_object(), "{method} {path} documents 401");
         }
@@ -1232,6 +1543,61 @@ mod tests {
         }
         for member in required {
             assert!(written.contains_key(member), "{member} is always written");
+        }
+    }
+
+    /// The document's notification schemas list exactly the members `events::Notification` writes.
+    #[test]
+    fn notifications_use_only_documented_members() {
+        use crate::events::{
+            CustomField, Notification, NotificationLink, NotificationPayload, NotificationType, Party,
+        };
+        let party = Party {
+            name: "Bank".into(),
+            kind: "DATA_PROVIDER".into(),
+            home_uri: Some("https://bank.example".into()),
+            logo_uri: Some("https://bank.example/logo".into()),
+            registry: Some("FDX".into()),
+            registered_entity_name: Some("Bank".into()),
+            registered_entity_id: Some("B1".into()),
+        };
+        let notification = Notification {
+            notification_id: crate::events::new_uuid(),
+            kind: NotificationType::Risk,
+            sent_on: "2026-11-18T12:00:00Z".into(),
+            category: "FRAUD",
+            severity: "ALERT",
+            priority: "HIGH",
+            publisher: party.clone(),
+            subscriber: party,
+            notification_payload: NotificationPayload {
+                id: "A1".into(),
+                id_type: "ACCOUNT",
+                custom_fields: CustomField { name: "SUSPECTED_FRAUD".into(), value: "x".into() },
+            },
+            url: Some(NotificationLink {
+                href: "https://bank.example/fdx/v6/accounts/A1".into(),
+                action: "GET",
+                rel: "account",
+                types: ["application/json"],
+            }),
+        };
+        let written = serde_json::to_value(&notification).expect("serializes");
+        let doc = document_json();
+        let schemas = &doc["components"]["schemas"];
+        for (schema, value) in [
+            ("Notification", &written),
+            ("NotificationPayload", &written["notificationPayload"]),
+            ("NotificationCustomFields", &written["notificationPayload"]["customFields"]),
+            ("NotificationLink", &written["url"]),
+            ("Party", &written["publisher"]),
+        ] {
+            let mut documented: Vec<&String> =
+                schemas[schema]["properties"].as_object().expect(schema).keys().collect();
+            let mut members: Vec<&String> = value.as_object().expect(schema).keys().collect();
+            documented.sort();
+            members.sort();
+            assert_eq!(members, documented, "{schema}");
         }
     }
 }

@@ -47,6 +47,10 @@ pub struct BankConfig {
     pub admin_token: Secret,
     /// OAuth clients allowed at the bank's login (more can be registered through the admin API).
     pub oauth_clients: Vec<OAuthClient>,
+    /// The bank's TLS client certificate (`bank-{id}`, from the dev CA): it presents it to the callback URLs of
+    /// notification subscriptions and signs the notifications with its key. `None`: subscriptions are accepted but
+    /// nothing can be delivered (events are dropped with a warning).
+    pub client_identity: Option<Arc<certs::Identity>>,
 }
 
 /// A bank that is serving. Dropping it without [`RunningBank::shutdown`] aborts its listeners.
@@ -68,8 +72,10 @@ impl RunningBank {
     }
 
     /// Stop accepting, let in-flight requests finish (bounded by `certs::serve::SHUTDOWN_GRACE`), persist the clock.
+    /// Notifications still queued are dropped (the outbox is in memory).
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         self.request_stop();
+        self.state.notifier.close();
         while let Some(joined) = self.tasks.join_next().await {
             joined.context("a listener task panicked")?.context("a listener failed")?;
         }
@@ -120,6 +126,20 @@ pub async fn start(config: BankConfig) -> anyhow::Result<RunningBank> {
 
     let auth = AuthServer::open(store.clone(), clock.clone(), urls.login.clone(), config.oauth_clients.clone()).await?;
     let books = Books::open(ledger.clone(), store.clone(), clock.clone()).await?;
+    let notifier = crate::events::Notifier::open(
+        store.clone(),
+        crate::events::NotifierConfig {
+            bank_name: profile.display_name.clone(),
+            api_base: urls.api.clone(),
+            client_identity: config.client_identity.clone(),
+            ca: Some(config.ca.clone()),
+        },
+    )
+    .await
+    .context("opening the bank's notification subscriptions")?;
+    if config.client_identity.is_none() {
+        tracing::warn!(bank = %profile.id, "no client certificate: notifications cannot be delivered");
+    }
     let state = Arc::new(BankState {
         profile,
         clock,
@@ -130,6 +150,7 @@ pub async fn start(config: BankConfig) -> anyhow::Result<RunningBank> {
         faults: FaultBook::new(config.seed),
         admin_token: config.admin_token.clone(),
         urls,
+        notifier,
     });
 
     let identity = &config.server_identity;

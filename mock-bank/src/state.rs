@@ -4,8 +4,8 @@
 //! in one process have two states.
 
 use crate::{
-    books::Books, clock::SimClock, faults::FaultBook, ledger::LedgerGenerator, login::AuthServer, profile::BankProfile,
-    store::BankStore,
+    books::Books, clock::SimClock, events::Notifier, faults::FaultBook, ledger::LedgerGenerator, login::AuthServer,
+    profile::BankProfile, store::BankStore,
 };
 use std::sync::Arc;
 
@@ -57,4 +57,6 @@ pub struct BankState {
     pub faults: FaultBook,
     pub admin_token: Secret,
     pub urls: BankUrls,
+    /// Notification subscriptions and the outbox delivering to them.
+    pub notifier: Notifier,
 }

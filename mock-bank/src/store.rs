@@ -3,7 +3,8 @@
 //! The generated ledger is a pure function of (seed, bank, customer) and is never written here. What *is* kept:
 //! small facts in `bank_meta` (the pinned start instant, the simulated clock, the key that signs paging cursors) and
 //! the transactions injected through the admin API (`injected_transactions`, including raised suspected fraud). The
-//! login engineer's tables (clients, consents, token hashes) live in the same file (migration 0002).
+//! login engineer's tables (clients, consents, token hashes) live in the same file (migration 0002), and so do the
+//! FDX notification subscriptions (`notification_subscriptions`, migration 0003, rows owned by `events`).
 //!
 //! Every write here is durable once acknowledged: the file is opened in WAL mode with `synchronous=FULL`. This
 //! module must never hold anything a restart could regenerate, and never log stored values (the meta table holds the
@@ -178,5 +179,52 @@ impl BankStore {
             .await
             .context("cannot delete injections")?;
         Ok(done.rows_affected())
+    }
+
+    /// Insert or replace a notification subscription (`body` is its JSON; `events` owns the shape).
+    pub async fn upsert_subscription(
+        &self,
+        subscription_id: &str,
+        consent_id: &str,
+        kind: &str,
+        body: &str,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO notification_subscriptions (subscription_id, consent_id, type, body) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (subscription_id) DO UPDATE SET body = excluded.body",
+        )
+        .bind(subscription_id)
+        .bind(consent_id)
+        .bind(kind)
+        .bind(body)
+        .execute(&self.pool)
+        .await
+        .context("cannot write a notification subscription")?;
+        Ok(())
+    }
+
+    /// Delete notification subscriptions by id. Returns how many were removed.
+    pub async fn delete_subscriptions(&self, subscription_ids: &[String]) -> anyhow::Result<u64> {
+        let mut tx = self.pool.begin().await.context("cannot begin deleting subscriptions")?;
+        let mut removed = 0;
+        for id in subscription_ids {
+            removed += sqlx::query("DELETE FROM notification_subscriptions WHERE subscription_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .context("cannot delete a notification subscription")?
+                .rows_affected();
+        }
+        tx.commit().await.context("cannot commit deleting subscriptions")?;
+        Ok(removed)
+    }
+
+    /// Every notification subscription's JSON body.
+    pub async fn subscriptions(&self) -> anyhow::Result<Vec<String>> {
+        let rows = sqlx::query("SELECT body FROM notification_subscriptions ORDER BY subscription_id")
+            .fetch_all(&self.pool)
+            .await
+            .context("cannot read notification subscriptions")?;
+        Ok(rows.into_iter().map(|row| row.get::<String, _>(0)).collect())
     }
 }

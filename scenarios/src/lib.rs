@@ -1,5 +1,19 @@
-//! Scenario files for QA: the YAML format, its parser and the runner that plays a scenario against an isolated
-//! in-process system or a running deployment.
+//! Scenario files for QA: the YAML format ([`model`], spec in FORMAT.md), its parser with precise errors
+//! ([`parse`]), variables ([`vars`]), JSON paths ([`jsonpath`]) and assertions ([`assert`]), reports ([`report`])
+//! and the JSON Schema ([`schema`]).
 //!
-//! Not built yet: the issue "Scenario files and runner for QA, with a library of scenarios" fills this crate. It
-//! speaks to the system over HTTP only; starting an in-process system is the root crate's job.
+//! This crate never starts a system and never does network I/O: the root crate's `scenario` module plays a parsed
+//! scenario against an in-process sandbox or a running deployment. It must not depend on the root crate.
+
+pub mod assert;
+pub mod duration;
+mod golden;
+pub mod jsonpath;
+pub mod model;
+pub mod parse;
+pub mod report;
+pub mod schema;
+pub mod vars;
+
+pub use model::Scenario;
+pub use parse::{Diagnostic, parse};

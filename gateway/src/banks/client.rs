@@ -170,6 +170,8 @@ pub struct BankClient {
     oauth: OAuthClient,
     /// Shared by every clone: one breaker per bank.
     breaker: std::sync::Arc<super::CircuitBreaker>,
+    /// Shared by every clone: the gateway's notification subscriptions at this bank, per consent.
+    subscriptions: std::sync::Arc<super::notifications::SubscriptionBook>,
 }
 
 impl std::fmt::Debug for BankClient {
@@ -202,7 +204,7 @@ impl BankClient {
             .set_redirect_uri(RedirectUrl::new(settings.redirect_uri.clone()).map_err(|e| config("redirect URI", e))?);
         let http = build_http_client(ca, identity, &settings.timeouts)?;
         let breaker = std::sync::Arc::new(super::CircuitBreaker::new(settings.breaker));
-        Ok(Self { bank, http, oauth, breaker })
+        Ok(Self { bank, http, oauth, breaker, subscriptions: std::sync::Arc::default() })
     }
 
     pub fn bank(&self) -> &BankEntry {
@@ -212,6 +214,11 @@ impl BankClient {
     /// The bank's circuit breaker (the resource API consults it around [`get_json`](Self::get_json)).
     pub fn breaker(&self) -> &super::CircuitBreaker {
         &self.breaker
+    }
+
+    /// The gateway's FDX notification subscriptions at this bank ([`super::notifications`]).
+    pub fn subscriptions(&self) -> &super::notifications::SubscriptionBook {
+        &self.subscriptions
     }
 
     /// RFC 6749 §4.1.1 authorization request URL, with a fresh PKCE S256 pair (RFC 7636 §4.1-4.3). Keep the
@@ -357,6 +364,50 @@ impl BankClient {
         let response = self
             .http
             .get(self.bank.api_url(path))
+            .bearer_auth(access_token.expose())
+            .header("x-fapi-interaction-id", interaction_id)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| BankCallError::from_reqwest(&e))?;
+        into_bank_response(response).await
+    }
+
+    /// POST a JSON body to an FDX path (FDX 6.2 `/notification-subscriptions`) with the bank's access token and the
+    /// FAPI `x-fapi-interaction-id`; answers are classified as for [`get_json`](Self::get_json).
+    pub async fn post_json(
+        &self,
+        path: &str,
+        access_token: &BankSecret,
+        interaction_id: &str,
+        body: &serde_json::Value,
+    ) -> Result<BankResponse, BankCallError> {
+        check_fdx_path(path)?;
+        let response = self
+            .http
+            .post(self.bank.api_url(path))
+            .bearer_auth(access_token.expose())
+            .header("x-fapi-interaction-id", interaction_id)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| BankCallError::from_reqwest(&e))?;
+        into_bank_response(response).await
+    }
+
+    /// DELETE an FDX resource (FDX 6.2 `/notification-subscriptions/{subscriptionId}`); 204 comes back with a `Null`
+    /// body.
+    pub async fn delete(
+        &self,
+        path: &str,
+        access_token: &BankSecret,
+        interaction_id: &str,
+    ) -> Result<BankResponse, BankCallError> {
+        check_fdx_path(path)?;
+        let response = self
+            .http
+            .delete(self.bank.api_url(path))
             .bearer_auth(access_token.expose())
             .header("x-fapi-interaction-id", interaction_id)
             .header(reqwest::header::ACCEPT, "application/json")

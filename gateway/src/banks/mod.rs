@@ -4,6 +4,8 @@
 //! bank's authorization endpoint with PKCE S256 (RFC 7636), checks the redirect back (state, RFC 9207 `iss`),
 //! exchanges, refreshes and revokes bank tokens authenticating with the gateway's client certificate (RFC 8705
 //! §2.1 `tls_client_auth`), and reads FDX resources with [`BankClient::get_json`], behind a per-bank [`CircuitBreaker`].
+//! [`notifications`] subscribes at the bank, per consent, to the FDX notifications the bank then pushes to the
+//! gateway (issue 5).
 //!
 //! This module must never trust a CA other than the one it is given, follow a redirect from a bank, log or print a
 //! bank token, code or PKCE verifier (their `Debug` prints `<hidden>`), or depend on `mock_bank`.
@@ -12,6 +14,7 @@ mod breaker;
 mod client;
 mod directory;
 mod fdx;
+pub mod notifications;
 mod secret;
 mod transport;
 

@@ -75,7 +75,8 @@ impl DataCluster {
         }
     }
 
-    /// The OAuth scope `fdx:<cluster, lowercase, no underscores>:read` (the strings the mock banks accept).
+    /// The OAuth scope `fdx:<cluster, lowercase, no underscores>:read` (the strings the mock banks accept), except
+    /// `NOTIFICATIONS`, whose scope is `fdx:notifications:subscribe` (issue 5: subscribing is what it allows).
     pub fn scope(self) -> &'static str {
         match self {
             Self::AccountBasic => "fdx:accountbasic:read",
@@ -86,7 +87,7 @@ impl DataCluster {
             Self::CustomerPersonal => "fdx:customerpersonal:read",
             Self::Images => "fdx:images:read",
             Self::Investments => "fdx:investments:read",
-            Self::Notifications => "fdx:notifications:read",
+            Self::Notifications => "fdx:notifications:subscribe",
             Self::PaymentSupport => "fdx:paymentsupport:read",
             Self::Rewards => "fdx:rewards:read",
             Self::Statements => "fdx:statements:read",
@@ -95,8 +96,12 @@ impl DataCluster {
         }
     }
 
-    /// The cluster named by an OAuth scope string, if any.
+    /// The cluster named by an OAuth scope string, if any. The earlier spelling `fdx:notifications:read` is still
+    /// accepted for `NOTIFICATIONS`.
     pub fn from_scope(scope: &str) -> Option<DataCluster> {
+        if scope == "fdx:notifications:read" {
+            return Some(Self::Notifications);
+        }
         Self::ALL.into_iter().find(|c| c.scope() == scope)
     }
 
@@ -145,8 +150,11 @@ mod tests {
         assert_eq!(DataCluster::AccountBasic.scope(), "fdx:accountbasic:read");
         assert_eq!(DataCluster::Transactions.scope(), "fdx:transactions:read");
         assert_eq!(DataCluster::PaymentSupport.scope(), "fdx:paymentsupport:read");
+        assert_eq!(DataCluster::Notifications.scope(), "fdx:notifications:subscribe");
+        assert_eq!(DataCluster::from_scope("fdx:notifications:read"), Some(DataCluster::Notifications));
         for c in DataCluster::ALL {
-            let expected = format!("fdx:{}:read", c.as_fdx().to_lowercase().replace('_', ""));
+            let verb = if c == DataCluster::Notifications { "subscribe" } else { "read" };
+            let expected = format!("fdx:{}:{verb}", c.as_fdx().to_lowercase().replace('_', ""));
             assert_eq!(c.scope(), expected);
             assert_eq!(DataCluster::from_scope(c.scope()), Some(c));
             assert_eq!(c.as_fdx().parse::<DataCluster>(), Ok(c));

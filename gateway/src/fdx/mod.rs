@@ -54,7 +54,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Echo a sane `x-fapi-interaction-id` (FAPI 2.0 / FDX), or give the request a fresh one, on every answer.
-async fn interaction_id(mut request: Request, next: Next) -> Response {
+pub(crate) async fn interaction_id(mut request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get(&INTERACTION_ID)

@@ -26,6 +26,9 @@
 //!   first: §2.1 lets that end the whole grant), the PENDING consent is revoked (USER_ACTION by the person, or
 //!   BUSINESS_RULE by the gateway when the confirmation failed) and its sealed bank tokens are deleted. A failed
 //!   bank revocation is logged and does not hold up the redirect (bounded by [`BANK_REVOCATION_BOUND`]).
+//! - Once the code is issued, the gateway subscribes at the bank to the consent's notifications (issue 5,
+//!   [`crate::banks::notifications::spawn_subscribe`]): in a task of its own, so the person's redirect never waits
+//!   for it and a failure never undoes the consent. The bank is never asked for the NOTIFICATIONS cluster's scope.
 //! - The request_uri is consumed when the authorization completes (approve or deny), atomically through
 //!   [`Store::use_par_request`](crate::store::Store::use_par_request): a second completion gets an error page.
 //!
@@ -498,7 +501,8 @@ fn to_bank(state: &AppState, id: &str, mut session: PageSession, bank: &str, opt
         return message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "No randomness available.");
     };
     let request = &session.request;
-    let scopes: Vec<String> = request.clusters.iter().map(|c| c.scope().to_owned()).collect();
+    // NOTIFICATIONS is the gateway's own cluster, never a scope at the bank (crate::banks::notifications).
+    let scopes = crate::banks::notifications::bank_scopes(request);
     let purposes: Vec<String> = request.purposes.iter().map(|p| p.as_str().to_owned()).collect();
     // The bank's sharing policy judges the app the data is for (`recipient`) and its platform, not the gateway.
     let (url, verifier) = client.authorize_url(
@@ -805,6 +809,8 @@ async fn approve(
     if let Err(err) = state.store.insert_code(&record).await {
         return Err(store_failed(&err).into());
     }
+    // Issue 5: subscribe at the bank to the consent's notifications, off the person's request path (best effort).
+    crate::banks::notifications::spawn_subscribe(state, consent_id);
     Ok(with_cookie(client_redirect(state, session, &[("code", &code)]), cleared_cookie()))
 }
 

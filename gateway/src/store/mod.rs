@@ -9,7 +9,10 @@
 //! revokes the tokens issued from the code), [`Store::revoke_consent`] (its tokens are revoked in the same
 //! transaction) and [`Store::remember_jti`] (insert-if-absent replay cache for client assertions and DPoP proofs).
 //! [`Store::insert_token`] refuses a token for a consent that is no longer active or for a replayed code, so a token
-//! issued while a revocation races it can never outlive that revocation.
+//! issued while a revocation races it can never outlive that revocation. Bank notifications (issue 5): an app's
+//! subscriptions, the events accepted per consent (idempotent by `notificationId`) and one delivery per event and
+//! subscription, numbered per subscription; [`Store::enqueue_event`] stores an event and its deliveries in one
+//! durable transaction, and [`Store::revoke_consent`] cancels the consent's pending deliveries in its own.
 //!
 //! Instants are stored as whole Unix seconds (fractions are dropped). Access tokens, refresh tokens, authorization
 //! codes and registration access tokens are stored only as SHA-256 hashes ([`TokenHash`]); bank tokens only sealed
@@ -360,6 +363,122 @@ pub struct AuditRecord {
     pub interaction_id: String,
 }
 
+/// An app's FDX notification subscription under one consent (issue 5; FDX 6.2 `NotificationSubscriptionentity`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRecord {
+    pub id: String,
+    pub consent_id: String,
+    pub client_id: String,
+    /// FDX `NotificationType` (e.g. `RISK`).
+    pub notification_type: String,
+    /// FDX `NotificationCategory1` (e.g. `FRAUD`).
+    pub category: String,
+    pub callback_url: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// A notification accepted for a consent, as the app sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    /// Assigned by the store (acceptance order, the polling cursor); ignored by [`Store::enqueue_event`].
+    pub seq: i64,
+    pub consent_id: String,
+    /// The bank's `notificationId` (idempotency key per consent).
+    pub notification_id: String,
+    /// FDX `NotificationType`.
+    pub notification_type: String,
+    /// The FDX `Notificationentity` JSON the app receives.
+    pub body: serde_json::Value,
+    pub received_at: OffsetDateTime,
+    pub acked_at: Option<OffsetDateTime>,
+}
+
+/// What [`Store::enqueue_event`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnqueueOutcome {
+    /// Stored, with one pending delivery per matching subscription.
+    New { deliveries: u64 },
+    /// The consent already has an event with this `notificationId`: nothing changed.
+    Duplicate,
+}
+
+/// Where a webhook delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryState {
+    Pending,
+    Delivered,
+    /// Attempts exhausted or refused for good: on the subscription's dead-letter list.
+    Dead,
+    /// The consent was revoked or expired before it went out.
+    Cancelled,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Dead => "dead",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeliveryState> {
+        [Self::Pending, Self::Delivered, Self::Dead, Self::Cancelled].into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+/// A pending delivery with everything the delivery worker needs to send it (one batch read, no further lookups).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryJob {
+    /// Global enqueue order (the worker's cursor).
+    pub id: i64,
+    pub subscription_id: String,
+    pub consent_id: String,
+    pub client_id: String,
+    pub callback_url: String,
+    pub notification_id: String,
+    pub notification_type: String,
+    /// Order within the subscription.
+    pub seq: i64,
+    pub attempts: u32,
+    /// Gateway clock, millisecond precision.
+    pub next_attempt_at: OffsetDateTime,
+    /// The event as the app sees it.
+    pub body: serde_json::Value,
+}
+
+/// One delivery as the dead-letter list shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRecord {
+    pub subscription_id: String,
+    pub notification_id: String,
+    pub seq: i64,
+    pub attempts: u32,
+    pub state: DeliveryState,
+    pub last_error: Option<String>,
+    /// When the state last changed (gateway clock, millisecond precision).
+    pub updated_at: OffsetDateTime,
+    pub body: serde_json::Value,
+}
+
+/// The result of one delivery attempt, as [`Store::record_attempt`] saves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    Delivered,
+    /// Failed; try again at `next_attempt_at`.
+    Retry {
+        next_attempt_at: OffsetDateTime,
+        error: String,
+    },
+    /// Failed for good.
+    Dead {
+        error: String,
+    },
+    /// Not sent: the consent is no longer active.
+    Cancelled,
+}
+
 /// Everything the gateway persists. Implementations must make each method atomic and durable once it returns `Ok`
 /// (except where a method says its durability is relaxed).
 #[async_trait::async_trait]
@@ -400,8 +519,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// A person's consents at a bank, newest first (the dashboard).
     async fn consents_for_person(&self, bank: &str, person: &str) -> Result<Vec<Consent>, StoreError>;
     async fn consents_for_client(&self, client_id: &str) -> Result<Vec<Consent>, StoreError>;
-    /// Applies the lifecycle's revocation rule and, in the same transaction, revokes every token of the consent and
-    /// consumes its unredeemed codes.
+    /// Applies the lifecycle's revocation rule and, in the same transaction, revokes every token of the consent,
+    /// consumes its unredeemed codes and cancels its pending webhook deliveries (as
+    /// [`cancel_deliveries`](Store::cancel_deliveries) does).
     async fn revoke_consent(
         &self,
         id: &str,
@@ -449,6 +569,43 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn audit_of_consent(&self, consent_id: &str, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
     /// The newest `limit` records about a person at a bank (every app, every consent), newest first.
     async fn audit_of_person(&self, bank: &str, person: &str, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+
+    // Notifications (issue 5).
+    /// Fails with [`StoreError::Missing`] when the consent does not exist.
+    async fn insert_subscription(&self, subscription: &SubscriptionRecord) -> Result<(), StoreError>;
+    async fn subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>, StoreError>;
+    /// Deletes the subscription and its deliveries (pending and dead); false when there was none.
+    async fn delete_subscription(&self, id: &str) -> Result<bool, StoreError>;
+    /// Stores `event` and, in the same transaction, one pending delivery (due at `now`) for every subscription of
+    /// its consent to its type and `category`, numbered after the subscription's earlier deliveries. Idempotent by
+    /// `(consent_id, notification_id)`. Durable once `Ok` (full durability: an acknowledged event is never lost).
+    async fn enqueue_event(
+        &self,
+        event: &EventRecord,
+        category: &str,
+        now: OffsetDateTime,
+    ) -> Result<EnqueueOutcome, StoreError>;
+    /// The consent's unacknowledged events with `seq > after`, oldest first, at most `limit`.
+    async fn unacked_events(&self, consent_id: &str, after: i64, limit: u32) -> Result<Vec<EventRecord>, StoreError>;
+    async fn count_unacked_events(&self, consent_id: &str) -> Result<u64, StoreError>;
+    /// Marks the consent's events with these `notificationId`s acknowledged; returns how many changed (unknown or
+    /// already acknowledged ids are ignored).
+    async fn ack_events(&self, consent_id: &str, ids: &[String], now: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Pending deliveries with `id > after`, in `id` order (so in `seq` order per subscription), at most `limit`.
+    /// The delivery worker reads new deliveries with the largest `id` it has seen as `after`, so an implementation
+    /// must never make a delivery visible after one with a larger `id` (SQLite: one writer, ids in commit order; a
+    /// PostgreSQL implementation must keep that, e.g. by taking ids under a lock or in commit order).
+    async fn pending_deliveries_after(&self, after: i64, limit: u32) -> Result<Vec<DeliveryJob>, StoreError>;
+    /// Saves an attempt's outcome of the delivery `id` (counting it, except for `Cancelled`) if it is still pending
+    /// (a revocation's cancellation wins). Relaxed durability like [`append_audit`](Store::append_audit): a lost
+    /// update means one more delivery, which at-least-once allows.
+    async fn record_attempt(&self, id: i64, outcome: &AttemptOutcome, now: OffsetDateTime) -> Result<(), StoreError>;
+    /// The subscription's dead deliveries, oldest first, at most `limit`.
+    async fn dead_deliveries(&self, subscription_id: &str, limit: u32) -> Result<Vec<DeliveryRecord>, StoreError>;
+    /// Cancels the consent's pending deliveries, except those of `CONSENT_REVOKED` events (the news of the
+    /// revocation itself); returns how many. [`revoke_consent`](Store::revoke_consent) does this in its own
+    /// transaction; this is for expiry and clean-up.
+    async fn cancel_deliveries(&self, consent_id: &str, now: OffsetDateTime) -> Result<u64, StoreError>;
 
     // Replay caches.
     /// Remembers `(kind, issuer, jti)` until `expires_at`; true when it was new, false when it is a replay.

@@ -5,7 +5,9 @@
 //! Multi-statement operations run in `BEGIN IMMEDIATE` transactions: the write lock is taken before the first read,
 //! so two racing redemptions of one code serialize and exactly one wins. The hot writes of a file-backed store are
 //! group-committed ([`super::group_commit`]): one commit for everything queued at once, acknowledged only after the
-//! commit. Issued tokens go through a writer with `synchronous=FULL`; replay-cache `jti`s and the access log go
+//! commit. Issued tokens and accepted bank notifications (an event with its deliveries) go through a writer with
+//! `synchronous=FULL`; replay-cache `jti`s, the access log and webhook attempt outcomes (a lost one means one more
+//! delivery, which at-least-once allows) go
 //! through a second writer with `synchronous=NORMAL` (relaxed durability, decided for the resource API's hot path:
 //! they survive a crash of the gateway process, since a committed WAL frame is in the OS's hands, but a power cut of
 //! the host can lose the last moments of them: a lost `jti` could then be replayed within what is left of its 60 s
@@ -17,9 +19,9 @@
 
 use super::group_commit::GroupCommit;
 use super::{
-    AuditOutcome, AuditRecord, BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption,
-    ConsentRevocationOutcome, JtiKind, ParRecord, ParUse, SealKey, Store, StoreError, TokenBinding, TokenHash,
-    TokenKind, TokenRecord,
+    AttemptOutcome, AuditOutcome, AuditRecord, BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption,
+    ConsentRevocationOutcome, DeliveryJob, DeliveryRecord, DeliveryState, EnqueueOutcome, EventRecord, JtiKind,
+    ParRecord, ParUse, SealKey, Store, StoreError, SubscriptionRecord, TokenBinding, TokenHash, TokenKind, TokenRecord,
 };
 use crate::consent::{
     Consent, ConsentDuration, ConsentRequest, ConsentStatus, ConsentSubject, DataCluster, DurationType, Initiator,
@@ -582,6 +584,7 @@ impl Store for SqliteStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        cancel_deliveries_on(&mut tx, id, now).await?;
         tx.commit().await?;
         self.tokens.clear();
         self.consents.invalidate(id);
@@ -785,6 +788,183 @@ impl Store for SqliteStore {
         rows.iter().map(audit_from_row).collect()
     }
 
+    async fn insert_subscription(&self, sub: &SubscriptionRecord) -> Result<(), StoreError> {
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM consents WHERE id = $1")
+            .bind(&sub.consent_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::Missing("consent"));
+        }
+        sqlx::query(
+            "INSERT INTO notification_subscriptions (id, consent_id, client_id, type, category, callback_url, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&sub.id)
+        .bind(&sub.consent_id)
+        .bind(&sub.client_id)
+        .bind(&sub.notification_type)
+        .bind(&sub.category)
+        .bind(&sub.callback_url)
+        .bind(ts(sub.created_at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM notification_subscriptions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(subscription_from_row).transpose()
+    }
+
+    async fn delete_subscription(&self, id: &str) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM notification_subscriptions WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn enqueue_event(
+        &self,
+        event: &EventRecord,
+        category: &str,
+        now: OffsetDateTime,
+    ) -> Result<EnqueueOutcome, StoreError> {
+        if let Some(writer) = &self.writer {
+            let (event, category) = (event.clone(), category.to_owned());
+            return writer
+                .run(move |conn| Box::pin(async move { enqueue_event_on(conn, &event, &category, now).await }))
+                .await;
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let outcome = enqueue_event_on(&mut tx, event, category, now).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn unacked_events(&self, consent_id: &str, after: i64, limit: u32) -> Result<Vec<EventRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM notification_events WHERE consent_id = $1 AND acked_at IS NULL AND seq > $2
+             ORDER BY seq LIMIT $3",
+        )
+        .bind(consent_id)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    async fn count_unacked_events(&self, consent_id: &str) -> Result<u64, StoreError> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM notification_events WHERE consent_id = $1 AND acked_at IS NULL")
+                .bind(consent_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    async fn ack_events(&self, consent_id: &str, ids: &[String], now: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut changed = 0;
+        for id in ids {
+            let done = sqlx::query(
+                "UPDATE notification_events SET acked_at = $1
+                 WHERE consent_id = $2 AND notification_id = $3 AND acked_at IS NULL",
+            )
+            .bind(ts(now))
+            .bind(consent_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            changed += done.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn pending_deliveries_after(&self, after: i64, limit: u32) -> Result<Vec<DeliveryJob>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.id, d.subscription_id, d.consent_id, d.notification_id, d.seq, d.attempts, d.next_attempt_at,
+                    s.client_id, s.callback_url, e.type, e.body
+             FROM notification_deliveries d
+             JOIN notification_subscriptions s ON s.id = d.subscription_id
+             JOIN notification_events e ON e.consent_id = d.consent_id AND e.notification_id = d.notification_id
+             WHERE d.state = 'pending' AND d.id > $1
+             ORDER BY d.id LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DeliveryJob {
+                    id: row.try_get("id")?,
+                    subscription_id: row.try_get("subscription_id")?,
+                    consent_id: row.try_get("consent_id")?,
+                    client_id: row.try_get("client_id")?,
+                    callback_url: row.try_get("callback_url")?,
+                    notification_id: row.try_get("notification_id")?,
+                    notification_type: row.try_get("type")?,
+                    seq: row.try_get("seq")?,
+                    attempts: attempts_col(row.try_get("attempts")?)?,
+                    next_attempt_at: from_ms(row.try_get("next_attempt_at")?)?,
+                    body: from_json(&row.try_get::<String, _>("body")?, "notification")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_attempt(&self, id: i64, outcome: &AttemptOutcome, now: OffsetDateTime) -> Result<(), StoreError> {
+        if let Some(writer) = &self.relaxed_writer {
+            let outcome = outcome.clone();
+            return writer
+                .run(move |conn| Box::pin(async move { record_attempt_on(conn, id, &outcome, now).await }))
+                .await;
+        }
+        let mut conn = self.pool.acquire().await?;
+        record_attempt_on(&mut conn, id, outcome, now).await
+    }
+
+    async fn dead_deliveries(&self, subscription_id: &str, limit: u32) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.subscription_id, d.notification_id, d.seq, d.attempts, d.state, d.last_error, d.updated_at,
+                    e.body
+             FROM notification_deliveries d
+             JOIN notification_events e ON e.consent_id = d.consent_id AND e.notification_id = d.notification_id
+             WHERE d.subscription_id = $1 AND d.state = 'dead'
+             ORDER BY d.seq LIMIT $2",
+        )
+        .bind(subscription_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let state: String = row.try_get("state")?;
+                Ok(DeliveryRecord {
+                    subscription_id: row.try_get("subscription_id")?,
+                    notification_id: row.try_get("notification_id")?,
+                    seq: row.try_get("seq")?,
+                    attempts: attempts_col(row.try_get("attempts")?)?,
+                    state: DeliveryState::parse(&state)
+                        .ok_or_else(|| StoreError::Corrupt(format!("delivery state {state:?}")))?,
+                    last_error: row.try_get("last_error")?,
+                    updated_at: from_ms(row.try_get("updated_at")?)?,
+                    body: from_json(&row.try_get::<String, _>("body")?, "notification")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn cancel_deliveries(&self, consent_id: &str, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        cancel_deliveries_on(&mut conn, consent_id, now).await
+    }
+
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let jti = sqlx::query("DELETE FROM jti_replay WHERE expires_at <= $1").bind(ts(now)).execute(&mut *tx).await?;
@@ -797,6 +977,134 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(jti.rows_affected() + par.rows_affected() + codes.rows_affected())
     }
+}
+
+/// Milliseconds of the gateway clock (delivery schedules).
+fn ms(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn from_ms(millis: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {millis} ms: {e}")))
+}
+
+fn attempts_col(n: i64) -> Result<u32, StoreError> {
+    u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("delivery attempts {n}")))
+}
+
+fn subscription_from_row(row: &SqliteRow) -> Result<SubscriptionRecord, StoreError> {
+    Ok(SubscriptionRecord {
+        id: row.try_get("id")?,
+        consent_id: row.try_get("consent_id")?,
+        client_id: row.try_get("client_id")?,
+        notification_type: row.try_get("type")?,
+        category: row.try_get("category")?,
+        callback_url: row.try_get("callback_url")?,
+        created_at: from_ts(row.try_get("created_at")?)?,
+    })
+}
+
+fn event_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError> {
+    Ok(EventRecord {
+        seq: row.try_get("seq")?,
+        consent_id: row.try_get("consent_id")?,
+        notification_id: row.try_get("notification_id")?,
+        notification_type: row.try_get("type")?,
+        body: from_json(&row.try_get::<String, _>("body")?, "notification")?,
+        received_at: from_ts(row.try_get("received_at")?)?,
+        acked_at: opt_ts(row.try_get("acked_at")?)?,
+    })
+}
+
+/// [`Store::enqueue_event`]'s statements: the event (or nothing, for a duplicate), then one delivery per matching
+/// subscription, numbered after that subscription's last one.
+async fn enqueue_event_on(
+    conn: &mut SqliteConnection,
+    e: &EventRecord,
+    category: &str,
+    now: OffsetDateTime,
+) -> Result<EnqueueOutcome, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO notification_events (consent_id, notification_id, type, body, received_at)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (consent_id, notification_id) DO NOTHING",
+    )
+    .bind(&e.consent_id)
+    .bind(&e.notification_id)
+    .bind(&e.notification_type)
+    .bind(to_json(&e.body)?)
+    .bind(ts(e.received_at))
+    .execute(&mut *conn)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(EnqueueOutcome::Duplicate);
+    }
+    let deliveries = sqlx::query(
+        "INSERT INTO notification_deliveries
+            (subscription_id, consent_id, notification_id, seq, attempts, next_attempt_at, state, updated_at)
+         SELECT s.id, s.consent_id, $1,
+                COALESCE((SELECT MAX(d.seq) FROM notification_deliveries d WHERE d.subscription_id = s.id), 0) + 1,
+                0, $2, 'pending', $2
+         FROM notification_subscriptions s
+         WHERE s.consent_id = $3 AND s.type = $4 AND s.category = $5
+         ORDER BY s.id",
+    )
+    .bind(&e.notification_id)
+    .bind(ms(now))
+    .bind(&e.consent_id)
+    .bind(&e.notification_type)
+    .bind(category)
+    .execute(&mut *conn)
+    .await?;
+    Ok(EnqueueOutcome::New { deliveries: deliveries.rows_affected() })
+}
+
+async fn record_attempt_on(
+    conn: &mut SqliteConnection,
+    id: i64,
+    outcome: &AttemptOutcome,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let (state, counted, next, error) = match outcome {
+        AttemptOutcome::Delivered => (DeliveryState::Delivered, 1, now, None),
+        AttemptOutcome::Retry { next_attempt_at, error } => (DeliveryState::Pending, 1, *next_attempt_at, Some(error)),
+        AttemptOutcome::Dead { error } => (DeliveryState::Dead, 1, now, Some(error)),
+        AttemptOutcome::Cancelled => (DeliveryState::Cancelled, 0, now, None),
+    };
+    sqlx::query(
+        "UPDATE notification_deliveries
+         SET state = $1, attempts = attempts + $2, next_attempt_at = $3, last_error = COALESCE($4, last_error),
+             updated_at = $5
+         WHERE id = $6 AND state = 'pending'",
+    )
+    .bind(state.as_str())
+    .bind(counted)
+    .bind(ms(next))
+    .bind(error)
+    .bind(ms(now))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// [`Store::cancel_deliveries`]'s statement (also run inside [`Store::revoke_consent`]'s transaction).
+async fn cancel_deliveries_on(
+    conn: &mut SqliteConnection,
+    consent_id: &str,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE notification_deliveries SET state = 'cancelled', updated_at = $1
+         WHERE consent_id = $2 AND state = 'pending'
+           AND notification_id NOT IN (SELECT notification_id FROM notification_events
+                                       WHERE consent_id = $2 AND type = 'CONSENT_REVOKED')",
+    )
+    .bind(ms(now))
+    .bind(consent_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 async fn append_audit_on(conn: &mut SqliteConnection, r: &AuditRecord) -> Result<(), StoreError> {

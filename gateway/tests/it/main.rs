@@ -5,6 +5,7 @@ mod fapi_negative;
 mod grants;
 mod http;
 mod jwks_uri;
+mod notifications;
 mod oauth;
 mod sandbox_shortcut;
 mod store;

@@ -10,9 +10,9 @@ use gateway::consent::{
     Authorization, Consent, ConsentRequest, ConsentStatus, ConsentSubject, Initiator, LifecycleError, RevocationReason,
 };
 use gateway::store::{
-    AuditOutcome, AuditRecord, BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption,
-    ConsentRevocationOutcome, DynStore, JtiKind, ParRecord, ParUse, SealKey, SqliteStore, Store, StoreError,
-    TokenBinding, TokenHash, TokenKind, TokenRecord,
+    AttemptOutcome, AuditOutcome, AuditRecord, BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption,
+    ConsentRevocationOutcome, DeliveryState, DynStore, EnqueueOutcome, EventRecord, JtiKind, ParRecord, ParUse,
+    SealKey, SqliteStore, Store, StoreError, SubscriptionRecord, TokenBinding, TokenHash, TokenKind, TokenRecord,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -109,6 +109,134 @@ fn bank_tokens() -> BankTokens {
 }
 
 // ---- the conformance checks (backend-independent) ----
+
+fn subscription(id: &str, consent: &str, kind: &str, category: &str) -> SubscriptionRecord {
+    SubscriptionRecord {
+        id: id.into(),
+        consent_id: consent.into(),
+        client_id: "app-1".into(),
+        notification_type: kind.into(),
+        category: category.into(),
+        callback_url: format!("https://app.example/hooks/{id}"),
+        created_at: T0,
+    }
+}
+
+fn event(consent: &str, id: &str, kind: &str) -> EventRecord {
+    EventRecord {
+        seq: 0,
+        consent_id: consent.into(),
+        notification_id: id.into(),
+        notification_type: kind.into(),
+        body: json!({"notificationId": id, "type": kind}),
+        received_at: T0,
+        acked_at: None,
+    }
+}
+
+async fn check_notification_subscriptions_and_events(store: &dyn Store) {
+    authorized_consent(store, "app-1", "c1").await;
+    authorized_consent(store, "app-1", "c2").await;
+    let risk = subscription("s-risk", "c1", "RISK", "FRAUD");
+    store.insert_subscription(&risk).await.unwrap();
+    store.insert_subscription(&subscription("s-risk-2", "c1", "RISK", "FRAUD")).await.unwrap();
+    store.insert_subscription(&subscription("s-balance", "c1", "BALANCE", "NEW_DATA")).await.unwrap();
+    store.insert_subscription(&subscription("s-other", "c2", "RISK", "FRAUD")).await.unwrap();
+    assert_eq!(store.subscription("s-risk").await.unwrap(), Some(risk.clone()));
+    assert!(matches!(store.insert_subscription(&risk).await, Err(StoreError::Duplicate)));
+    let orphan = subscription("s-x", "no-such-consent", "RISK", "FRAUD");
+    assert!(matches!(store.insert_subscription(&orphan).await, Err(StoreError::Missing(_))));
+
+    // One delivery per matching subscription of the same consent; idempotent by notificationId.
+    let now = T0 + Duration::minutes(3);
+    let outcome = store.enqueue_event(&event("c1", "n-1", "RISK"), "FRAUD", now).await.unwrap();
+    assert_eq!(outcome, EnqueueOutcome::New { deliveries: 2 });
+    assert_eq!(
+        store.enqueue_event(&event("c1", "n-1", "RISK"), "FRAUD", now).await.unwrap(),
+        EnqueueOutcome::Duplicate
+    );
+    // The same id under another consent is another event.
+    assert_eq!(
+        store.enqueue_event(&event("c2", "n-1", "RISK"), "FRAUD", now).await.unwrap(),
+        EnqueueOutcome::New { deliveries: 1 }
+    );
+    store.enqueue_event(&event("c1", "n-2", "RISK"), "FRAUD", now).await.unwrap();
+    store.enqueue_event(&event("c1", "r-1", "CONSENT_REVOKED"), "CONSENT", now).await.unwrap();
+
+    let pending = store.pending_deliveries_after(0, 100).await.unwrap();
+    let of = |sub: &str| -> Vec<(String, i64)> {
+        pending.iter().filter(|d| d.subscription_id == sub).map(|d| (d.notification_id.clone(), d.seq)).collect()
+    };
+    assert_eq!(of("s-risk"), [("n-1".to_owned(), 1), ("n-2".to_owned(), 2)]);
+    assert_eq!(of("s-risk-2"), [("n-1".to_owned(), 1), ("n-2".to_owned(), 2)]);
+    assert_eq!(of("s-other"), [("n-1".to_owned(), 1)]);
+    assert!(of("s-balance").is_empty());
+    assert!(pending.windows(2).all(|w| w[0].id < w[1].id), "in enqueue order");
+    let first = &pending[0];
+    assert_eq!((first.client_id.as_str(), first.callback_url.as_str()), ("app-1", "https://app.example/hooks/s-risk"));
+    assert_eq!(first.body["notificationId"], "n-1");
+    assert_eq!(first.attempts, 0);
+    assert_eq!(first.next_attempt_at, now);
+    let cursor = pending[1].id;
+    assert!(store.pending_deliveries_after(cursor, 100).await.unwrap().iter().all(|d| d.id > cursor));
+    assert_eq!(store.pending_deliveries_after(0, 1).await.unwrap().len(), 1);
+
+    // Attempts: a retry counts and reschedules, delivered and dead leave the pending list, dead shows.
+    let later = now + Duration::milliseconds(1500);
+    let retry = AttemptOutcome::Retry { next_attempt_at: later, error: "HTTP 500".into() };
+    store.record_attempt(first.id, &retry, now).await.unwrap();
+    let again = store.pending_deliveries_after(0, 100).await.unwrap();
+    let head = again.iter().find(|d| d.id == first.id).unwrap();
+    assert_eq!((head.attempts, head.next_attempt_at), (1, later));
+    store.record_attempt(first.id, &AttemptOutcome::Dead { error: "HTTP 503".into() }, later).await.unwrap();
+    let second = again.iter().find(|d| d.subscription_id == "s-risk" && d.seq == 2).unwrap();
+    store.record_attempt(second.id, &AttemptOutcome::Delivered, later).await.unwrap();
+    let dead = store.dead_deliveries("s-risk", 100).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!((dead[0].notification_id.as_str(), dead[0].attempts), ("n-1", 2));
+    assert_eq!((dead[0].state, dead[0].last_error.as_deref()), (DeliveryState::Dead, Some("HTTP 503")));
+    assert_eq!(dead[0].updated_at, later);
+    assert_eq!(dead[0].body["notificationId"], "n-1");
+    // A finished delivery is not changed by a late outcome.
+    store.record_attempt(first.id, &AttemptOutcome::Delivered, later).await.unwrap();
+    assert_eq!(store.dead_deliveries("s-risk", 100).await.unwrap().len(), 1);
+
+    // Polling: unacknowledged events in order, pages by cursor, acknowledgement is per consent and idempotent.
+    let events = store.unacked_events("c1", 0, 10).await.unwrap();
+    let ids: Vec<&str> = events.iter().map(|e| e.notification_id.as_str()).collect();
+    assert_eq!(ids, ["n-1", "n-2", "r-1"]);
+    assert_eq!(store.count_unacked_events("c1").await.unwrap(), 3);
+    let page2 = store.unacked_events("c1", events[0].seq, 1).await.unwrap();
+    assert_eq!(page2[0].notification_id, "n-2");
+    let acked = ["n-1".to_owned(), "r-1".to_owned(), "unknown".to_owned()];
+    assert_eq!(store.ack_events("c1", &acked, later).await.unwrap(), 2);
+    assert_eq!(store.ack_events("c1", &acked, later).await.unwrap(), 0);
+    assert_eq!(store.count_unacked_events("c1").await.unwrap(), 1);
+    assert_eq!(store.count_unacked_events("c2").await.unwrap(), 1, "another consent's event untouched");
+
+    // Revocation cancels pending deliveries in its transaction, except the CONSENT_REVOKED news.
+    store.insert_subscription(&subscription("s-revoked", "c1", "CONSENT_REVOKED", "CONSENT")).await.unwrap();
+    store.enqueue_event(&event("c1", "r-2", "CONSENT_REVOKED"), "CONSENT", later).await.unwrap();
+    store.enqueue_event(&event("c1", "n-3", "RISK"), "FRAUD", later).await.unwrap();
+    store.revoke_consent("c1", RevocationReason::UserAction, Initiator::Person, later).await.unwrap();
+    let left: Vec<(String, String)> = store
+        .pending_deliveries_after(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|d| d.consent_id == "c1")
+        .map(|d| (d.subscription_id, d.notification_id))
+        .collect();
+    assert_eq!(left, [("s-revoked".to_owned(), "r-2".to_owned())]);
+    assert_eq!(store.cancel_deliveries("c2", later).await.unwrap(), 1);
+    assert!(store.pending_deliveries_after(0, 100).await.unwrap().iter().all(|d| d.consent_id != "c2"));
+
+    // Deleting a subscription takes its deliveries with it.
+    assert!(store.delete_subscription("s-risk").await.unwrap());
+    assert!(!store.delete_subscription("s-risk").await.unwrap());
+    assert_eq!(store.subscription("s-risk").await.unwrap(), None);
+    assert!(store.dead_deliveries("s-risk", 100).await.unwrap().is_empty());
+}
 
 async fn check_clients(store: &dyn Store) {
     let mut c = client("app-1");
@@ -410,6 +538,7 @@ conformance!(
     check_jti_replay,
     check_bank_tokens,
     check_audit_log,
+    check_notification_subscriptions_and_events,
 );
 
 // ---- SQLite-specific: concurrency, encryption on disk, durability ----

@@ -1,6 +1,13 @@
 //! The bank's admin API, for tests, scenarios and QA (its own HTTPS listener, no client certificate): read any
 //! customer, account and transaction directly; move the simulated clock; inject transactions or raise suspected
-//! fraud; set faults; reset to the seed; register OAuth clients of the bank's login; list and revoke consents.
+//! fraud; set faults; reset to the seed; register OAuth clients of the bank's login; list and revoke consents;
+//! publish notifications and watch the notification outbox.
+//!
+//! Notifications (`events`): injecting a transaction or raising fraud runs the detectors on it, moving the clock
+//! runs them over the new transactions of every account a subscription watches, revoking a consent sends
+//! CONSENT_REVOKED to its subscriptions (which then end), and fault rules with a maintenance window announce a
+//! PLANNED_OUTAGE. `POST /admin/notifications` publishes one directly (QA, benchmarks); `GET
+//! /admin/notifications/outbox` shows the delivery counters.
 //!
 //! Every request needs `Authorization: Bearer <admin token>` (compared in constant time). Errors are RFC 9457
 //! `application/problem+json` (`type` `about:blank`, so `title` is the status phrase, §4.2.1); bodies are limited
@@ -48,6 +55,9 @@ pub fn router() -> Router<Arc<BankState>> {
         .route("/admin/oauth-clients", post(register_client))
         .route("/admin/consents", get(consents))
         .route("/admin/consents/{consentId}/revoke", post(revoke_consent))
+        .route("/admin/notifications", post(publish_notification))
+        .route("/admin/notifications/outbox", get(outbox))
+        .route("/admin/notifications/subscriptions", get(subscriptions))
         .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "no admin endpoint at this path") })
         .method_not_allowed_fallback(|| async {
             Problem::new(StatusCode::METHOD_NOT_ALLOWED, "this admin endpoint does not take that method")
@@ -552,6 +562,7 @@ async fn inject(
         suspected_fraud: false,
     };
     let tx = state.books.inject(&account_id, injection).await?;
+    crate::events::on_injected(&state, &tx);
     let visible = tx.state_at(state.clock.now());
     Ok((StatusCode::CREATED, axum::Json(transaction_json(&tx, visible))).into_response())
 }
@@ -593,11 +604,14 @@ async fn raise_fraud(
     if !(1..=MAX_INJECTED_CENTS).contains(&amount) {
         return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "amountCents must be from 1 to 10000000000"));
     }
+    // The default is far from home: Miami, or Las Vegas for a customer who lives in Florida.
+    let home = account.books.customer.address.region.clone();
+    let (city, region) = if home.eq_ignore_ascii_case("FL") { ("LAS VEGAS", "NV") } else { ("MIAMI", "FL") };
     let merchant = merchant(body.merchant, &state)?.unwrap_or_else(|| Merchant {
         name: "GLOBALTECH ELECTRONICS".into(),
         mcc: 5732,
-        city: "MIAMI".into(),
-        region: "FL".into(),
+        city: city.into(),
+        region: region.into(),
     });
     let description = format!("{} ONLINE {} {}", merchant.name, merchant.city, merchant.region);
     let injection = Injection {
@@ -613,6 +627,8 @@ async fn raise_fraud(
         suspected_fraud: true,
     };
     let tx = state.books.inject(&account_id, injection).await?;
+    // A flagged charge always raises RISK for the subscriptions watching the account (`events::detect`).
+    crate::events::on_injected(&state, &tx);
     let visible = tx.state_at(state.clock.now());
     Ok((StatusCode::CREATED, axum::Json(transaction_json(&tx, visible))).into_response())
 }
@@ -668,13 +684,15 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     (any && number.is_empty() && total.is_positive() && total <= Duration::days(3660)).then_some(total)
 }
 
-/// `POST /admin/clock` with `{"advance": "3d"}` or `{"set": "<RFC 3339>"}`: moving backwards is 409.
+/// `POST /admin/clock` with `{"advance": "3d"}` or `{"set": "<RFC 3339>"}`: moving backwards is 409. The new
+/// transactions of watched accounts are run through the notification detectors.
 async fn move_clock(
     _: AdminAuth,
     State(state): State<Arc<BankState>>,
     AdminJson(body): AdminJson<ClockBody>,
 ) -> Result<Response, Problem> {
-    match (body.advance, body.set) {
+    let before = state.clock.now();
+    let after = match (body.advance, body.set) {
         (Some(by), None) => {
             let by = parse_duration(&by).ok_or_else(|| {
                 Problem::new(
@@ -682,15 +700,16 @@ async fn move_clock(
                     "advance must be a positive duration such as 3d, 12h, 90m or PT36H (at most 10 years)",
                 )
             })?;
-            state.books.advance_clock(by).await?;
+            state.books.advance_clock(by).await?
         }
         (None, Some(at)) => {
             let at = OffsetDateTime::parse(&at, &Rfc3339)
                 .map_err(|_| Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "set must be an RFC 3339 date-time"))?;
-            state.books.set_clock(at).await?;
+            state.books.set_clock(at).await?
         }
         _ => return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "give exactly one of `advance` or `set`")),
-    }
+    };
+    crate::events::on_clock_moved(&state, before, after);
     Ok(axum::Json(clock_json(&state)).into_response())
 }
 
@@ -715,7 +734,9 @@ async fn set_faults(
         return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "at most 100 fault rules"));
     }
     state.faults.set(body.faults).map_err(|e| Problem::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-    Ok(axum::Json(FaultsBody { faults: state.faults.rules() }).into_response())
+    let rules = state.faults.rules();
+    crate::events::on_faults_set(&state, &rules);
+    Ok(axum::Json(FaultsBody { faults: rules }).into_response())
 }
 
 /// `DELETE /admin/faults`.
@@ -765,20 +786,122 @@ async fn consents(
     Ok(axum::Json(json!({ "customerIndex": index, "consents": list })).into_response())
 }
 
-/// `POST /admin/consents/{consentId}/revoke`: the person revokes at the bank; every token of the consent stops.
+/// `POST /admin/consents/{consentId}/revoke`: the person revokes at the bank; every token of the consent stops, its
+/// CONSENT_REVOKED subscriptions are notified and all its subscriptions end.
 async fn revoke_consent(
     _: AdminAuth,
     State(state): State<Arc<BankState>>,
     Segment(consent_id): Segment,
 ) -> Result<Response, Problem> {
     match state.auth.revoke_consent(&consent_id).await {
-        Ok(true) => Ok(axum::Json(json!({ "consentId": consent_id, "revoked": true })).into_response()),
+        Ok(true) => {
+            crate::events::on_consent_revoked(&state, &consent_id).await.map_err(|e| {
+                tracing::error!(error = %format!("{e:#}"), "ending a revoked consent's subscriptions failed");
+                Problem::internal("the consent is revoked, but ending its notification subscriptions failed")
+            })?;
+            Ok(axum::Json(json!({ "consentId": consent_id, "revoked": true })).into_response())
+        }
         Ok(false) => Err(Problem::not_found("no such consent")),
         Err(e) => {
             tracing::error!(error = %e, "revoking a consent failed");
             Err(Problem::internal("revoking the consent failed"))
         }
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PublishBody {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    account_id: Option<String>,
+    /// `customFields.name`.
+    #[serde(default)]
+    reason: Option<String>,
+    /// `customFields.value`.
+    #[serde(default)]
+    detail: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    maintenance_from: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    maintenance_until: Option<OffsetDateTime>,
+}
+
+/// `POST /admin/notifications` with `{"type": "RISK", "accountId": "...", "reason"?, "detail"?}` (or `BALANCE`, or
+/// `PLANNED_OUTAGE` with an optional `maintenanceFrom`/`maintenanceUntil`): publish one notification through the
+/// same addressing and outbox as detected events, without touching the ledger. 202 with the queued ids.
+async fn publish_notification(
+    _: AdminAuth,
+    State(state): State<Arc<BankState>>,
+    AdminJson(body): AdminJson<PublishBody>,
+) -> Result<Response, Problem> {
+    use crate::events::NotificationType;
+    let unprocessable = |m: String| Problem::new(StatusCode::UNPROCESSABLE_ENTITY, m);
+    let kind = match body.category.as_deref() {
+        Some(category) => NotificationType::from_pair(&body.kind, category).map_err(unprocessable)?,
+        None => NotificationType::ALL
+            .into_iter()
+            .find(|t| t.name() == body.kind)
+            .ok_or_else(|| unprocessable("type must be RISK, BALANCE, CONSENT_REVOKED or PLANNED_OUTAGE".into()))?,
+    };
+    let text_ok = |t: &Option<String>, max: usize| t.as_ref().is_none_or(|t| !t.trim().is_empty() && t.len() <= max);
+    if !text_ok(&body.reason, 64) || !text_ok(&body.detail, 500) {
+        return Err(unprocessable("reason is limited to 64 bytes and detail to 500".into()));
+    }
+    if let Some(account) = &body.account_id
+        && state.books.account(account).is_none()
+    {
+        return Err(Problem::not_found("no such account"));
+    }
+    let window = match (body.maintenance_from, body.maintenance_until) {
+        (None, None) => None,
+        (from, Some(until)) => Some((from.unwrap_or_else(|| state.clock.now()), until)),
+        (Some(_), None) => return Err(unprocessable("maintenanceFrom needs maintenanceUntil".into())),
+    };
+    let ids = crate::events::publish_manual(&state, kind, body.account_id.as_deref(), body.reason, body.detail, window)
+        .map_err(unprocessable)?;
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({ "queued": ids.len(), "notificationIds": ids }))).into_response())
+}
+
+/// `GET /admin/notifications/outbox`: delivery counters (queued, in flight, delivered, rejected, dropped, attempts).
+async fn outbox(_: AdminAuth, State(state): State<Arc<BankState>>) -> Response {
+    let counts = state.notifier.counts();
+    axum::Json(json!({
+        "queued": counts.queued,
+        "inFlight": counts.in_flight,
+        "delivered": counts.delivered,
+        "rejected": counts.rejected,
+        "dropped": counts.dropped,
+        "attempts": counts.attempts,
+        "canDeliver": state.notifier.outbox().can_deliver(),
+        "subscriptions": state.notifier.subscriptions().len(),
+    }))
+    .into_response()
+}
+
+/// `GET /admin/notifications/subscriptions`: every notification subscription at this bank.
+async fn subscriptions(_: AdminAuth, State(state): State<Arc<BankState>>) -> Response {
+    let list: Vec<_> = state
+        .notifier
+        .subscriptions()
+        .iter()
+        .map(|s| {
+            json!({
+                "subscriptionId": s.subscription_id,
+                "consentId": s.consent_id,
+                "clientId": s.client_id,
+                "type": s.kind.name(),
+                "category": s.kind.category(),
+                "callbackUrl": s.callback_url,
+                "effectiveDate": s.effective_date,
+                "accountIds": s.account_ids,
+            })
+        })
+        .collect();
+    axum::Json(json!({ "subscriptions": list })).into_response()
 }
 
 #[cfg(test)]

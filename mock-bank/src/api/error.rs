@@ -61,6 +61,17 @@ impl FdxError {
         )
     }
 
+    /// 404, FDX 1107: no notification subscription with this id belongs to the token's consent (another consent's
+    /// subscription gets the same answer as a missing one).
+    pub fn subscription_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "1107",
+            "Data not found for request parameters",
+            "no notification subscription with this id for this consent",
+        )
+    }
+
     /// 404, FDX 601.
     pub fn customer_not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "601", "Customer not found", "the consent's customer no longer exists")
@@ -94,7 +105,12 @@ impl FdxError {
 
     /// 405, FDX 1206.
     pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "1206", "Method Not Allowed", "this endpoint only answers GET")
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "1206",
+            "Method Not Allowed",
+            "this endpoint does not answer that method",
+        )
     }
 
     /// 413 with FDX 401 "Invalid Input".

@@ -18,6 +18,12 @@
 //! `account`, `transactions`, `statements`, `payment_networks`, `contact`, `customer`; [`token_faults`] does the
 //! same for the token endpoint).
 //!
+//! FDX Event Notifications (`/notification-subscriptions`, POST and `/{subscriptionId}` GET/DELETE; route name
+//! `subscriptions` for faults): a subscription belongs to the consent of the token that created it, and only that
+//! consent's token sees or deletes it (404 FDX 1107 otherwise, as for an unknown id). The body is an FDX
+//! `NotificationSubscriptionentity`; the (type, category) pair must be one of `events::NotificationType`'s and the
+//! callback URL https (400 FDX 401 otherwise). The rules and delivery live in `events`.
+//!
 //! Handlers never panic on input, never answer 500 for bad input, and never log tokens.
 
 use super::error::FdxError;
@@ -35,7 +41,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodFilter, MethodRouter};
 use bytes::Bytes;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -45,7 +51,7 @@ use time::{Date, OffsetDateTime, UtcOffset};
 
 /// FAPI 2.0 / FDX interaction id header.
 pub static INTERACTION_ID: HeaderName = HeaderName::from_static("x-fapi-interaction-id");
-/// The FDX API reads no request bodies; anything larger than this is refused outright.
+/// Largest request body (only subscriptions have one); anything larger is refused outright.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// The FDX router (paths under `/fdx/v6`), for the bank's mTLS API listener.
@@ -58,9 +64,22 @@ pub fn router() -> Router<Arc<BankState>> {
         .route("/fdx/v6/accounts/{accountId}/payment-networks", faulted("payment_networks", payment_networks))
         .route("/fdx/v6/accounts/{accountId}/contact", faulted("contact", account_contact))
         .route("/fdx/v6/customers/current", faulted("customer", current_customer))
+        .route(
+            "/fdx/v6/notification-subscriptions",
+            faulted_on(MethodFilter::POST, "subscriptions", create_subscription),
+        )
+        .route(
+            "/fdx/v6/notification-subscriptions/{subscriptionId}",
+            faulted("subscriptions", get_subscription).merge(faulted_on(
+                MethodFilter::DELETE,
+                "subscriptions",
+                delete_subscription,
+            )),
+        )
         .fallback(|request: Request| async move { FdxError::no_such_path(request.uri().path()) })
         .method_not_allowed_fallback(|| async { FdxError::method_not_allowed() })
         .layer(axum::middleware::from_fn(guard))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 /// Interaction id and body-size guard, around everything (errors and fallbacks included).
@@ -108,7 +127,16 @@ where
     H: Handler<T, Arc<BankState>>,
     T: 'static,
 {
-    get(move |State(state): State<Arc<BankState>>, request: Request| {
+    faulted_on(MethodFilter::GET, route, handler)
+}
+
+/// [`faulted`] for another method.
+pub fn faulted_on<H, T>(method: MethodFilter, route: &'static str, handler: H) -> MethodRouter<Arc<BankState>>
+where
+    H: Handler<T, Arc<BankState>>,
+    T: 'static,
+{
+    axum::routing::on(method, move |State(state): State<Arc<BankState>>, request: Request| {
         let handler = handler.clone();
         async move { with_faults(route, state.clone(), request, |request| handler.call(request, state)).await }
     })
@@ -698,4 +726,126 @@ async fn current_customer(
         accounts,
     };
     Ok(axum::Json(body).into_response())
+}
+
+// ---- FDX Event Notifications: subscriptions ----------------------------------------------------------------------
+
+/// FDX `NotificationSubscriptionentity` as a client sends it. `effectiveDate` and `subscriptionId` are the bank's to
+/// set; when a client sends them they are ignored, as are members FDX does not define.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubscriptionRequest {
+    #[serde(rename = "type")]
+    kind: String,
+    category: String,
+    callback_url: String,
+    subscriber: crate::events::Party,
+}
+
+/// Longest callback URL accepted.
+const MAX_CALLBACK_URL: usize = 2048;
+
+/// An absolute `https` URL with a host, no credentials and no fragment.
+fn callback_url(text: &str) -> Result<String, FdxError> {
+    let bad = |why: &str| FdxError::invalid_input(format!("callbackUrl {why}"));
+    if text.len() > MAX_CALLBACK_URL {
+        return Err(bad("is limited to 2048 bytes"));
+    }
+    let url = reqwest::Url::parse(text).map_err(|_| bad("is not an absolute URL"))?;
+    if url.scheme() != "https" {
+        return Err(bad("must be an https URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("needs a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not carry credentials"));
+    }
+    if url.fragment().is_some() {
+        return Err(bad("must not have a fragment"));
+    }
+    Ok(text.to_owned())
+}
+
+/// `POST /notification-subscriptions` (FDX `createNotificationSubscription`): 201 with the entity, its
+/// `subscriptionId` and `effectiveDate`. Subscribing the same consent to the same type again replaces the callback
+/// URL and subscriber of the existing subscription (same id).
+async fn create_subscription(
+    State(state): State<Arc<BankState>>,
+    Authorized(grant): Authorized,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, FdxError> {
+    let body = body.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            FdxError::payload_too_large(MAX_BODY_BYTES)
+        } else {
+            FdxError::invalid_input(e.body_text())
+        }
+    })?;
+    let request: SubscriptionRequest = serde_json::from_slice(&body)
+        .map_err(|e| FdxError::invalid_input(format!("the body is not a NotificationSubscriptionentity: {e}")))?;
+    let kind = crate::events::NotificationType::from_pair(&request.kind, &request.category)
+        .map_err(FdxError::invalid_input)?;
+    let url = callback_url(&request.callback_url)?;
+    if let Some(problem) = request.subscriber.problem() {
+        return Err(FdxError::invalid_input(problem));
+    }
+    let today = today(state.clock.now());
+    let subscription = state.notifier.subscribe(&grant, kind, url, request.subscriber, today).await.map_err(|e| {
+        tracing::error!(error = %format!("{e:#}"), "storing a notification subscription failed");
+        FdxError::internal("storing the subscription failed")
+    })?;
+    Ok((axum::http::StatusCode::CREATED, axum::Json(subscription.entity())).into_response())
+}
+
+/// The `{subscriptionId}` path segment, with rejections as FDX errors.
+#[derive(Debug)]
+struct SubscriptionIdPath(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for SubscriptionIdPath {
+    type Rejection = FdxError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, FdxError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(id)) if id.len() <= 256 => Ok(SubscriptionIdPath(id)),
+            Ok(_) => Err(FdxError::subscription_not_found()),
+            Err(e) => Err(FdxError::invalid_input(e.body_text())),
+        }
+    }
+}
+
+/// The subscription `id` if it belongs to the token's consent.
+fn owned_subscription(
+    state: &BankState,
+    grant: &BankGrant,
+    id: &str,
+) -> Result<Arc<crate::events::Subscription>, FdxError> {
+    state
+        .notifier
+        .subscription(id)
+        .filter(|s| s.consent_id == grant.consent_id)
+        .ok_or_else(FdxError::subscription_not_found)
+}
+
+/// `GET /notification-subscriptions/{subscriptionId}` (FDX `getNotificationSubscription`).
+async fn get_subscription(
+    State(state): State<Arc<BankState>>,
+    Authorized(grant): Authorized,
+    SubscriptionIdPath(id): SubscriptionIdPath,
+) -> Result<Response, FdxError> {
+    let subscription = owned_subscription(&state, &grant, &id)?;
+    Ok(axum::Json(subscription.entity()).into_response())
+}
+
+/// `DELETE /notification-subscriptions/{subscriptionId}` (FDX `deleteNotificationSubscription`): 204.
+async fn delete_subscription(
+    State(state): State<Arc<BankState>>,
+    Authorized(grant): Authorized,
+    SubscriptionIdPath(id): SubscriptionIdPath,
+) -> Result<Response, FdxError> {
+    owned_subscription(&state, &grant, &id)?;
+    state.notifier.unsubscribe(&id).await.map_err(|e| {
+        tracing::error!(error = %format!("{e:#}"), "deleting a notification subscription failed");
+        FdxError::internal("deleting the subscription failed")
+    })?;
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }

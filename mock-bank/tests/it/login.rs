@@ -58,6 +58,10 @@ async fn bank_named(id: &str, store_path: Option<&Path>) -> Bank {
     .await
     .unwrap();
     let books = Books::open(ledger.clone(), store.clone(), clock.clone()).await.unwrap();
+    let notifier =
+        mock_bank::events::Notifier::open(store.clone(), crate::support::notifier_config(&profile.display_name, None))
+            .await
+            .unwrap();
     let state = Arc::new(BankState {
         profile,
         clock,
@@ -72,6 +76,7 @@ async fn bank_named(id: &str, store_path: Option<&Path>) -> Bank {
             login: ISSUER.into(),
             admin: "https://127.0.0.1:7445".into(),
         },
+        notifier,
     });
     let pki = certs::Pki::generate().unwrap();
     Bank {
@@ -961,6 +966,7 @@ async fn real_https_flow_with_mutual_tls_token_endpoint() {
         public_host: "127.0.0.1".into(),
         admin_token: Secret::new("admin-token"),
         oauth_clients: vec![OAuthClient { client_id: GATEWAY.into(), redirect_uris: vec![REDIRECT.into()] }],
+        client_identity: None,
     };
     let running = mock_bank::server::start(config).await.unwrap();
     let urls = running.urls().clone();

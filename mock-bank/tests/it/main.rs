@@ -6,6 +6,7 @@ mod faults;
 mod fdx_schema;
 mod fdx_validator;
 mod login;
+mod notifications;
 mod realism;
 mod sandbox_grant;
 mod signin;

@@ -57,6 +57,7 @@ impl LiveBank {
                 client_id: GATEWAY.into(),
                 redirect_uris: vec![REDIRECT.into()],
             }],
+            client_identity: None,
         };
         let running = mock_bank::server::start(config).await.unwrap();
         let ca = reqwest::Certificate::from_pem(pki.ca_pem().as_bytes()).unwrap();

@@ -53,6 +53,15 @@ pub async fn bank(id: &str) -> TestBank {
 /// A bank whose store is the SQLite file `path` (in memory for `None`), built as the lead's `server.rs` builds it:
 /// pinned start from the store, history 24 months before it, clock restored by `Books::open`.
 pub async fn bank_with_store(id: &str, path: Option<&Path>) -> TestBank {
+    bank_with(id, path, None).await
+}
+
+/// [`bank_with_store`] whose notifier delivers, presenting `client` (identity and the CA receivers chain to).
+pub async fn bank_with(
+    id: &str,
+    path: Option<&Path>,
+    client: Option<(Arc<certs::Identity>, rustls_pki_types::CertificateDer<'static>)>,
+) -> TestBank {
     let profile = Arc::new(load_profiles(None).unwrap().into_iter().find(|b| b.id == id).expect("shipped bank"));
     let store = BankStore::open(path).await.unwrap();
     let pinned = store.load_or_pin_start(START).await.unwrap();
@@ -62,6 +71,8 @@ pub async fn bank_with_store(id: &str, path: Option<&Path>) -> TestBank {
     let clients = vec![OAuthClient { client_id: GATEWAY.into(), redirect_uris: vec![REDIRECT.into()] }];
     let auth = AuthServer::open(store.clone(), clock.clone(), "https://127.0.0.1:7443".into(), clients).await.unwrap();
     let books = Books::open(ledger.clone(), store.clone(), clock.clone()).await.unwrap();
+    let notifier =
+        mock_bank::events::Notifier::open(store.clone(), notifier_config(&profile.display_name, client)).await.unwrap();
     let state = Arc::new(BankState {
         profile,
         clock,
@@ -76,6 +87,7 @@ pub async fn bank_with_store(id: &str, path: Option<&Path>) -> TestBank {
             login: "https://127.0.0.1:7443".into(),
             admin: "https://127.0.0.1:7445".into(),
         },
+        notifier,
     });
     let pki = certs::Pki::generate().unwrap();
     let peer = |name: &str| certs::serve::PeerCertificates(Arc::new(vec![pki.issue_client(name).unwrap().cert_der()]));
@@ -87,6 +99,19 @@ pub async fn bank_with_store(id: &str, path: Option<&Path>) -> TestBank {
         gateway_cert: peer(GATEWAY),
         other_cert: peer("someone-else"),
         state,
+    }
+}
+
+/// The notifier settings of a test bank: links to the placeholder API URL, delivering only with `client`.
+pub fn notifier_config(
+    bank_name: &str,
+    client: Option<(Arc<certs::Identity>, rustls_pki_types::CertificateDer<'static>)>,
+) -> mock_bank::events::NotifierConfig {
+    mock_bank::events::NotifierConfig {
+        bank_name: bank_name.to_owned(),
+        api_base: "https://127.0.0.1:7444".into(),
+        client_identity: client.as_ref().map(|(identity, _)| identity.clone()),
+        ca: client.map(|(_, ca)| ca),
     }
 }
 

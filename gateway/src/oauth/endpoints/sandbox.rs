@@ -24,6 +24,8 @@
 //! ([`super::token::issue_for_consent`]), bound as there: `DPoP` header, else client certificate, else Bearer.
 //! The bank is asked as the consent pages ask it: `recipient` = the client id and `platform` = the client's
 //! registered platform, so the bank's sharing policy judges the app, not the gateway.
+//! Once the tokens are issued, the gateway subscribes at the bank to the consent's notifications as after the
+//! browser flow's confirmation ([`crate::banks::notifications::spawn_subscribe`], off the request path).
 //! The 200 body is the token endpoint's RFC 6749 §5.1 body plus `consent_id`. Bank refusals become OAuth errors:
 //! `invalid_grant` (400, the bank's description) for credentials, `access_denied` (403) for policy refusals,
 //! `invalid_request`/`invalid_scope` (400) for what the bank found wrong in the request, `temporarily_unavailable`
@@ -312,7 +314,8 @@ pub async fn create(
     // Sender constraint first: a bad DPoP proof must not leave a consent behind at the bank.
     let binding = binding_for(&state, &headers, peer.as_ref(), &client, SANDBOX_CONSENTS_PATH, None).await?;
 
-    let scopes: Vec<String> = request.clusters.iter().map(|c| c.scope().to_owned()).collect();
+    // NOTIFICATIONS is the gateway's own cluster, never a scope at the bank (crate::banks::notifications).
+    let scopes = crate::banks::notifications::bank_scopes(&request);
     let purposes: Vec<String> = request.purposes.iter().map(|p| p.as_str().to_owned()).collect();
     let login = SandboxLogin {
         username,
@@ -374,6 +377,8 @@ async fn consent_and_tokens(
     let scope = consent.request.scope();
     let grant = ConsentGrant { consent: &consent, binding, scope, parent_code: None, with_refresh };
     let mut body = issue_for_consent(state, client, grant).await?;
+    // Issue 5: subscribe at the bank as the confirmation page does (best effort, off the request path).
+    crate::banks::notifications::spawn_subscribe(state, &consent.id);
     body["consent_id"] = json!(consent.id);
     Ok(token_response(body))
 }
