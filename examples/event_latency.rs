@@ -137,7 +137,8 @@ async fn run(sandbox: &Sandbox, args: &Args) -> anyhow::Result<()> {
     let refused = paced(args.rate, total, |seq| {
         let http = http.clone();
         let url = format!("{}/admin/notifications", bank.admin);
-        let body = json!({"type": "RISK", "accountId": account_id, "reason": format!("bench-{seq}")});
+        let body =
+            json!({"type": "RISK", "accountId": account_id, "reason": "BENCHMARK", "detail": format!("bench-{seq}")});
         let admin = admin.clone();
         let sent = sent.clone();
         async move {
@@ -151,6 +152,16 @@ async fn run(sandbox: &Sandbox, args: &Args) -> anyhow::Result<()> {
     })
     .await;
     let failed_sends = total as usize - refused.len();
+    // Where the backlog sits when the last event was published: still at the bank, or past it.
+    let outbox: Value = http
+        .get(format!("{}/admin/notifications/outbox", bank.admin))
+        .header("authorization", &admin)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let arrived = arrivals.lock().map(|a| a.len()).unwrap_or(0);
+    println!("when publishing ended: bank outbox {outbox}, webhooks arrived {arrived}");
 
     // Bounded wait for the stragglers: every accepted event, or 30 s.
     let deadline = Instant::now() + Duration::from_secs(30);

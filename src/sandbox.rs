@@ -280,7 +280,12 @@ impl Sandbox {
         anyhow::ensure!(!by.is_negative(), "clocks only move forward (asked {by})");
         for bank in &self.banks {
             let id = &bank.state.profile.id;
-            bank.state.books.advance_clock(by).await.with_context(|| format!("moving the clock of bank `{id}`"))?;
+            let before = bank.state.clock.now();
+            let after =
+                bank.state.books.advance_clock(by).await.with_context(|| format!("moving the clock of bank `{id}`"))?;
+            // As the admin API's clock move does: the new transactions of watched accounts are judged, and a weekly
+            // maintenance window falling due is announced.
+            mock_bank::events::on_clock_moved(&bank.state, before, after);
         }
         self.gateway_clock.advance(by)?;
         Ok(())

@@ -11,7 +11,10 @@
 //! environment variable named in the file, and a sandbox client's secret from a file, of which only the SHA-256
 //! hash is kept (the internal `client_secret_hash` metadata member). This module must never print a secret (not in
 //! errors, not in `Debug`), and never accept a configuration [`GatewayConfig::validate`] refuses.
-//! `gateway.example.toml` at the repository root documents every key.
+//! `gateway.example.toml` at the repository root documents every key. Operating limits have sections of their
+//! own, each optional with the built-in defaults: `[delivery]` (webhook retries to apps, [`DeliverySection`]),
+//! `[upstream]` (timeouts and circuit breaker towards banks, overridable per bank in `[[banks]]`,
+//! [`UpstreamSection`]) and `[rate_limit]` (each app's request rate on the FDX resource API, [`RateLimitSection`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,8 +26,12 @@ use serde::Deserialize;
 use serde_json::Value;
 use time::Duration;
 
-use crate::banks::BankEntry;
-use crate::config::{DeclaredClient, GatewayConfig, RegistrationPolicy, Secret, SigningKeySource, StoreLocation};
+use crate::banks::{BankEntry, BankTimeouts, BreakerSettings};
+use crate::config::{
+    DeclaredClient, DeliveryPolicy, GatewayConfig, RegistrationPolicy, Secret, SigningKeySource, StoreLocation,
+    UpstreamPolicy,
+};
+use crate::fdx::rate_limit::RateLimit;
 use crate::oauth::endpoints::register::ClientMetadata;
 use crate::server::{BankAccess, GatewayTls};
 use crate::store::TokenHash;
@@ -67,6 +74,12 @@ pub struct GatewayConfigFile {
     pub lifetimes: LifetimesSection,
     #[serde(default)]
     pub registration: RegistrationSection,
+    #[serde(default)]
+    pub delivery: DeliverySection,
+    #[serde(default)]
+    pub upstream: UpstreamSection,
+    #[serde(default)]
+    pub rate_limit: RateLimitSection,
     pub tls: TlsSection,
     #[serde(default)]
     pub banks: Vec<BankSection>,
@@ -103,6 +116,210 @@ fn default_access_token() -> i64 {
 impl Default for LifetimesSection {
     fn default() -> Self {
         Self { par: default_par(), code: default_code(), access_token: default_access_token() }
+    }
+}
+
+/// `[delivery]`: webhook delivery to apps ([`DeliveryPolicy`], `crate::events::delivery`): at most `max_attempts`
+/// attempts, each bounded by `attempt_timeout_secs`, with full-jitter exponential backoff from `base_backoff_ms` up to
+/// `max_backoff_secs` between them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySection {
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u64,
+    #[serde(default = "default_base_backoff_ms")]
+    pub base_backoff_ms: u64,
+    #[serde(default = "default_max_backoff_secs")]
+    pub max_backoff_secs: u64,
+    #[serde(default = "default_attempt_timeout_secs")]
+    pub attempt_timeout_secs: u64,
+}
+
+/// Most delivery attempts accepted (with the longest backoff, about three months of retries).
+pub const MAX_DELIVERY_ATTEMPTS: u64 = 100;
+/// Longest wait between two delivery attempts accepted.
+pub const MAX_BACKOFF_SECS: u64 = 24 * 3600;
+
+fn default_max_attempts() -> u64 {
+    u64::from(DeliveryPolicy::default().max_attempts)
+}
+fn default_base_backoff_ms() -> u64 {
+    u64::try_from(DeliveryPolicy::default().base_backoff.as_millis()).unwrap_or(u64::MAX)
+}
+fn default_max_backoff_secs() -> u64 {
+    DeliveryPolicy::default().max_backoff.as_secs()
+}
+fn default_attempt_timeout_secs() -> u64 {
+    DeliveryPolicy::default().attempt_timeout.as_secs()
+}
+
+impl Default for DeliverySection {
+    fn default() -> Self {
+        Self {
+            max_attempts: default_max_attempts(),
+            base_backoff_ms: default_base_backoff_ms(),
+            max_backoff_secs: default_max_backoff_secs(),
+            attempt_timeout_secs: default_attempt_timeout_secs(),
+        }
+    }
+}
+
+/// `[upstream]`: how the gateway calls banks ([`UpstreamPolicy`]): timeouts for every bank (a `[[banks]]` entry may
+/// override them for its bank) and the per-bank circuit breaker.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSection {
+    #[serde(default = "default_connect_timeout_secs")]
+    pub connect_timeout_secs: u64,
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
+    #[serde(default = "default_pool_idle_secs")]
+    pub pool_idle_secs: u64,
+    #[serde(default = "default_breaker_failure_threshold")]
+    pub breaker_failure_threshold: u64,
+    #[serde(default = "default_breaker_cooldown_secs")]
+    pub breaker_cooldown_secs: u64,
+}
+
+fn default_connect_timeout_secs() -> u64 {
+    BankTimeouts::default().connect.as_secs()
+}
+fn default_request_timeout_secs() -> u64 {
+    BankTimeouts::default().request.as_secs()
+}
+fn default_pool_idle_secs() -> u64 {
+    BankTimeouts::default().pool_idle.as_secs()
+}
+fn default_breaker_failure_threshold() -> u64 {
+    u64::from(BreakerSettings::default().failure_threshold)
+}
+fn default_breaker_cooldown_secs() -> u64 {
+    BreakerSettings::default().cooldown.as_secs()
+}
+
+impl Default for UpstreamSection {
+    fn default() -> Self {
+        Self {
+            connect_timeout_secs: default_connect_timeout_secs(),
+            request_timeout_secs: default_request_timeout_secs(),
+            pool_idle_secs: default_pool_idle_secs(),
+            breaker_failure_threshold: default_breaker_failure_threshold(),
+            breaker_cooldown_secs: default_breaker_cooldown_secs(),
+        }
+    }
+}
+
+/// `[rate_limit]`: each app's request rate on the FDX resource API (a sustained `per_second` with a `burst` on
+/// top; 429 beyond it), or `enabled = false` for none.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSection {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default = "default_per_second")]
+    pub per_second: u64,
+    #[serde(default = "default_burst")]
+    pub burst: u64,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_per_second() -> u64 {
+    u64::from(crate::config::DEFAULT_RATE_LIMIT.per_second)
+}
+fn default_burst() -> u64 {
+    u64::from(crate::config::DEFAULT_RATE_LIMIT.burst)
+}
+
+impl Default for RateLimitSection {
+    fn default() -> Self {
+        Self { enabled: true, per_second: default_per_second(), burst: default_burst() }
+    }
+}
+
+/// `value` of `key` if it lies in `range`; otherwise an error naming the key and the range.
+fn within(key: &str, value: u64, range: std::ops::RangeInclusive<u64>) -> Result<u64, ConfigFileError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(key_error(key, format!("must be between {} and {}", range.start(), range.end())))
+    }
+}
+
+fn secs(key: &str, value: u64, range: std::ops::RangeInclusive<u64>) -> Result<std::time::Duration, ConfigFileError> {
+    within(key, value, range).map(std::time::Duration::from_secs)
+}
+
+fn small(key: &str, value: u64, range: std::ops::RangeInclusive<u64>) -> Result<u32, ConfigFileError> {
+    // The ranges below all fit in u32; the conversion cannot fail once the range holds.
+    within(key, value, range).and_then(|v| u32::try_from(v).map_err(|_| key_error(key, "is too large")))
+}
+
+impl DeliverySection {
+    fn policy(&self) -> Result<DeliveryPolicy, ConfigFileError> {
+        let policy = DeliveryPolicy {
+            max_attempts: small("delivery.max_attempts", self.max_attempts, 1..=MAX_DELIVERY_ATTEMPTS)?,
+            base_backoff: std::time::Duration::from_millis(within(
+                "delivery.base_backoff_ms",
+                self.base_backoff_ms,
+                1..=MAX_BACKOFF_SECS * 1000,
+            )?),
+            max_backoff: secs("delivery.max_backoff_secs", self.max_backoff_secs, 1..=MAX_BACKOFF_SECS)?,
+            attempt_timeout: secs("delivery.attempt_timeout_secs", self.attempt_timeout_secs, 1..=60)?,
+        };
+        if policy.base_backoff > policy.max_backoff {
+            return Err(key_error("delivery.base_backoff_ms", "must not be longer than delivery.max_backoff_secs"));
+        }
+        Ok(policy)
+    }
+}
+
+/// Timeouts of `[upstream]`, or of one bank (`prefix` names where they were read).
+fn timeouts(prefix: &str, connect: u64, request: u64, pool_idle: u64) -> Result<BankTimeouts, ConfigFileError> {
+    Ok(BankTimeouts {
+        connect: secs(&format!("{prefix}.connect_timeout_secs"), connect, 1..=60)?,
+        request: secs(&format!("{prefix}.request_timeout_secs"), request, 1..=300)?,
+        pool_idle: secs(&format!("{prefix}.pool_idle_secs"), pool_idle, 1..=3600)?,
+    })
+}
+
+impl UpstreamSection {
+    fn policy(&self, banks: &[BankSection]) -> Result<UpstreamPolicy, ConfigFileError> {
+        let defaults = timeouts("upstream", self.connect_timeout_secs, self.request_timeout_secs, self.pool_idle_secs)?;
+        let mut per_bank = std::collections::BTreeMap::new();
+        for (i, bank) in banks.iter().enumerate() {
+            if bank.connect_timeout_secs.is_none()
+                && bank.request_timeout_secs.is_none()
+                && bank.pool_idle_secs.is_none()
+            {
+                continue;
+            }
+            let own = timeouts(
+                &format!("banks[{i}]"),
+                bank.connect_timeout_secs.unwrap_or(self.connect_timeout_secs),
+                bank.request_timeout_secs.unwrap_or(self.request_timeout_secs),
+                bank.pool_idle_secs.unwrap_or(self.pool_idle_secs),
+            )?;
+            per_bank.insert(bank.id.clone(), own);
+        }
+        let breaker = BreakerSettings {
+            failure_threshold: small("upstream.breaker_failure_threshold", self.breaker_failure_threshold, 1..=1000)?,
+            cooldown: secs("upstream.breaker_cooldown_secs", self.breaker_cooldown_secs, 1..=3600)?,
+        };
+        Ok(UpstreamPolicy { timeouts: defaults, per_bank, breaker })
+    }
+}
+
+impl RateLimitSection {
+    fn limit(&self) -> Result<Option<RateLimit>, ConfigFileError> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        Ok(Some(RateLimit {
+            per_second: small("rate_limit.per_second", self.per_second, 1..=100_000)?,
+            burst: small("rate_limit.burst", self.burst, 1..=1_000_000)?,
+        }))
     }
 }
 
@@ -148,6 +365,10 @@ pub struct BankSection {
     pub issuer: String,
     /// FDX API and token endpoint base (mutual TLS).
     pub api: String,
+    /// This bank's own timeouts (seconds), each defaulting to `[upstream]`'s.
+    pub connect_timeout_secs: Option<u64>,
+    pub request_timeout_secs: Option<u64>,
+    pub pool_idle_secs: Option<u64>,
 }
 
 /// `[[clients]]`: a declared client, its RFC 7591 metadata as an inline table, and for `client_secret_basic`
@@ -202,11 +423,15 @@ impl GatewayConfigFile {
         config.par_lifetime = Duration::seconds(self.lifetimes.par);
         config.code_lifetime = Duration::seconds(self.lifetimes.code);
         config.access_token_lifetime = Duration::seconds(self.lifetimes.access_token);
+        config.delivery = self.delivery.policy()?;
+        config.upstream = self.upstream.policy(&self.banks)?;
+        config.rate_limit = self.rate_limit.limit()?;
         if let Err(e) = config.validate() {
             let key = match e.0.split_whitespace().next() {
                 Some("par_lifetime") => "lifetimes.par",
                 Some("code_lifetime") => "lifetimes.code",
                 Some("access_token_lifetime") => "lifetimes.access_token",
+                Some("delivery:") => "delivery",
                 _ => "issuer",
             };
             return Err(key_error(key, e.to_string()));
@@ -412,6 +637,78 @@ mod tests {
         assert!(err(iat).contains("`registration.initial_access_token_env`: environment variable NOPE_H3"));
         assert!(err("[registration]\nmode = \"initial_access_token\"").starts_with("`registration`"));
         assert!(err("").starts_with("`tls.ca_cert`: cannot read /nonexistent/ca.pem"), "{}", err(""));
+    }
+
+    #[test]
+    fn operating_limits_default_to_the_built_in_policy_and_are_read_when_given() {
+        let minimal = "listen = \"127.0.0.1:0\"\ndata_dir = \"d\"\n[tls]\nca_cert = \"ca.pem\"\nserver_cert = \"s.pem\"\n\
+                       server_key = \"s-key.pem\"\n";
+        let file = GatewayConfigFile::parse(minimal).expect("parses");
+        assert_eq!(file.delivery.policy().unwrap(), DeliveryPolicy::default());
+        let upstream = file.upstream.policy(&file.banks).unwrap();
+        assert_eq!((upstream.timeouts, upstream.breaker), (BankTimeouts::default(), BreakerSettings::default()));
+        assert_eq!(file.rate_limit.limit().unwrap(), Some(crate::config::DEFAULT_RATE_LIMIT));
+
+        let shipped = GatewayConfigFile::parse(EXAMPLE).expect("parses");
+        let delivery = shipped.delivery.policy().unwrap();
+        assert_eq!(delivery.max_attempts, 8);
+        assert_eq!(delivery.base_backoff, std::time::Duration::from_millis(1000));
+        let upstream = shipped.upstream.policy(&shipped.banks).unwrap();
+        let harbor = upstream.timeouts_for("harbor");
+        assert_eq!(harbor.request, std::time::Duration::from_secs(30), "harbor's own request timeout");
+        assert_eq!(harbor.connect, upstream.timeouts.connect, "the rest from [upstream]");
+        assert_eq!(upstream.timeouts_for("summit"), upstream.timeouts);
+        assert_eq!(shipped.rate_limit.limit().unwrap(), Some(RateLimit { per_second: 50, burst: 100 }));
+
+        let off = GatewayConfigFile::parse(&format!("{minimal}[rate_limit]\nenabled = false\n")).unwrap();
+        assert_eq!(off.rate_limit.limit().unwrap(), None);
+        let tuned = GatewayConfigFile::parse(&format!(
+            "{minimal}[delivery]\nmax_attempts = 3\nbase_backoff_ms = 200\nmax_backoff_secs = 2\n\
+             attempt_timeout_secs = 1\n[upstream]\nrequest_timeout_secs = 3\nbreaker_cooldown_secs = 1\n"
+        ))
+        .unwrap();
+        let policy = tuned.delivery.policy().unwrap();
+        assert_eq!((policy.max_attempts, policy.max_backoff), (3, std::time::Duration::from_secs(2)));
+        let upstream = tuned.upstream.policy(&tuned.banks).unwrap();
+        assert_eq!(upstream.timeouts.request, std::time::Duration::from_secs(3));
+        assert_eq!(upstream.breaker.cooldown, std::time::Duration::from_secs(1));
+        let typo = GatewayConfigFile::parse(&format!("{minimal}[delivery]\nmax_attempt = 3\n"));
+        assert!(typo.unwrap_err().to_string().contains("max_attempt"));
+    }
+
+    #[test]
+    fn operating_limits_outside_their_range_name_their_key() {
+        let dir = std::env::temp_dir();
+        let err = |extra: &str| {
+            GatewayConfigFile::parse(&format!(
+                "listen = \"127.0.0.1:0\"\ndata_dir = \"d\"\n{extra}\n[tls]\nca_cert = \"/nonexistent/ca.pem\"\n\
+                 server_cert = \"s.pem\"\nserver_key = \"k.pem\"\n"
+            ))
+            .expect("parses")
+            .resolve(&dir, &no_env)
+            .unwrap_err()
+            .to_string()
+        };
+        let starts = |extra: &str, key: &str| {
+            let e = err(extra);
+            assert!(e.starts_with(&format!("`{key}`")), "{extra:?} -> {e}");
+        };
+        starts("[delivery]\nmax_attempts = 0", "delivery.max_attempts");
+        starts("[delivery]\nmax_attempts = 101", "delivery.max_attempts");
+        starts("[delivery]\nattempt_timeout_secs = 61", "delivery.attempt_timeout_secs");
+        starts("[delivery]\nbase_backoff_ms = 0", "delivery.base_backoff_ms");
+        starts("[delivery]\nbase_backoff_ms = 5000\nmax_backoff_secs = 4", "delivery.base_backoff_ms");
+        starts("[upstream]\nrequest_timeout_secs = 0", "upstream.request_timeout_secs");
+        starts("[upstream]\nbreaker_failure_threshold = 0", "upstream.breaker_failure_threshold");
+        starts("[rate_limit]\nper_second = 0", "rate_limit.per_second");
+        starts("[rate_limit]\nburst = 2000000", "rate_limit.burst");
+        starts(
+            "[[banks]]\nid = \"b\"\ndisplay_name = \"B\"\nissuer = \"https://127.0.0.1:1\"\n\
+             api = \"https://127.0.0.1:2\"\nrequest_timeout_secs = 301",
+            "banks[0].request_timeout_secs",
+        );
+        // In range, the next problem is the missing CA file: the limits were accepted.
+        assert!(err("[rate_limit]\nenabled = false\nper_second = 0").starts_with("`tls.ca_cert`"));
     }
 
     #[test]

@@ -118,7 +118,7 @@ pub async fn revoke_at_bank(state: &AppState, bank: &str, consent_id: &str) {
     let revocations = async {
         // Issue 5: the bank's notification subscriptions of the consent go first, while its access token still works.
         let access = BankSecret::new(tokens.access_token.clone());
-        crate::banks::notifications::unsubscribe(client, consent_id, &access).await;
+        crate::banks::notifications::unsubscribe(state, client, consent_id, &access).await;
         let mut secrets = Vec::new();
         if let Some(refresh) = &tokens.refresh_token {
             secrets.push((BankSecret::new(refresh.clone()), BankTokenKind::Refresh));

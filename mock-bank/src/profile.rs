@@ -279,6 +279,23 @@ impl MaintenanceWindow {
         let hour_in_week = days_after * 24 + at.hour() as i64;
         hour_in_week >= self.start_hour as i64 && hour_in_week < self.start_hour as i64 + self.hours as i64
     }
+
+    /// The start of the latest window that starts at or before `at` (UTC).
+    pub fn latest_start_at_or_before(&self, at: time::OffsetDateTime) -> time::OffsetDateTime {
+        let at = at.to_offset(time::UtcOffset::UTC);
+        let days_back = (i64::from(at.weekday().number_days_from_monday())
+            - i64::from(self.weekday.to_time().number_days_from_monday()))
+        .rem_euclid(7);
+        // `start_hour` is at most 23 (checked when the profile loads); midnight would only shift a malformed window.
+        let start_time = time::Time::from_hms(self.start_hour, 0, 0).unwrap_or(time::Time::MIDNIGHT);
+        let start = (at - time::Duration::days(days_back)).replace_time(start_time);
+        if start > at { start - time::Duration::weeks(1) } else { start }
+    }
+
+    /// How long each window lasts.
+    pub fn length(&self) -> time::Duration {
+        time::Duration::hours(i64::from(self.hours))
+    }
 }
 
 /// A weekday as written in profile files (`"sunday"`).
@@ -477,5 +494,23 @@ mod tests {
         let sun_02 = time::macros::datetime!(2026-11-29 02:00 UTC);
         assert!(w.contains(sat_23) && w.contains(sun_01));
         assert!(!w.contains(sun_02));
+    }
+
+    #[test]
+    fn the_latest_window_start_is_found_from_any_instant() {
+        use time::macros::datetime;
+        let w = MaintenanceWindow { weekday: WeekdayName::Saturday, start_hour: 23, hours: 3 };
+        let start = datetime!(2026-11-28 23:00 UTC);
+        assert_eq!(w.latest_start_at_or_before(start), start);
+        assert_eq!(w.latest_start_at_or_before(datetime!(2026-11-29 01:00 UTC)), start);
+        assert_eq!(w.latest_start_at_or_before(datetime!(2026-12-05 22:59 UTC)), start);
+        assert_eq!(w.latest_start_at_or_before(datetime!(2026-11-28 22:59 UTC)), datetime!(2026-11-21 23:00 UTC));
+        for hours in 0..(24 * 14) {
+            let at = datetime!(2026-11-20 00:30 UTC) + time::Duration::hours(hours);
+            let found = w.latest_start_at_or_before(at);
+            assert!(found <= at && at - found < time::Duration::weeks(1), "{at} -> {found}");
+            assert!(w.contains(found) && !w.contains(found - time::Duration::minutes(1)), "{found} starts a window");
+        }
+        assert_eq!(w.length(), time::Duration::hours(3));
     }
 }

@@ -72,7 +72,8 @@ impl RunningBank {
     }
 
     /// Stop accepting, let in-flight requests finish (bounded by `certs::serve::SHUTDOWN_GRACE`), persist the clock.
-    /// Notifications still queued are dropped (the outbox is in memory).
+    /// Notifications still queued stay in a file-backed bank's store and are sent first after a restart (an
+    /// in-memory bank drops them).
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         self.request_stop();
         self.state.notifier.close();

@@ -4,7 +4,8 @@
 //! small facts in `bank_meta` (the pinned start instant, the simulated clock, the key that signs paging cursors) and
 //! the transactions injected through the admin API (`injected_transactions`, including raised suspected fraud). The
 //! login engineer's tables (clients, consents, token hashes) live in the same file (migration 0002), and so do the
-//! FDX notification subscriptions (`notification_subscriptions`, migration 0003, rows owned by `events`).
+//! FDX notification subscriptions (`notification_subscriptions`, migration 0003) and the notifications still to
+//! deliver (the outbox, migration 0004), both owned by `events`.
 //!
 //! Every write here is durable once acknowledged: the file is opened in WAL mode with `synchronous=FULL`. This
 //! module must never hold anything a restart could regenerate, and never log stored values (the meta table holds the

@@ -92,8 +92,12 @@ pub enum Step {
     Check(Vec<Assertion>),
     /// Play nested steps several times, or while a variable is set (bounded).
     Repeat(Box<Repeat>),
-    /// Wait for a webhook notification (FORMAT.md "Events"; played once notifications exist).
+    /// Subscribe a grant's app at the gateway (FDX notification subscriptions) with the runner's webhook receiver.
+    Subscribe(Subscribe),
+    /// Wait (bounded) for a signed webhook notification to reach an app.
     ExpectWebhook(Box<ExpectWebhook>),
+    /// Watch an app's webhook for a while: no matching notification may arrive.
+    ExpectNoWebhook(Box<ExpectNoWebhook>),
 }
 
 impl Step {
@@ -116,7 +120,9 @@ impl Step {
             Step::Dashboard(_) => "dashboard",
             Step::Check(_) => "check",
             Step::Repeat(_) => "repeat",
+            Step::Subscribe(_) => "subscribe",
             Step::ExpectWebhook(_) => "expect_webhook",
+            Step::ExpectNoWebhook(_) => "expect_no_webhook",
         }
     }
 }
@@ -532,6 +538,10 @@ pub struct Outage {
     /// A bank route name (accounts, transactions, ...) or `*` (default).
     #[serde(default)]
     pub endpoint: Option<String>,
+    /// Schedule it for later: it starts this long after now (simulated), e.g. `1d`; default: at once. Either way
+    /// the bank announces it as a PLANNED_OUTAGE notification.
+    #[serde(default)]
+    pub from: Option<String>,
 }
 
 /// Who stops a grant.
@@ -585,6 +595,28 @@ pub struct Repeat {
     pub steps: Vec<Spanned<Step>>,
 }
 
+/// The notification types bankgate's banks publish, each with its one FDX category (FORMAT.md "Events").
+pub const NOTIFICATION_TYPES: [(&str, &str); 4] =
+    [("RISK", "FRAUD"), ("BALANCE", "NEW_DATA"), ("CONSENT_REVOKED", "CONSENT"), ("PLANNED_OUTAGE", "MAINTENANCE")];
+
+/// FORMAT.md "Events": the grant's app subscribes at the gateway (FDX `POST /notification-subscriptions`), one
+/// subscription per type, each calling back the runner's webhook receiver for that app.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Subscribe {
+    /// The grant whose consent (with NOTIFICATIONS) the subscriptions belong to.
+    pub grant: String,
+    /// Notification types (RISK, BALANCE, CONSENT_REVOKED, PLANNED_OUTAGE); default: all four.
+    #[serde(default)]
+    pub types: Vec<String>,
+    /// Expected status of each subscription request (default 201), e.g. 403 for a consent without NOTIFICATIONS.
+    #[serde(default)]
+    pub expect_status: Option<u16>,
+    /// Variable receiving `{TYPE: subscriptionId}`.
+    #[serde(rename = "as", default)]
+    pub name: Option<String>,
+}
+
 /// FORMAT.md "Events": a notification the gateway must deliver to the app's webhook within a bound.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -593,12 +625,74 @@ pub struct ExpectWebhook {
     pub client: String,
     /// Bound on delivery (wall time), e.g. `5s`.
     pub within: String,
-    /// FDX notification type, e.g. FRAUD, PLANNED_OUTAGE, CONSENT_REVOKED.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Assertions on the notification's JSON body.
+    /// FDX notification type: RISK, BALANCE, CONSENT_REVOKED, PLANNED_OUTAGE.
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    /// FDX category (FRAUD, NEW_DATA, CONSENT, MAINTENANCE).
+    #[serde(default)]
+    pub category: Option<String>,
+    /// The account the notification is about (`notificationPayload.id` with `idType: ACCOUNT`).
+    #[serde(default)]
+    pub account: Option<String>,
+    /// The bank's reason code (`notificationPayload.customFields.name`), e.g. SUSPECTED_FRAUD, LARGE_DEPOSIT.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Assertions on the notification (the FDX `Notificationentity` inside the verified SET); part of the match.
     #[serde(default)]
     pub json: Vec<Assertion>,
     #[serde(default)]
     pub capture: BTreeMap<String, Capture>,
+}
+
+/// FORMAT.md "Events": no matching notification reaches the app while the runner watches.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectNoWebhook {
+    pub client: String,
+    /// How long to watch (wall time, at most 10 s), after the banks' outboxes are idle, e.g. `1s`.
+    #[serde(rename = "for")]
+    pub duration: String,
+    /// FDX notification type: RISK, BALANCE, CONSENT_REVOKED, PLANNED_OUTAGE.
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    /// FDX category (FRAUD, NEW_DATA, CONSENT, MAINTENANCE).
+    #[serde(default)]
+    pub category: Option<String>,
+    /// The account the notification is about (`notificationPayload.id` with `idType: ACCOUNT`).
+    #[serde(default)]
+    pub account: Option<String>,
+    /// The bank's reason code (`notificationPayload.customFields.name`), e.g. SUSPECTED_FRAUD, LARGE_DEPOSIT.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Which notifications an event step is about (every filter given must hold).
+#[derive(Debug, Clone, Copy)]
+pub struct EventFilter<'a> {
+    pub kind: Option<&'a str>,
+    pub category: Option<&'a str>,
+    pub account: Option<&'a str>,
+    pub reason: Option<&'a str>,
+}
+
+impl ExpectWebhook {
+    pub fn filter(&self) -> EventFilter<'_> {
+        EventFilter {
+            kind: self.kind.as_deref(),
+            category: self.category.as_deref(),
+            account: self.account.as_deref(),
+            reason: self.reason.as_deref(),
+        }
+    }
+}
+
+impl ExpectNoWebhook {
+    pub fn filter(&self) -> EventFilter<'_> {
+        EventFilter {
+            kind: self.kind.as_deref(),
+            category: self.category.as_deref(),
+            account: self.account.as_deref(),
+            reason: self.reason.as_deref(),
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! Every problem is a [`Diagnostic`]: `file:line:column`, what is wrong, and how to fix it (Hurl's rule).
 
 use crate::jsonpath::JsonPath;
-use crate::model::{Assertion, Capture, Expect, Scenario, Spanned, Step, ValueExpect};
+use crate::model::{Assertion, Capture, EventFilter, Expect, NOTIFICATION_TYPES, Scenario, Spanned, Step, ValueExpect};
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -13,6 +13,11 @@ use std::fmt;
 pub const KNOWN_BANKS: [&str; 4] = ["continental", "liberty", "summit", "harbor"];
 /// The bank a scenario gets when its setup names none.
 pub const DEFAULT_BANK: &str = "continental";
+
+/// Longest `within` of an `expect_webhook` (wall time).
+pub const MAX_WEBHOOK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Longest `for` of an `expect_no_webhook` (wall time: the whole library must stay fast).
+pub const MAX_QUIET_WATCH: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One problem in a scenario file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -319,6 +324,9 @@ impl Checker {
                 Step::Outage(o) => {
                     bank(&o.bank, &mut problems);
                     duration(&o.duration, "outage `for`", &mut problems);
+                    if let Some(from) = &o.from {
+                        duration(from, "outage `from`", &mut problems);
+                    }
                 }
                 Step::Revoke(r) => grant(self, &r.grant, &mut problems),
                 Step::Dashboard(d) => {
@@ -356,13 +364,23 @@ impl Checker {
                     }
                     self.steps(&r.steps, banks, at);
                 }
+                Step::Subscribe(sub) => {
+                    grant(self, &sub.grant, &mut problems);
+                    for kind in &sub.types {
+                        notification_type(kind, &mut problems);
+                    }
+                }
                 Step::ExpectWebhook(w) => {
                     client(self, &w.client, &mut problems);
-                    duration(&w.within, "within", &mut problems);
-                    problems.push((
-                        "`expect_webhook` is specified but this runner does not play it yet".into(),
-                        "event steps arrive with webhook notifications (issue 5); remove the step for now".into(),
-                    ));
+                    bounded(&w.within, "within", MAX_WEBHOOK_WAIT, &mut problems);
+                    filter(w.filter(), &mut problems);
+                    self.assertions(&w.json, &mut problems);
+                    self.captures(w.capture.values(), &mut problems);
+                }
+                Step::ExpectNoWebhook(w) => {
+                    client(self, &w.client, &mut problems);
+                    bounded(&w.duration, "for", MAX_QUIET_WATCH, &mut problems);
+                    filter(w.filter(), &mut problems);
                 }
             }
             for (message, hint) in problems {
@@ -408,6 +426,48 @@ impl Checker {
                     )),
                 },
             }
+        }
+    }
+}
+
+/// A wall-time bound: a duration, at most `max`.
+fn bounded(text: &str, what: &str, max: std::time::Duration, problems: &mut Vec<(String, String)>) {
+    match crate::duration::parse(text) {
+        None => problems.push((format!("{what} `{text}` is not a duration"), crate::duration::HINT.to_owned())),
+        Some(d) if d.is_zero() || d > max => problems.push((
+            format!("{what} `{text}` is outside 1ms..{}s", max.as_secs()),
+            format!("waits are bounded: write a duration up to {}s, e.g. `2s`", max.as_secs()),
+        )),
+        Some(_) => {}
+    }
+}
+
+fn notification_type(kind: &str, problems: &mut Vec<(String, String)>) {
+    if !NOTIFICATION_TYPES.iter().any(|(t, _)| *t == kind) {
+        let known = NOTIFICATION_TYPES.iter().map(|(t, _)| *t).collect::<Vec<_>>().join(", ");
+        problems.push((
+            format!("notification type `{kind}` is not one the banks publish"),
+            format!("write one of {known}"),
+        ));
+    }
+}
+
+fn filter(filter: EventFilter<'_>, problems: &mut Vec<(String, String)>) {
+    if let Some(kind) = filter.kind {
+        notification_type(kind, problems);
+    }
+    if let Some(category) = filter.category {
+        let pair = NOTIFICATION_TYPES.iter().find(|(_, c)| *c == category);
+        match (pair, filter.kind) {
+            (None, _) => problems.push((
+                format!("category `{category}` is not one the banks publish"),
+                "write FRAUD, NEW_DATA, CONSENT or MAINTENANCE (or leave it out: the type implies it)".into(),
+            )),
+            (Some((t, _)), Some(kind)) if *t != kind => problems.push((
+                format!("type `{kind}` never comes with category `{category}`"),
+                format!("`{category}` belongs to type {t}; leave the category out, the type implies it"),
+            )),
+            _ => {}
         }
     }
 }

@@ -38,7 +38,7 @@ impl AppKey {
         URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
     }
 
-    fn sign(&self, header: &Value, claims: &Value) -> anyhow::Result<String> {
+    pub(crate) fn sign(&self, header: &Value, claims: &Value) -> anyhow::Result<String> {
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string().as_bytes()),

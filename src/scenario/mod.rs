@@ -3,12 +3,15 @@
 //! and reports. Exit codes (FORMAT.md "Exit codes"): 0 all passed, 1 an expectation failed, 2 a file does not
 //! parse or check, 3 broken infrastructure.
 //!
+//! Event steps use a webhook receiver on loopback started per scenario ([`webhooks`]), never shared.
+//!
 //! Each in-process system is the smallest that serves its scenario: only the banks its setup names, 8 customers
 //! per bank unless it asks for more, clocks frozen at its start instant. The same seed gives the same system.
 
 pub mod keys;
 pub mod play;
 pub mod system;
+pub mod webhooks;
 
 use scenarios::report::{Outcome, RunReport, ScenarioReport};
 use scenarios::{Diagnostic, Scenario};

@@ -7,13 +7,14 @@
 
 use super::keys::AppKey;
 use super::system::System;
+use super::webhooks::{self, Receiver, Webhook};
 use crate::person::{LoginOutcome, LoginPlan, Person, Pkce};
 use crate::sandbox::{SAMPLE_APP_CLIENTS, SAMPLE_APP_REDIRECT};
 use scenarios::assert::{check, shown};
 use scenarios::jsonpath::JsonPath;
 use scenarios::model::{
-    Assertion, Capture, CaptureSpec, ClientAuth, ConsentFlow, Decision, Expect, RegisterClient, RequestAuth, Revoker,
-    Spanned, Step, ValueExpect,
+    Assertion, Capture, CaptureSpec, ClientAuth, ConsentFlow, Decision, EventFilter, Expect, ExpectNoWebhook,
+    ExpectWebhook, NOTIFICATION_TYPES, RegisterClient, RequestAuth, Revoker, Spanned, Step, Subscribe, ValueExpect,
 };
 use scenarios::report::{Exchange, Outcome, StepReport};
 use scenarios::vars::{Vars, is_set};
@@ -26,6 +27,10 @@ use time::OffsetDateTime;
 const APP_REDIRECT: &str = "https://app.example/callback";
 /// Longest response body kept in a report.
 const KEPT_BODY: usize = 64 * 1024;
+/// How long `subscribe` waits for the gateway's own subscription at the bank (made off the consent's request path).
+const BANK_SUBSCRIPTION_WAIT: Duration = Duration::from_secs(10);
+/// How long `expect_no_webhook` waits for the banks' notification outboxes to empty before it watches.
+const OUTBOX_IDLE_WAIT: Duration = Duration::from_secs(10);
 
 /// Why a step stopped.
 #[derive(Debug)]
@@ -98,6 +103,10 @@ pub struct Player<'a> {
     advanced: time::Duration,
     exchanges: Vec<Exchange>,
     pub reports: Vec<StepReport>,
+    /// The apps' webhook receiver, started by the first `subscribe`.
+    receiver: Option<Receiver>,
+    /// The index of the step being played (`3`, `5[2].1`), for `matched by step ...`.
+    step_index: String,
 }
 
 impl std::fmt::Debug for Player<'_> {
@@ -140,6 +149,8 @@ impl<'a> Player<'a> {
             advanced: time::Duration::ZERO,
             exchanges: Vec::new(),
             reports: Vec::new(),
+            receiver: None,
+            step_index: String::new(),
         };
         player.tick();
         Ok(player)
@@ -169,6 +180,7 @@ impl<'a> Player<'a> {
             let started = Instant::now();
             self.exchanges.clear();
             let kind = spanned.value.kind();
+            self.step_index = index.clone();
             let (result, attempts) = match &spanned.value {
                 Step::Repeat(repeat) => {
                     // Nested steps report themselves; the repeat reports its own outcome after them.
@@ -315,12 +327,20 @@ impl<'a> Player<'a> {
                 Self::status_is(&answer, &[204])
             }
             Step::Outage(o) => {
-                let by = scenarios::duration::parse(&o.duration)
-                    .and_then(|d| time::Duration::try_from(d).ok())
-                    .ok_or_else(|| StepError::Failed(format!("`{}` is not a duration", o.duration)))?;
-                let until = rfc3339(self.sim_now() + by);
+                let simulated = |text: &str| {
+                    scenarios::duration::parse(text)
+                        .and_then(|d| time::Duration::try_from(d).ok())
+                        .ok_or_else(|| StepError::Failed(format!("`{text}` is not a duration")))
+                };
+                let by = simulated(&o.duration)?;
+                let from = o.from.as_deref().map(simulated).transpose()?;
+                let start = self.sim_now() + from.unwrap_or(time::Duration::ZERO);
                 let endpoint = o.endpoint.clone().unwrap_or_else(|| "*".to_owned());
-                self.set_faults(&o.bank, &json!([{"endpoint": endpoint, "maintenanceUntil": until}])).await
+                let mut rule = json!({"endpoint": endpoint, "maintenanceUntil": rfc3339(start + by)});
+                if from.is_some() {
+                    rule["maintenanceFrom"] = json!(rfc3339(start));
+                }
+                self.set_faults(&o.bank, &json!([rule])).await
             }
             Step::Revoke(r) => self.revoke(&r.grant, r.by).await,
             Step::Dashboard(d) => {
@@ -348,7 +368,9 @@ impl<'a> Player<'a> {
                 Ok(())
             }
             Step::Repeat(_) => Ok(()),
-            Step::ExpectWebhook(_) => failed("`expect_webhook` is not played by this runner yet (issue 5)"),
+            Step::Subscribe(sub) => self.subscribe(sub).await,
+            Step::ExpectWebhook(w) => self.expect_webhook(w).await,
+            Step::ExpectNoWebhook(w) => self.expect_no_webhook(w).await,
         }
     }
 
@@ -1181,6 +1203,335 @@ impl<'a> Player<'a> {
                 failed(format!("the dashboard sign-in left the system for {}", strip_origin(&location)))
             }
         }
+    }
+}
+
+/// Event steps (FORMAT.md "Events"): subscriptions at the gateway, and what the apps' webhook receiver got.
+impl Player<'_> {
+    /// FDX `POST /notification-subscriptions` at the gateway, one per type, with the grant's token and the app's
+    /// callback at the runner's receiver; then waits (bounded) until the gateway's own subscription at the bank
+    /// covers those types, so that what the bank raises next reaches the gateway.
+    async fn subscribe(&mut self, s: &Subscribe) -> StepResult<()> {
+        let grant = self.grant(&s.grant)?.clone();
+        let token = grant
+            .access_token
+            .clone()
+            .ok_or_else(|| StepError::Failed(format!("grant `{}` has no access token", s.grant)))?;
+        let client_id = self.client(&grant.client)?.id.clone();
+        if self.receiver.is_none() {
+            let receiver = Receiver::start(self.system.issuer(), self.http.clone()).await.map_err(broken)?;
+            self.receiver = Some(receiver);
+        }
+        let callback = self.receiver.as_ref().map(|r| r.register(&grant.client, &client_id)).unwrap_or_default();
+        let types: Vec<&str> = if s.types.is_empty() {
+            NOTIFICATION_TYPES.iter().map(|(t, _)| *t).collect()
+        } else {
+            s.types.iter().map(String::as_str).collect()
+        };
+        let want = s.expect_status.unwrap_or(201);
+        let url = format!("{}/fdx/v6/notification-subscriptions", self.system.issuer());
+        let mut ids = serde_json::Map::new();
+        for kind in &types {
+            let category = NOTIFICATION_TYPES.iter().find(|(t, _)| t == kind).map_or("", |(_, c)| *c);
+            let body = json!({
+                "type": kind,
+                "category": category,
+                "callbackUrl": callback,
+                "subscriber": {"name": grant.client, "type": "DATA_RECIPIENT"},
+            });
+            let now = self.now_secs();
+            let method = reqwest::Method::POST;
+            let (http, authorization, proof) =
+                self.authorize(self.client(&grant.client)?, &method, &url, &token, &grant.token_type, now)?;
+            let mut request = http.post(&url).json(&body);
+            let mut shown = Vec::new();
+            if let Some(a) = authorization {
+                request = request.header("Authorization", &a);
+                shown.push(("Authorization".to_owned(), a));
+            }
+            if let Some(p) = proof {
+                request = request.header("DPoP", &p);
+                shown.push(("DPoP".to_owned(), p));
+            }
+            let answer = self.send(request, "POST", &url, shown, Some(body.to_string())).await?;
+            Self::status_is(&answer, &[want])?;
+            if answer.status == 201 {
+                ids.insert((*kind).to_owned(), answer.json["subscriptionId"].clone());
+            }
+        }
+        if want == 201 {
+            let consent_id = grant.consent_id.clone().unwrap_or_default();
+            self.wait_bank_subscription(&grant.bank, &consent_id, &types).await?;
+        }
+        if let Some(name) = &s.name {
+            self.vars.set(name, Value::Object(ids));
+        }
+        Ok(())
+    }
+
+    /// Poll the bank's admin list of notification subscriptions until the gateway's, for `consent_id`, covers
+    /// `types` (bounded by [`BANK_SUBSCRIPTION_WAIT`]).
+    async fn wait_bank_subscription(&mut self, bank: &str, consent_id: &str, types: &[&str]) -> StepResult<()> {
+        let base = self
+            .system
+            .endpoints
+            .bank(bank)
+            .map(|b| b.admin.clone())
+            .ok_or_else(|| StepError::Broken(format!("the system runs no bank `{bank}`")))?;
+        let url = format!("{base}/admin/notifications/subscriptions");
+        let callback_end = format!("/{bank}/{consent_id}");
+        let deadline = Instant::now() + BANK_SUBSCRIPTION_WAIT;
+        loop {
+            let listed: Value = async {
+                self.http
+                    .get(&url)
+                    .bearer_auth(&self.system.endpoints.admin_token)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await
+            }
+            .await
+            .map_err(|e: reqwest::Error| StepError::Broken(format!("reading bank `{bank}`'s subscriptions: {e}")))?;
+            let present: Vec<&str> = listed["subscriptions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|s| s["callbackUrl"].as_str().is_some_and(|c| c.ends_with(&callback_end)))
+                .filter_map(|s| s["type"].as_str())
+                .collect();
+            let missing: Vec<&str> = types.iter().copied().filter(|t| !present.contains(t)).collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return failed(format!(
+                    "the gateway did not subscribe at bank `{bank}` to {} for this consent within {} s (the bank \
+                     lists {}); does the consent include NOTIFICATIONS?",
+                    missing.join(", "),
+                    BANK_SUBSCRIPTION_WAIT.as_secs(),
+                    if present.is_empty() { "none".to_owned() } else { present.join(", ") }
+                ));
+            }
+            // Bounded polling of a condition (the gateway subscribes off the consent's request path).
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The receiver, when `client` subscribed.
+    fn receiver_of(&self, client: &str) -> StepResult<&Receiver> {
+        self.client(client)?;
+        self.receiver.as_ref().filter(|r| r.knows(client)).ok_or_else(|| {
+            StepError::Failed(format!(
+                "client `{client}` has no webhook: add a `subscribe` step for one of its grants before this one"
+            ))
+        })
+    }
+
+    /// A step's filter with its variables applied.
+    fn resolve(&self, filter: EventFilter<'_>) -> StepResult<Wanted> {
+        let text = |v: Option<&str>| v.map(|v| self.interp(v)).transpose();
+        let kind = text(filter.kind)?;
+        let category = text(filter.category)?.or_else(|| {
+            let kind = kind.as_deref()?;
+            NOTIFICATION_TYPES.iter().find(|(t, _)| *t == kind).map(|(_, c)| (*c).to_owned())
+        });
+        Ok(Wanted { kind, category, account: text(filter.account)?, reason: text(filter.reason)? })
+    }
+
+    /// Record received webhooks as the step's exchanges (the verified SET's claims as the request body).
+    fn record_webhooks<'w>(&mut self, client: &str, hooks: impl Iterator<Item = &'w Webhook>) {
+        let url = self.receiver.as_ref().map(|r| r.register_url(client)).unwrap_or_default();
+        for hook in hooks {
+            let body = match &hook.verdict {
+                Ok(claims) => serde_json::to_string_pretty(claims).unwrap_or_default(),
+                Err(e) => format!("(refused: {e})"),
+            };
+            self.exchanges.push(Exchange {
+                method: "POST".into(),
+                url: url.clone(),
+                request_headers: vec![("Content-Type".into(), "application/secevent+jwt".into())],
+                request_body: Some(body),
+                status: if hook.verdict.is_ok() { 202 } else { 400 },
+                elapsed_ms: hook.after_ms,
+                ..Exchange::default()
+            });
+        }
+    }
+
+    /// Wait (bounded by `within`) for a verified webhook to `client` that no earlier step matched, that passes the
+    /// filter and every `json` assertion; capture from it.
+    async fn expect_webhook(&mut self, w: &ExpectWebhook) -> StepResult<()> {
+        let wanted = self.resolve(w.filter())?;
+        let within = scenarios::duration::parse(&w.within)
+            .ok_or_else(|| StepError::Failed(format!("`{}` is not a duration", w.within)))?;
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let received = self.receiver_of(&w.client)?.received();
+            let mine: Vec<(usize, &Webhook)> = received.iter().enumerate().filter(|(_, h)| h.app == w.client).collect();
+            if let Some((n, refused)) = mine.iter().enumerate().find(|(_, (_, h))| h.verdict.is_err()) {
+                let why = refused.1.verdict.as_ref().err().cloned().unwrap_or_default();
+                self.record_webhooks(&w.client, std::iter::once(refused.1));
+                return failed(format!(
+                    "webhook {} to `{}` does not verify as a SET of the gateway: {why}",
+                    n + 1,
+                    w.client
+                ));
+            }
+            let mut nearest: Option<String> = None;
+            for (index, hook) in mine.iter().filter(|(_, h)| h.matched_by.is_none()) {
+                let Some(notification) = hook.notification() else { continue };
+                if !wanted.matches(notification) {
+                    continue;
+                }
+                let verdict: Result<(), String> = w.json.iter().try_for_each(|a| check(a, notification, &self.vars));
+                match verdict {
+                    Ok(()) => {
+                        let step = self.step_index.clone();
+                        if let Some(receiver) = &self.receiver {
+                            receiver.mark(*index, &step);
+                        }
+                        self.record_webhooks(&w.client, std::iter::once(*hook));
+                        let answer = Answer {
+                            status: 202,
+                            headers: Default::default(),
+                            text: notification.to_string(),
+                            json: notification.clone(),
+                            elapsed: Duration::from_millis(hook.after_ms),
+                        };
+                        return self.capture(&w.capture, &answer);
+                    }
+                    Err(m) => {
+                        nearest.get_or_insert(format!("{} arrived, but {m}", webhooks::describe(hook)));
+                    }
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let lines: Vec<String> = mine
+                    .iter()
+                    .enumerate()
+                    .map(|(n, (_, h))| {
+                        let matched =
+                            h.matched_by.as_ref().map(|s| format!(", matched by step {s}")).unwrap_or_default();
+                        format!("\n  {}. {}{matched}", n + 1, webhooks::describe(h))
+                    })
+                    .collect();
+                let hooks: Vec<Webhook> = mine.iter().map(|(_, h)| (*h).clone()).collect();
+                self.record_webhooks(&w.client, hooks.iter());
+                let mut message = format!("no webhook {} reached `{}` within {}", wanted, w.client, w.within);
+                if let Some(nearest) = nearest {
+                    message.push_str(&format!("; {nearest}"));
+                }
+                match lines.len() {
+                    0 => message.push_str("; it received none"),
+                    n => message.push_str(&format!("; it received {n}:{}", lines.concat())),
+                }
+                return failed(message);
+            }
+            self.receiver_of(&w.client)?.changed(deadline).await;
+        }
+    }
+
+    /// Once the banks' notification outboxes are idle, watch `client`'s webhook for `for`: no unmatched webhook
+    /// passing the filter may be there or arrive.
+    async fn expect_no_webhook(&mut self, w: &ExpectNoWebhook) -> StepResult<()> {
+        let wanted = self.resolve(w.filter())?;
+        self.receiver_of(&w.client)?;
+        let watch = scenarios::duration::parse(&w.duration)
+            .ok_or_else(|| StepError::Failed(format!("`{}` is not a duration", w.duration)))?;
+        self.wait_outboxes_idle().await?;
+        let deadline = tokio::time::Instant::now() + watch;
+        loop {
+            let received = self.receiver_of(&w.client)?.received();
+            let unexpected = received.iter().find(|h| {
+                h.app == w.client
+                    && h.matched_by.is_none()
+                    && h.notification().is_none_or(|notification| wanted.matches(notification))
+            });
+            if let Some(hook) = unexpected {
+                let line = webhooks::describe(hook);
+                self.record_webhooks(&w.client, std::iter::once(hook));
+                return failed(format!("expected no webhook {wanted} to `{}`, but it received {line}", w.client));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(());
+            }
+            self.receiver_of(&w.client)?.changed(deadline).await;
+        }
+    }
+
+    /// Poll every bank's notification outbox until nothing is queued or in flight (bounded).
+    async fn wait_outboxes_idle(&mut self) -> StepResult<()> {
+        let deadline = Instant::now() + OUTBOX_IDLE_WAIT;
+        for bank in self.system.endpoints.banks.clone() {
+            let url = format!("{}/admin/notifications/outbox", bank.admin);
+            loop {
+                let counts: Value = async {
+                    self.http
+                        .get(&url)
+                        .bearer_auth(&self.system.endpoints.admin_token)
+                        .send()
+                        .await?
+                        .error_for_status()?
+                        .json()
+                        .await
+                }
+                .await
+                .map_err(|e: reqwest::Error| StepError::Broken(format!("reading bank `{}`'s outbox: {e}", bank.id)))?;
+                if counts["queued"] == 0 && counts["inFlight"] == 0 {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    return failed(format!(
+                        "bank `{}`'s notification outbox did not empty within {} s: {counts}",
+                        bank.id,
+                        OUTBOX_IDLE_WAIT.as_secs()
+                    ));
+                }
+                // Bounded polling of a condition.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An event step's filter, variables applied; the category defaults to the type's.
+#[derive(Debug)]
+struct Wanted {
+    kind: Option<String>,
+    category: Option<String>,
+    account: Option<String>,
+    reason: Option<String>,
+}
+
+impl Wanted {
+    fn matches(&self, notification: &Value) -> bool {
+        let payload = &notification["notificationPayload"];
+        let is = |value: &Value, want: &Option<String>| want.as_ref().is_none_or(|w| value.as_str() == Some(w));
+        is(&notification["type"], &self.kind)
+            && is(&notification["category"], &self.category)
+            && is(&payload["customFields"]["name"], &self.reason)
+            && self.account.as_ref().is_none_or(|a| payload["idType"] == "ACCOUNT" && payload["id"] == a.as_str())
+    }
+}
+
+impl std::fmt::Display for Wanted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.kind, &self.category) {
+            (Some(kind), Some(category)) => write!(f, "{kind}/{category}")?,
+            (Some(kind), None) => write!(f, "{kind}")?,
+            (None, Some(category)) => write!(f, "of category {category}")?,
+            (None, None) => write!(f, "of any type")?,
+        }
+        if let Some(account) = &self.account {
+            write!(f, " about account {account}")?;
+        }
+        if let Some(reason) = &self.reason {
+            write!(f, " ({reason})")?;
+        }
+        Ok(())
     }
 }
 

@@ -228,15 +228,7 @@ async fn bank_events_reach_the_app_as_signed_webhooks_only_within_its_consent() 
     assert_eq!(stolen.status(), 401, "the token is bound to the app's certificate");
 
     // The gateway subscribed at the bank off the request path: wait (bounded) for it to settle.
-    let bank_client = gateway.state.banks.get("continental").unwrap().clone();
-    let deadline = Instant::now() + DELIVERY_LIMIT;
-    let subscribed = loop {
-        match bank_client.subscriptions().of(&consent_id) {
-            Some(state) if state.is_settled() => break state,
-            _ => assert!(Instant::now() < deadline, "the gateway subscribes at the bank"),
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let subscribed = settled_subscriptions(gateway, &consent_id).await;
     let mut topics: Vec<&str> = subscribed.subscriptions().iter().map(|s| s.topic.notification_type).collect();
     topics.sort_unstable();
     assert_eq!(topics, ["BALANCE", "CONSENT_REVOKED", "PLANNED_OUTAGE", "RISK"], "{subscribed:?}");
@@ -295,6 +287,21 @@ async fn bank_events_reach_the_app_as_signed_webhooks_only_within_its_consent() 
     assert_eq!(after["attempts"], before["attempts"], "no delivery attempt: {before} -> {after}");
     assert_eq!(webhooks(&receiver, "/hooks/fraud", &jwks).await.len(), 1);
     sandbox.shutdown().await.unwrap();
+}
+
+/// Where the gateway's subscribing at the bank for `consent_id` stands, once settled (bounded wait).
+async fn settled_subscriptions(
+    gateway: &gateway::server::RunningGateway,
+    consent_id: &str,
+) -> gateway::banks::notifications::SubscriptionState {
+    let deadline = Instant::now() + DELIVERY_LIMIT;
+    loop {
+        match gateway::banks::notifications::subscription_state(&gateway.state, consent_id).await.unwrap() {
+            Some(state) if state.is_settled() => return state,
+            _ => assert!(Instant::now() < deadline, "the gateway's subscribing at the bank settles"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// The bank's notification subscriptions whose callback is `callback`, as `(type, category)`.
@@ -366,8 +373,8 @@ async fn a_consent_through_the_pages_subscribes_at_the_bank_and_a_gateway_revoca
     .unwrap();
     assert!(matches!(outcome, gateway::store::ConsentRevocationOutcome::Revoked { .. }));
     assert!(bank_subscriptions_to(&admin, &callback).await.is_empty(), "unsubscribed at the bank");
-    let client = gateway.state.banks.get("continental").unwrap();
-    assert_eq!(client.subscriptions().of(&consent_id), Some(gateway::banks::notifications::SubscriptionState::Ended));
+    let ended = gateway::banks::notifications::subscription_state(&gateway.state, &consent_id).await.unwrap();
+    assert_eq!(ended, Some(gateway::banks::notifications::SubscriptionState::Ended));
     let after = admin.idle_outbox().await;
     assert_eq!(after["attempts"], before["attempts"], "nothing sent back: {before} -> {after}");
     sandbox.shutdown().await.unwrap();
@@ -385,15 +392,7 @@ async fn a_bank_that_refuses_subscriptions_never_fails_the_consent() {
     .await;
     let (consent_id, token) = app.consent(consent_request(&["ACCOUNT_BASIC", "NOTIFICATIONS"], None, 30)).await;
     assert_eq!(app.status_of("/fdx/v6/accounts", &token).await, 200, "the consent stands");
-    let client = gateway.state.banks.get("continental").unwrap();
-    let deadline = Instant::now() + DELIVERY_LIMIT;
-    let settled = loop {
-        match client.subscriptions().of(&consent_id) {
-            Some(state) if state.is_settled() => break state,
-            _ => assert!(Instant::now() < deadline, "subscribing settles within its bound"),
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let settled = settled_subscriptions(gateway, &consent_id).await;
     match &settled {
         gateway::banks::notifications::SubscriptionState::Failed { subscribed, error } => {
             assert!(subscribed.is_empty(), "{settled:?}");
@@ -403,5 +402,49 @@ async fn a_bank_that_refuses_subscriptions_never_fails_the_consent() {
         }
         other => panic!("a failed subscription, not {other:?}"),
     }
+    sandbox.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_restarted_gateway_still_deletes_its_bank_subscriptions_at_a_revocation() {
+    certs::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let options = bankgate::SandboxOptions {
+        data_dir: Some(dir.path().to_owned()),
+        customers: Some(20),
+        banks: Some(vec!["continental".into()]),
+        start: Some(crate::support::START),
+        ..bankgate::SandboxOptions::default()
+    };
+    let sandbox = Sandbox::start(options.clone()).await.expect("sandbox starts");
+    let app = crate::resource_api::App::of(&sandbox);
+    let (consent_id, _) = app.consent(consent_request(&["ACCOUNT_BASIC", "NOTIFICATIONS"], None, 30)).await;
+    let subscribed = settled_subscriptions(sandbox.gateway.as_ref().unwrap(), &consent_id).await;
+    assert_eq!(subscribed.subscriptions().len(), 4, "{subscribed:?}");
+    let callback = gateway::banks::notifications::callback_url(&app.issuer, "continental", &consent_id);
+    assert_eq!(bank_subscriptions_to(&BankAdmin::of(&sandbox), &callback).await.len(), 4);
+    sandbox.shutdown().await.unwrap();
+
+    // A new gateway (and bank) on the same data directory: nothing of the first process's memory is left.
+    let sandbox = Sandbox::start(options).await.expect("sandbox restarts");
+    let gateway = sandbox.gateway.as_ref().unwrap();
+    let admin = BankAdmin::of(&sandbox);
+    assert_eq!(bank_subscriptions_to(&admin, &callback).await.len(), 4, "the bank kept them");
+    let before = admin.idle_outbox().await;
+    let outcome = gateway::revocation::revoke(
+        &gateway.state,
+        &consent_id,
+        gateway::consent::RevocationReason::UserAction,
+        gateway::consent::Initiator::Person,
+        gateway.state.now(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(outcome, gateway::store::ConsentRevocationOutcome::Revoked { .. }));
+    assert!(bank_subscriptions_to(&admin, &callback).await.is_empty(), "deleted at the bank after the restart");
+    let ended = gateway::banks::notifications::subscription_state(&gateway.state, &consent_id).await.unwrap();
+    assert_eq!(ended, Some(gateway::banks::notifications::SubscriptionState::Ended));
+    let after = admin.idle_outbox().await;
+    assert_eq!(after["attempts"], before["attempts"], "no CONSENT_REVOKED sent back: {before} -> {after}");
     sandbox.shutdown().await.unwrap();
 }

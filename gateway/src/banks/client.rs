@@ -170,8 +170,6 @@ pub struct BankClient {
     oauth: OAuthClient,
     /// Shared by every clone: one breaker per bank.
     breaker: std::sync::Arc<super::CircuitBreaker>,
-    /// Shared by every clone: the gateway's notification subscriptions at this bank, per consent.
-    subscriptions: std::sync::Arc<super::notifications::SubscriptionBook>,
 }
 
 impl std::fmt::Debug for BankClient {
@@ -204,7 +202,7 @@ impl BankClient {
             .set_redirect_uri(RedirectUrl::new(settings.redirect_uri.clone()).map_err(|e| config("redirect URI", e))?);
         let http = build_http_client(ca, identity, &settings.timeouts)?;
         let breaker = std::sync::Arc::new(super::CircuitBreaker::new(settings.breaker));
-        Ok(Self { bank, http, oauth, breaker, subscriptions: std::sync::Arc::default() })
+        Ok(Self { bank, http, oauth, breaker })
     }
 
     pub fn bank(&self) -> &BankEntry {
@@ -214,11 +212,6 @@ impl BankClient {
     /// The bank's circuit breaker (the resource API consults it around [`get_json`](Self::get_json)).
     pub fn breaker(&self) -> &super::CircuitBreaker {
         &self.breaker
-    }
-
-    /// The gateway's FDX notification subscriptions at this bank ([`super::notifications`]).
-    pub fn subscriptions(&self) -> &super::notifications::SubscriptionBook {
-        &self.subscriptions
     }
 
     /// RFC 6749 §4.1.1 authorization request URL, with a fresh PKCE S256 pair (RFC 7636 §4.1-4.3). Keep the

@@ -13,15 +13,16 @@
 //! Subscribing is best effort and off the person's request path ([`spawn_subscribe`]: a task bounded by
 //! [`SUBSCRIBE_BOUND`]); a failure is logged at warn and never fails the consent (the gateway still learns of a
 //! bank-side revocation when the bank refuses the consent's refresh token). What happened is kept per consent in the
-//! bank client's [`SubscriptionBook`] (in memory), which tests and the revocation path read: at a revocation the
-//! gateway initiates, [`unsubscribe`] deletes the bank subscriptions (FDX 6.2 `DELETE
-//! /notification-subscriptions/{subscriptionId}`) before the bank tokens are revoked.
+//! gateway's store ([`crate::store::Store::bank_subscriptions`]; each subscription recorded as soon as the bank
+//! created it), so a restarted gateway still knows what it holds at each bank: at a revocation the gateway initiates,
+//! [`unsubscribe`] deletes the bank subscriptions (FDX 6.2 `DELETE /notification-subscriptions/{subscriptionId}`)
+//! before the bank tokens are revoked; when the bank revoked, [`forget`] only marks them ended (the bank ended
+//! them). The store's record is ended once, atomically, so each subscription is deleted at the bank at most once,
+//! and a subscribing that races a revocation deletes what it created after the record ended.
 //!
 //! This module must never log a bank token, never subscribe with a callback URL outside the gateway's own issuer,
 //! and never let a bank failure reach the person's consent.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -29,7 +30,7 @@ use serde_json::{Value, json};
 use super::{BankCallError, BankClient, BankSecret};
 use crate::app::AppState;
 use crate::consent::{ConsentRequest, DataCluster};
-use crate::store::StoreError;
+use crate::store::{BankSubscribingState, BankSubscriptionRecord, BankSubscriptions, StoreError};
 
 /// FDX 6.2 path of the subscription collection.
 pub const SUBSCRIPTIONS_PATH: &str = "/fdx/v6/notification-subscriptions";
@@ -49,6 +50,16 @@ pub struct Topic {
     pub notification_type: &'static str,
     /// FDX 6.2 `NotificationCategory1`.
     pub category: &'static str,
+}
+
+impl Topic {
+    /// Every topic the gateway subscribes to.
+    pub const ALL: [Topic; 4] = [CONSENT_REVOKED, RISK, BALANCE, PLANNED_OUTAGE];
+
+    /// The topic of this type/category pair, if it is one of the contract's.
+    pub fn from_pair(notification_type: &str, category: &str) -> Option<Topic> {
+        Self::ALL.into_iter().find(|t| t.notification_type == notification_type && t.category == category)
+    }
 }
 
 /// The person or admin revoked the consent at the bank.
@@ -87,16 +98,17 @@ pub struct BankSubscription {
     pub topic: Topic,
 }
 
-/// Where subscribing for one consent stands.
+/// Where subscribing for one consent stands (the store's [`BankSubscriptions`] with its topics typed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SubscriptionState {
-    /// Under way.
-    Pending,
+    /// Under way (or interrupted by a stop of the gateway; what was subscribed is kept and still deleted at a
+    /// revocation).
+    Pending(Vec<BankSubscription>),
     /// Every topic is subscribed.
     Subscribed(Vec<BankSubscription>),
     /// Some or all topics could not be subscribed (`subscribed` holds the ones that were); `error` says why.
     Failed { subscribed: Vec<BankSubscription>, error: String },
-    /// The consent's subscriptions were deleted at a revocation.
+    /// The consent's subscriptions were deleted at a revocation, or the bank ended them.
     Ended,
 }
 
@@ -104,53 +116,42 @@ impl SubscriptionState {
     /// The subscriptions the bank holds for the consent.
     pub fn subscriptions(&self) -> &[BankSubscription] {
         match self {
-            Self::Subscribed(subscribed) | Self::Failed { subscribed, .. } => subscribed,
-            Self::Pending | Self::Ended => &[],
+            Self::Pending(subscribed) | Self::Subscribed(subscribed) | Self::Failed { subscribed, .. } => subscribed,
+            Self::Ended => &[],
         }
     }
 
     /// Whether subscribing has finished (well or not).
     pub fn is_settled(&self) -> bool {
-        !matches!(self, Self::Pending)
+        !matches!(self, Self::Pending(_))
+    }
+
+    /// The typed view of a stored record; a type/category pair outside the contract means the row is corrupt.
+    pub fn from_record(record: &BankSubscriptions) -> Result<SubscriptionState, StoreError> {
+        let subscribed = record
+            .subscriptions
+            .iter()
+            .map(|s| {
+                let topic = Topic::from_pair(&s.notification_type, &s.category).ok_or_else(|| {
+                    StoreError::Corrupt(format!("bank subscription topic {}/{}", s.notification_type, s.category))
+                })?;
+                Ok(BankSubscription { subscription_id: s.subscription_id.clone(), topic })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(match record.state {
+            BankSubscribingState::Pending => Self::Pending(subscribed),
+            BankSubscribingState::Subscribed => Self::Subscribed(subscribed),
+            BankSubscribingState::Failed => {
+                Self::Failed { subscribed, error: record.error.clone().unwrap_or_default() }
+            }
+            BankSubscribingState::Ended => Self::Ended,
+        })
     }
 }
 
-/// The gateway's subscriptions at one bank, by gateway consent id (in memory; one per [`BankClient`]).
-#[derive(Debug, Default)]
-pub struct SubscriptionBook {
-    entries: Mutex<HashMap<String, SubscriptionState>>,
-}
-
-impl SubscriptionBook {
-    /// Where subscribing for `consent_id` stands, if it was ever attempted.
-    pub fn of(&self, consent_id: &str) -> Option<SubscriptionState> {
-        self.lock().get(consent_id).cloned()
-    }
-
-    fn set(&self, consent_id: &str, state: SubscriptionState) {
-        self.lock().insert(consent_id.to_owned(), state);
-    }
-
-    /// The consent's subscriptions, marking it [`SubscriptionState::Ended`].
-    fn end(&self, consent_id: &str) -> Vec<BankSubscription> {
-        let mut entries = self.lock();
-        match entries.get_mut(consent_id) {
-            Some(state) => std::mem::replace(state, SubscriptionState::Ended).subscriptions().to_vec(),
-            None => Vec::new(),
-        }
-    }
-
-    /// Marks the consent's subscriptions ended without calling the bank (the bank ended them: CONSENT_REVOKED).
-    pub fn forget(&self, consent_id: &str) {
-        if let Some(state) = self.lock().get_mut(consent_id) {
-            *state = SubscriptionState::Ended;
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SubscriptionState>> {
-        // A panic while holding this lock cannot leave the map half-written (single inserts): keep using it.
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
+/// Where subscribing for consent `consent_id` stands, if it was ever attempted.
+pub async fn subscription_state(state: &AppState, consent_id: &str) -> Result<Option<SubscriptionState>, StoreError> {
+    state.store.bank_subscriptions(consent_id).await?.as_ref().map(SubscriptionState::from_record).transpose()
 }
 
 /// Why subscribing failed. Never carries a token.
@@ -175,6 +176,9 @@ pub enum SubscribeError {
     InvalidResponse { topic: &'static str },
     #[error("subscribing did not finish within {} s", SUBSCRIBE_BOUND.as_secs())]
     TimedOut,
+    /// The consent is not active, or its subscriptions were ended by a revocation (before or while subscribing).
+    #[error("the consent is no longer active: nothing to subscribe")]
+    Ended,
 }
 
 /// A fresh RFC 4122 version-4 UUID for `x-fapi-interaction-id`.
@@ -228,14 +232,30 @@ async fn subscribe_one(
     Ok(BankSubscription { subscription_id: id.to_owned(), topic })
 }
 
-/// Subscribes consent `consent_id` at its bank (topics per [`topics_for`]), recording the outcome in the bank
-/// client's [`SubscriptionBook`]. Every topic is tried; the first failure is returned after the others were tried.
+/// Deletes one subscription at the bank (204 and 404 both mean gone); failures are logged, never returned.
+async fn delete_one(client: &BankClient, access_token: &BankSecret, subscription_id: &str) {
+    let path = format!("{SUBSCRIPTIONS_PATH}/{subscription_id}");
+    match client.delete(&path, access_token, &new_interaction_id()).await {
+        Ok(response) if matches!(response.status, 200 | 204 | 404) => {}
+        Ok(response) => {
+            tracing::warn!(status = response.status, "the bank refused to delete a notification subscription")
+        }
+        Err(err) => tracing::warn!(error = %err, "deleting a notification subscription failed"),
+    }
+}
+
+/// Subscribes consent `consent_id` at its bank (topics per [`topics_for`]), recording each subscription in the store
+/// as soon as the bank created it, then the outcome. Every topic is tried; the first failure is returned after the
+/// others were tried. A revocation that ends the consent's record meanwhile wins: what is created after it is deleted
+/// at the bank again at once, and [`SubscribeError::Ended`] is returned.
 pub async fn subscribe_consent(state: &AppState, consent_id: &str) -> Result<Vec<BankSubscription>, SubscribeError> {
     let consent =
         state.store.consent(consent_id).await?.ok_or_else(|| SubscribeError::UnknownConsent(consent_id.to_owned()))?;
     let bank = consent.subject.as_ref().map(|s| s.bank.clone()).ok_or(SubscribeError::NoBank)?;
     let client = state.banks.get(&bank).ok_or_else(|| SubscribeError::BankNotConfigured(bank.clone()))?;
-    client.subscriptions().set(consent_id, SubscriptionState::Pending);
+    if !consent.is_active(state.now()) || !state.store.begin_bank_subscribing(consent_id, state.now()).await? {
+        return Err(SubscribeError::Ended);
+    }
     let outcome = async {
         let tokens = state.store.bank_tokens(consent_id).await?.ok_or(SubscribeError::NoBankTokens)?;
         let access = BankSecret::new(tokens.access_token);
@@ -244,7 +264,21 @@ pub async fn subscribe_consent(state: &AppState, consent_id: &str) -> Result<Vec
         let mut first_error = None;
         for topic in topics_for(&consent.request) {
             match subscribe_one(client, &access, &callback, topic).await {
-                Ok(subscription) => subscribed.push(subscription),
+                Ok(subscription) => {
+                    let record = BankSubscriptionRecord {
+                        subscription_id: subscription.subscription_id.clone(),
+                        notification_type: topic.notification_type.to_owned(),
+                        category: topic.category.to_owned(),
+                        created_at: state.now(),
+                    };
+                    if !state.store.add_bank_subscription(consent_id, &record, state.now()).await? {
+                        // Revoked while subscribing: the revocation deleted what it knew of; this one is ours to
+                        // delete (the bank token may already be revoked, in which case the bank ended it).
+                        delete_one(client, &access, &subscription.subscription_id).await;
+                        return Err(SubscribeError::Ended);
+                    }
+                    subscribed.push(subscription);
+                }
                 Err(err) => {
                     first_error.get_or_insert(err);
                 }
@@ -253,22 +287,17 @@ pub async fn subscribe_consent(state: &AppState, consent_id: &str) -> Result<Vec
         Ok::<_, SubscribeError>((subscribed, first_error))
     }
     .await;
-    match outcome {
-        Ok((subscribed, None)) => {
-            client.subscriptions().set(consent_id, SubscriptionState::Subscribed(subscribed.clone()));
-            Ok(subscribed)
+    let (result, error) = match outcome {
+        Ok((subscribed, None)) => (Ok(subscribed), None),
+        Ok((_, Some(err))) | Err(err) => {
+            let text = err.to_string();
+            (Err(err), Some(text))
         }
-        Ok((subscribed, Some(err))) => {
-            client.subscriptions().set(consent_id, SubscriptionState::Failed { subscribed, error: err.to_string() });
-            Err(err)
-        }
-        Err(err) => {
-            client
-                .subscriptions()
-                .set(consent_id, SubscriptionState::Failed { subscribed: vec![], error: err.to_string() });
-            Err(err)
-        }
+    };
+    if !matches!(result, Err(SubscribeError::Ended)) {
+        state.store.settle_bank_subscribing(consent_id, error.as_deref(), state.now()).await?;
     }
+    result
 }
 
 /// Subscribes consent `consent_id` at its bank in a task of its own, bounded by [`SUBSCRIBE_BOUND`]: the caller (the
@@ -279,21 +308,19 @@ pub fn spawn_subscribe(state: &AppState, consent_id: &str) {
         let result = match tokio::time::timeout(SUBSCRIBE_BOUND, subscribe_consent(&state, &consent_id)).await {
             Ok(result) => result.map(|subscribed| subscribed.len()),
             Err(_) => {
-                let bank =
-                    state.store.consent(&consent_id).await.ok().flatten().and_then(|c| c.subject).map(|s| s.bank);
-                if let Some(client) = bank.as_deref().and_then(|b| state.banks.get(b)) {
-                    let subscribed = client.subscriptions().of(&consent_id).map(|s| s.subscriptions().to_vec());
-                    let failed = SubscriptionState::Failed {
-                        subscribed: subscribed.unwrap_or_default(),
-                        error: SubscribeError::TimedOut.to_string(),
-                    };
-                    client.subscriptions().set(&consent_id, failed);
+                // Whatever was subscribed before the bound is recorded already; only the outcome is left to save.
+                let error = SubscribeError::TimedOut.to_string();
+                if let Err(err) = state.store.settle_bank_subscribing(&consent_id, Some(&error), state.now()).await {
+                    tracing::warn!(consent_id = %consent_id, error = %err, "the subscribing outcome was not saved");
                 }
                 Err(SubscribeError::TimedOut)
             }
         };
         match result {
             Ok(count) => tracing::info!(consent_id = %consent_id, subscriptions = count, "subscribed at the bank"),
+            Err(SubscribeError::Ended) => {
+                tracing::info!(consent_id = %consent_id, "not subscribed at the bank: the consent ended")
+            }
             Err(err) => {
                 tracing::warn!(consent_id = %consent_id, error = %err, "subscribing at the bank failed (the consent stands)")
             }
@@ -302,26 +329,34 @@ pub fn spawn_subscribe(state: &AppState, consent_id: &str) {
 }
 
 /// Deletes consent `consent_id`'s subscriptions at `client`'s bank with its bank `access_token` (best effort, bounded
-/// by [`UNSUBSCRIBE_BOUND`]; 204 and 404 both mean gone). Called before the bank tokens are revoked.
-pub async fn unsubscribe(client: &BankClient, consent_id: &str, access_token: &BankSecret) {
-    let subscriptions = client.subscriptions().end(consent_id);
+/// by [`UNSUBSCRIBE_BOUND`]; 204 and 404 both mean gone), ending the store's record first. Called before the bank
+/// tokens are revoked; works the same after a restart of the gateway (the record is in the store).
+pub async fn unsubscribe(state: &AppState, client: &BankClient, consent_id: &str, access_token: &BankSecret) {
+    let subscriptions = match state.store.end_bank_subscriptions(consent_id, state.now()).await {
+        Ok(subscriptions) => subscriptions,
+        Err(err) => {
+            tracing::warn!(error = %err, "the consent's bank subscriptions are unreadable; not deleted at the bank");
+            return;
+        }
+    };
     if subscriptions.is_empty() {
         return;
     }
     let deletions = async {
         for subscription in &subscriptions {
-            let path = format!("{SUBSCRIPTIONS_PATH}/{}", subscription.subscription_id);
-            match client.delete(&path, access_token, &new_interaction_id()).await {
-                Ok(response) if matches!(response.status, 200 | 204 | 404) => {}
-                Ok(response) => {
-                    tracing::warn!(status = response.status, "the bank refused to delete a notification subscription")
-                }
-                Err(err) => tracing::warn!(error = %err, "deleting a notification subscription failed"),
-            }
+            delete_one(client, access_token, &subscription.subscription_id).await;
         }
     };
     if tokio::time::timeout(UNSUBSCRIBE_BOUND, deletions).await.is_err() {
         tracing::warn!(bank = %client.bank().id(), "deleting notification subscriptions timed out");
+    }
+}
+
+/// Marks consent `consent_id`'s bank subscriptions ended without calling the bank (the bank ended them itself:
+/// CONSENT_REVOKED). Best effort: a failure is logged (the bank no longer delivers to them anyway).
+pub async fn forget(state: &AppState, consent_id: &str) {
+    if let Err(err) = state.store.end_bank_subscriptions(consent_id, state.now()).await {
+        tracing::warn!(error = %err, "the consent's bank subscriptions were not marked ended");
     }
 }
 
@@ -369,14 +404,30 @@ mod tests {
     }
 
     #[test]
-    fn the_book_ends_a_consents_subscriptions_once() {
-        let book = SubscriptionBook::default();
-        assert!(book.end("c").is_empty());
-        let subscribed = vec![BankSubscription { subscription_id: "s1".into(), topic: CONSENT_REVOKED }];
-        book.set("c", SubscriptionState::Subscribed(subscribed.clone()));
-        assert!(book.of("c").is_some_and(|s| s.is_settled()));
-        assert_eq!(book.end("c"), subscribed);
-        assert_eq!(book.of("c"), Some(SubscriptionState::Ended));
-        assert!(book.end("c").is_empty());
+    fn stored_records_read_back_as_typed_states() {
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        let sub = |id: &str, t: &str, c: &str| BankSubscriptionRecord {
+            subscription_id: id.into(),
+            notification_type: t.into(),
+            category: c.into(),
+            created_at: at,
+        };
+        let record = BankSubscriptions {
+            consent_id: "c".into(),
+            state: BankSubscribingState::Failed,
+            error: Some("the bank refused RISK with 500 (FDX code 500)".into()),
+            subscriptions: vec![sub("s1", "CONSENT_REVOKED", "CONSENT")],
+            updated_at: at,
+        };
+        let state = SubscriptionState::from_record(&record).unwrap();
+        assert!(state.is_settled());
+        assert_eq!(state.subscriptions(), [BankSubscription { subscription_id: "s1".into(), topic: CONSENT_REVOKED }]);
+        let pending = BankSubscriptions { state: BankSubscribingState::Pending, ..record.clone() };
+        assert!(!SubscriptionState::from_record(&pending).unwrap().is_settled());
+        let ended = BankSubscriptions { state: BankSubscribingState::Ended, subscriptions: vec![], ..record.clone() };
+        assert_eq!(SubscriptionState::from_record(&ended).unwrap(), SubscriptionState::Ended);
+        let odd = BankSubscriptions { subscriptions: vec![sub("s2", "RISK", "CONSENT")], ..record };
+        assert!(matches!(SubscriptionState::from_record(&odd), Err(StoreError::Corrupt(_))));
+        assert_eq!(Topic::from_pair("PLANNED_OUTAGE", "MAINTENANCE"), Some(PLANNED_OUTAGE));
     }
 }

@@ -286,9 +286,7 @@ async fn revoke_for_bank(state: &AppState, bank_id: &str, consent_id: &str) -> R
     if matches!(outcome, crate::store::ConsentRevocationOutcome::Revoked { .. }) {
         tracing::info!(bank = %bank_id, "the bank reported a revocation: consent revoked");
     }
-    if let Some(client) = state.banks.get(bank_id) {
-        client.subscriptions().forget(consent_id);
-    }
+    crate::banks::notifications::forget(state, consent_id).await;
     Ok(())
 }
 

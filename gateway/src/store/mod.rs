@@ -12,7 +12,9 @@
 //! issued while a revocation races it can never outlive that revocation. Bank notifications (issue 5): an app's
 //! subscriptions, the events accepted per consent (idempotent by `notificationId`) and one delivery per event and
 //! subscription, numbered per subscription; [`Store::enqueue_event`] stores an event and its deliveries in one
-//! durable transaction, and [`Store::revoke_consent`] cancels the consent's pending deliveries in its own.
+//! durable transaction, and [`Store::revoke_consent`] cancels the consent's pending deliveries in its own. The
+//! gateway's own subscriptions at banks are kept per consent too ([`BankSubscriptions`]), so a restarted gateway
+//! still deletes them at the bank when the consent is revoked.
 //!
 //! Instants are stored as whole Unix seconds (fractions are dropped). Access tokens, refresh tokens, authorization
 //! codes and registration access tokens are stored only as SHA-256 hashes ([`TokenHash`]); bank tokens only sealed
@@ -479,6 +481,58 @@ pub enum AttemptOutcome {
     Cancelled,
 }
 
+/// Where the gateway's subscribing at a consent's bank stands (issue 5, [`crate::banks::notifications`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BankSubscribingState {
+    /// Under way (or interrupted by a stop of the gateway: the subscriptions recorded so far are kept).
+    Pending,
+    /// Every topic was subscribed.
+    Subscribed,
+    /// Some or all topics could not be subscribed.
+    Failed,
+    /// The subscriptions were deleted at a revocation, or the bank ended them; never subscribed again.
+    Ended,
+}
+
+impl BankSubscribingState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Subscribed => "subscribed",
+            Self::Failed => "failed",
+            Self::Ended => "ended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<BankSubscribingState> {
+        [Self::Pending, Self::Subscribed, Self::Failed, Self::Ended].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// One FDX notification subscription the gateway holds at a bank for a consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankSubscriptionRecord {
+    /// The bank's `subscriptionId`.
+    pub subscription_id: String,
+    /// FDX `NotificationType`.
+    pub notification_type: String,
+    /// FDX `NotificationCategory1`.
+    pub category: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// The gateway's subscriptions at a consent's bank, and where subscribing stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankSubscriptions {
+    pub consent_id: String,
+    pub state: BankSubscribingState,
+    /// Why subscribing failed (state `Failed`). Never holds a token.
+    pub error: Option<String>,
+    /// The subscriptions the bank holds, oldest first (none once `Ended`).
+    pub subscriptions: Vec<BankSubscriptionRecord>,
+    pub updated_at: OffsetDateTime,
+}
+
 /// Everything the gateway persists. Implementations must make each method atomic and durable once it returns `Ok`
 /// (except where a method says its durability is relaxed).
 #[async_trait::async_trait]
@@ -606,6 +660,39 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// revocation itself); returns how many. [`revoke_consent`](Store::revoke_consent) does this in its own
     /// transaction; this is for expiry and clean-up.
     async fn cancel_deliveries(&self, consent_id: &str, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    // The gateway's own subscriptions at banks (issue 5).
+    /// Starts subscribing for a consent: state `Pending`, no error, subscriptions recorded earlier kept. Fails with
+    /// [`StoreError::Missing`] when the consent does not exist; false (nothing changed) when the consent's
+    /// subscriptions were ended: a revoked consent never subscribes again.
+    async fn begin_bank_subscribing(&self, consent_id: &str, now: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Records one subscription the bank created, while subscribing is `Pending`; false (not recorded) otherwise, in
+    /// particular when a revocation ended the consent's subscriptions meanwhile (the caller then deletes it at the
+    /// bank itself).
+    async fn add_bank_subscription(
+        &self,
+        consent_id: &str,
+        subscription: &BankSubscriptionRecord,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Ends a `Pending` subscribing: `Subscribed` without `error`, `Failed` with it. False when it was not pending
+    /// (an `Ended` record stays ended).
+    async fn settle_bank_subscribing(
+        &self,
+        consent_id: &str,
+        error: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// The consent's record, if subscribing was ever started or ended for it.
+    async fn bank_subscriptions(&self, consent_id: &str) -> Result<Option<BankSubscriptions>, StoreError>;
+    /// Marks the consent's subscribing `Ended` (creating the record if there was none, so a subscribing that starts
+    /// later does nothing) and removes its subscriptions, returning them, in one transaction: of two racing callers
+    /// exactly one gets them (each is deleted at the bank once). Empty when the consent does not exist.
+    async fn end_bank_subscriptions(
+        &self,
+        consent_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<BankSubscriptionRecord>, StoreError>;
 
     // Replay caches.
     /// Remembers `(kind, issuer, jti)` until `expires_at`; true when it was new, false when it is a replay.

@@ -19,9 +19,10 @@
 
 use super::group_commit::GroupCommit;
 use super::{
-    AttemptOutcome, AuditOutcome, AuditRecord, BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption,
-    ConsentRevocationOutcome, DeliveryJob, DeliveryRecord, DeliveryState, EnqueueOutcome, EventRecord, JtiKind,
-    ParRecord, ParUse, SealKey, Store, StoreError, SubscriptionRecord, TokenBinding, TokenHash, TokenKind, TokenRecord,
+    AttemptOutcome, AuditOutcome, AuditRecord, BankSubscribingState, BankSubscriptionRecord, BankSubscriptions,
+    BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption, ConsentRevocationOutcome, DeliveryJob,
+    DeliveryRecord, DeliveryState, EnqueueOutcome, EventRecord, JtiKind, ParRecord, ParUse, SealKey, Store, StoreError,
+    SubscriptionRecord, TokenBinding, TokenHash, TokenKind, TokenRecord,
 };
 use crate::consent::{
     Consent, ConsentDuration, ConsentRequest, ConsentStatus, ConsentSubject, DataCluster, DurationType, Initiator,
@@ -965,6 +966,120 @@ impl Store for SqliteStore {
         cancel_deliveries_on(&mut conn, consent_id, now).await
     }
 
+    async fn begin_bank_subscribing(&self, consent_id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if !consent_exists(&mut tx, consent_id).await? {
+            return Err(StoreError::Missing("consent"));
+        }
+        let done = sqlx::query(
+            "INSERT INTO bank_subscribing (consent_id, state, error, updated_at) VALUES ($1, 'pending', NULL, $2)
+             ON CONFLICT (consent_id) DO UPDATE SET state = 'pending', error = NULL, updated_at = excluded.updated_at
+             WHERE bank_subscribing.state <> 'ended'",
+        )
+        .bind(consent_id)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn add_bank_subscription(
+        &self,
+        consent_id: &str,
+        sub: &BankSubscriptionRecord,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let touched =
+            sqlx::query("UPDATE bank_subscribing SET updated_at = $1 WHERE consent_id = $2 AND state = 'pending'")
+                .bind(ts(now))
+                .bind(consent_id)
+                .execute(&mut *tx)
+                .await?;
+        if touched.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO bank_subscriptions (consent_id, subscription_id, type, category, created_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (consent_id, subscription_id) DO UPDATE SET type = excluded.type, category = excluded.category",
+        )
+        .bind(consent_id)
+        .bind(&sub.subscription_id)
+        .bind(&sub.notification_type)
+        .bind(&sub.category)
+        .bind(ts(sub.created_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn settle_bank_subscribing(
+        &self,
+        consent_id: &str,
+        error: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let state = if error.is_some() { BankSubscribingState::Failed } else { BankSubscribingState::Subscribed };
+        let done = sqlx::query(
+            "UPDATE bank_subscribing SET state = $1, error = $2, updated_at = $3
+             WHERE consent_id = $4 AND state = 'pending'",
+        )
+        .bind(state.as_str())
+        .bind(error)
+        .bind(ts(now))
+        .bind(consent_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn bank_subscriptions(&self, consent_id: &str) -> Result<Option<BankSubscriptions>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let Some(row) = sqlx::query("SELECT state, error, updated_at FROM bank_subscribing WHERE consent_id = $1")
+            .bind(consent_id)
+            .fetch_optional(&mut *conn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let state: String = row.try_get("state")?;
+        let subscriptions = bank_subscriptions_on(&mut conn, consent_id).await?;
+        Ok(Some(BankSubscriptions {
+            consent_id: consent_id.to_owned(),
+            state: BankSubscribingState::parse(&state)
+                .ok_or_else(|| StoreError::Corrupt(format!("bank subscribing state {state:?}")))?,
+            error: row.try_get("error")?,
+            subscriptions,
+            updated_at: from_ts(row.try_get("updated_at")?)?,
+        }))
+    }
+
+    async fn end_bank_subscriptions(
+        &self,
+        consent_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<BankSubscriptionRecord>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if !consent_exists(&mut tx, consent_id).await? {
+            return Ok(Vec::new());
+        }
+        let ended = bank_subscriptions_on(&mut tx, consent_id).await?;
+        sqlx::query("DELETE FROM bank_subscriptions WHERE consent_id = $1").bind(consent_id).execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO bank_subscribing (consent_id, state, error, updated_at) VALUES ($1, 'ended', NULL, $2)
+             ON CONFLICT (consent_id) DO UPDATE SET state = 'ended', error = NULL, updated_at = excluded.updated_at",
+        )
+        .bind(consent_id)
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let jti = sqlx::query("DELETE FROM jti_replay WHERE expires_at <= $1").bind(ts(now)).execute(&mut *tx).await?;
@@ -977,6 +1092,36 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(jti.rows_affected() + par.rows_affected() + codes.rows_affected())
     }
+}
+
+async fn consent_exists(conn: &mut SqliteConnection, consent_id: &str) -> Result<bool, StoreError> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM consents WHERE id = $1").bind(consent_id).fetch_optional(&mut *conn).await?;
+    Ok(found.is_some())
+}
+
+/// The consent's recorded bank subscriptions, oldest first.
+async fn bank_subscriptions_on(
+    conn: &mut SqliteConnection,
+    consent_id: &str,
+) -> Result<Vec<BankSubscriptionRecord>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT subscription_id, type, category, created_at FROM bank_subscriptions WHERE consent_id = $1
+         ORDER BY created_at, subscription_id",
+    )
+    .bind(consent_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(BankSubscriptionRecord {
+                subscription_id: row.try_get("subscription_id")?,
+                notification_type: row.try_get("type")?,
+                category: row.try_get("category")?,
+                created_at: from_ts(row.try_get("created_at")?)?,
+            })
+        })
+        .collect()
 }
 
 /// Milliseconds of the gateway clock (delivery schedules).

@@ -10,9 +10,10 @@ use gateway::consent::{
     Authorization, Consent, ConsentRequest, ConsentStatus, ConsentSubject, Initiator, LifecycleError, RevocationReason,
 };
 use gateway::store::{
-    AttemptOutcome, AuditOutcome, AuditRecord, BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption,
-    ConsentRevocationOutcome, DeliveryState, DynStore, EnqueueOutcome, EventRecord, JtiKind, ParRecord, ParUse,
-    SealKey, SqliteStore, Store, StoreError, SubscriptionRecord, TokenBinding, TokenHash, TokenKind, TokenRecord,
+    AttemptOutcome, AuditOutcome, AuditRecord, BankSubscribingState, BankSubscriptionRecord, BankTokens, ClientProfile,
+    ClientRecord, CodeRecord, CodeRedemption, ConsentRevocationOutcome, DeliveryState, DynStore, EnqueueOutcome,
+    EventRecord, JtiKind, ParRecord, ParUse, SealKey, SqliteStore, Store, StoreError, SubscriptionRecord, TokenBinding,
+    TokenHash, TokenKind, TokenRecord,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -236,6 +237,74 @@ async fn check_notification_subscriptions_and_events(store: &dyn Store) {
     assert!(!store.delete_subscription("s-risk").await.unwrap());
     assert_eq!(store.subscription("s-risk").await.unwrap(), None);
     assert!(store.dead_deliveries("s-risk", 100).await.unwrap().is_empty());
+}
+
+fn bank_subscription(id: &str, kind: &str, category: &str, at: OffsetDateTime) -> BankSubscriptionRecord {
+    BankSubscriptionRecord {
+        subscription_id: id.into(),
+        notification_type: kind.into(),
+        category: category.into(),
+        created_at: at,
+    }
+}
+
+/// The gateway's own subscriptions at banks: recorded one by one while subscribing, settled, and ended exactly once
+/// (the revocation that ends them gets them, a racing one gets nothing, and a late subscribing records nothing).
+async fn check_bank_subscriptions(store: &dyn Store) {
+    authorized_consent(store, "app-1", "c1").await;
+    authorized_consent(store, "app-1", "c2").await;
+    let t1 = T0 + Duration::minutes(3);
+    assert_eq!(store.bank_subscriptions("c1").await.unwrap(), None);
+    assert!(matches!(store.begin_bank_subscribing("ghost", t1).await, Err(StoreError::Missing(_))));
+    let revoked = bank_subscription("bs-1", "CONSENT_REVOKED", "CONSENT", t1);
+    let risk = bank_subscription("bs-2", "RISK", "FRAUD", t1 + Duration::seconds(1));
+    assert!(!store.add_bank_subscription("c1", &revoked, t1).await.unwrap(), "nothing recorded before it begins");
+    assert!(store.begin_bank_subscribing("c1", t1).await.unwrap());
+    assert!(store.add_bank_subscription("c1", &revoked, t1).await.unwrap());
+    assert!(store.add_bank_subscription("c1", &risk, t1).await.unwrap());
+    let pending = store.bank_subscriptions("c1").await.unwrap().unwrap();
+    assert_eq!(
+        (pending.state, pending.subscriptions.clone()),
+        (BankSubscribingState::Pending, vec![revoked.clone(), risk.clone()])
+    );
+    assert!(store.settle_bank_subscribing("c1", Some("the bank refused BALANCE with 500"), t1).await.unwrap());
+    let failed = store.bank_subscriptions("c1").await.unwrap().unwrap();
+    assert_eq!(failed.state, BankSubscribingState::Failed);
+    assert_eq!(failed.error.as_deref(), Some("the bank refused BALANCE with 500"));
+    assert_eq!(failed.subscriptions.len(), 2);
+    assert!(!store.settle_bank_subscribing("c1", None, t1).await.unwrap(), "settled once");
+    // Subscribing again keeps what was recorded and clears the error.
+    assert!(store.begin_bank_subscribing("c1", t1).await.unwrap());
+    assert!(store.settle_bank_subscribing("c1", None, t1).await.unwrap());
+    let subscribed = store.bank_subscriptions("c1").await.unwrap().unwrap();
+    assert_eq!(
+        (subscribed.state, subscribed.error, subscribed.subscriptions.len()),
+        (BankSubscribingState::Subscribed, None, 2)
+    );
+
+    // Ending hands the subscriptions over once.
+    let t2 = T0 + Duration::hours(1);
+    assert_eq!(store.end_bank_subscriptions("c1", t2).await.unwrap(), vec![revoked.clone(), risk]);
+    assert!(store.end_bank_subscriptions("c1", t2).await.unwrap().is_empty(), "a second end gets nothing");
+    let ended = store.bank_subscriptions("c1").await.unwrap().unwrap();
+    assert_eq!((ended.state, ended.subscriptions.len(), ended.updated_at), (BankSubscribingState::Ended, 0, t2));
+    // An ended consent never subscribes again, and a subscribing that raced the end records nothing.
+    assert!(!store.begin_bank_subscribing("c1", t2).await.unwrap());
+    assert!(!store.add_bank_subscription("c1", &revoked, t2).await.unwrap());
+    assert!(!store.settle_bank_subscribing("c1", None, t2).await.unwrap());
+    assert_eq!(store.bank_subscriptions("c1").await.unwrap().unwrap().state, BankSubscribingState::Ended);
+    // Ending a consent that never subscribed blocks a later start; an unknown consent has nothing to end.
+    assert!(store.end_bank_subscriptions("c2", t2).await.unwrap().is_empty());
+    assert!(!store.begin_bank_subscribing("c2", t2).await.unwrap());
+    assert!(store.end_bank_subscriptions("ghost", t2).await.unwrap().is_empty());
+    assert_eq!(store.bank_subscriptions("ghost").await.unwrap(), None);
+    // Other consents are untouched, and deleting the client takes the records with its consents.
+    authorized_consent(store, "app-2", "c3").await;
+    assert!(store.begin_bank_subscribing("c3", t2).await.unwrap());
+    assert!(store.add_bank_subscription("c3", &revoked, t2).await.unwrap());
+    assert_eq!(store.bank_subscriptions("c3").await.unwrap().unwrap().subscriptions, vec![revoked]);
+    assert!(store.delete_client("app-2").await.unwrap());
+    assert_eq!(store.bank_subscriptions("c3").await.unwrap(), None);
 }
 
 async fn check_clients(store: &dyn Store) {
@@ -539,6 +608,7 @@ conformance!(
     check_bank_tokens,
     check_audit_log,
     check_notification_subscriptions_and_events,
+    check_bank_subscriptions,
 );
 
 // ---- SQLite-specific: concurrency, encryption on disk, durability ----
@@ -728,6 +798,9 @@ async fn acknowledged_writes_survive_a_reopen_of_the_same_file() {
         let code = code("app-1", "c1", "code-1");
         store.insert_code(&code).await.unwrap();
         assert!(matches!(store.redeem_code(&code.code_hash, "app-1", now).await.unwrap(), CodeRedemption::Redeemed(_)));
+        assert!(store.begin_bank_subscribing("c1", now).await.unwrap());
+        let risk = bank_subscription("bs-1", "RISK", "FRAUD", now);
+        assert!(store.add_bank_subscription("c1", &risk, now).await.unwrap());
         // No close(): a crash-like drop. Acknowledged writes are already durable (WAL, synchronous=FULL).
     }
     let store = SqliteStore::open(&db, key()).await.unwrap();
@@ -740,6 +813,10 @@ async fn acknowledged_writes_survive_a_reopen_of_the_same_file() {
         store.redeem_code(&TokenHash::of("code-1"), "app-1", now).await.unwrap(),
         CodeRedemption::Replayed { .. }
     ));
+    // A restarted gateway still knows what it holds at the bank (and that subscribing was interrupted).
+    let kept = store.bank_subscriptions("c1").await.unwrap().unwrap();
+    assert_eq!(kept.state, BankSubscribingState::Pending);
+    assert_eq!(kept.subscriptions, vec![bank_subscription("bs-1", "RISK", "FRAUD", now)]);
     store.close().await;
 
     // With another key the rows are still there but the bank tokens cannot be read.

@@ -10,12 +10,17 @@
 //! | RISK | FRAUD | ACCOUNT | [`detect::risk_alerts`] on injected/raised transactions and on clock moves |
 //! | BALANCE | NEW_DATA | ACCOUNT | [`detect::balance_alerts`] (low balance, large deposit), same sources |
 //! | CONSENT_REVOKED | CONSENT | CONSENT | the admin API's revocation (the person revoking at the bank) |
-//! | PLANNED_OUTAGE | MAINTENANCE | MAINTENANCE | a fault rule with a maintenance window (`PUT /admin/faults`) |
+//! | PLANNED_OUTAGE | MAINTENANCE | MAINTENANCE | a fault rule's maintenance window; the profile's weekly window |
+//!
+//! A fault rule with a maintenance window (`PUT /admin/faults`) is announced when it is set; the profile's weekly
+//! maintenance window is announced [`OUTAGE_LEAD`] before it starts, when an admin clock move passes that instant
+//! ([`weekly_window_due`]; once per window, and only if a PLANNED_OUTAGE subscription exists).
 //!
 //! Events about an account reach only subscriptions whose consent is active and covers that account; PLANNED_OUTAGE
 //! reaches every PLANNED_OUTAGE subscription of the bank; CONSENT_REVOKED only that consent's, after which its
 //! subscriptions end. Clock moves examine only accounts some subscription watches, so their cost is bounded by
-//! subscriptions, not by customers. Delivery ([`outbox`]) is asynchronous, ordered per callback URL, signed
+//! subscriptions, not by customers. Delivery ([`outbox`]) is asynchronous, ordered per callback URL, persisted for
+//! a file-backed bank (a restarted bank delivers what was queued), signed
 //! ([`sign`]) with the bank's client certificate key and sent over mutual TLS with that certificate.
 //!
 //! This module never blocks a handler on delivery, never sends an event about an account outside the
@@ -38,6 +43,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
+
+/// How long before the profile's weekly maintenance window starts the bank announces it (simulated time).
+pub const OUTAGE_LEAD: time::Duration = time::Duration::hours(24);
 
 /// The (type, category) pairs bankgate uses (FDX `NotificationType` / `NotificationCategory1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -348,6 +356,9 @@ impl Notifier {
             (Some(identity), Some(ca)) => Some(outbox::Transport::new(identity, ca)?),
             _ => None,
         };
+        let outbox = Outbox::open(transport, outbox::RetryPolicy::default(), store.clone())
+            .await
+            .context("opening the notification outbox")?;
         Ok(Notifier {
             publisher: Party {
                 name: config.bank_name,
@@ -363,7 +374,7 @@ impl Notifier {
             book: RwLock::new(book),
             writes: tokio::sync::Mutex::new(()),
             announced: Mutex::new(HashSet::new()),
-            outbox: Arc::new(Outbox::new(transport, outbox::RetryPolicy::default())),
+            outbox,
         })
     }
 
@@ -442,6 +453,11 @@ impl Notifier {
         let mut accounts: Vec<String> = read(&self.book).by_account.keys().cloned().collect();
         accounts.sort();
         accounts
+    }
+
+    /// Whether any subscription of type `kind` exists (whatever the state of its consent).
+    pub fn has_subscriptions(&self, kind: NotificationType) -> bool {
+        read(&self.book).by_id.values().any(|s| s.kind == kind)
     }
 
     /// Whether any subscription watches `account_id`.
@@ -621,13 +637,37 @@ pub fn on_injected(state: &BankState, transaction: &Transaction) -> Vec<String> 
     publish_alerts(state, &alerts)
 }
 
-/// The clock moved from `before` to `after`: run the detectors over the new transactions of every watched account.
+/// The clock moved from `before` to `after`: announce the profile's weekly maintenance window if its announcement
+/// fell due ([`weekly_window_due`]; only when some PLANNED_OUTAGE subscription exists), then run the detectors over
+/// the new transactions of every watched account.
 pub fn on_clock_moved(state: &BankState, before: OffsetDateTime, after: OffsetDateTime) -> Vec<String> {
     if after <= before {
         return Vec::new();
     }
+    let mut ids = Vec::new();
+    if state.notifier.has_subscriptions(NotificationType::PlannedOutage)
+        && let Some((from, until)) = weekly_window_due(&state.profile.quirks.maintenance, before, after)
+        && let Some(event) = state.notifier.maintenance_event(from, until, true)
+    {
+        ids.extend(state.notifier.publish(&state.auth, &event, state.clock.now()));
+    }
     let span = Span { after: before, until: after };
-    state.notifier.watched_accounts().iter().flat_map(|account| detect_and_publish(state, account, span)).collect()
+    ids.extend(state.notifier.watched_accounts().iter().flat_map(|account| detect_and_publish(state, account, span)));
+    ids
+}
+
+/// The weekly maintenance window (`start`, `end`) whose announcement instant, [`OUTAGE_LEAD`] before its start, the
+/// clock passed when it moved over `(before, after]`, unless that window has already ended at `after`. At most one
+/// window qualifies (a window lasts at most a day, the lead is a day, windows are a week apart), so a clock moved
+/// by years announces only what still lies ahead, once: the work is bounded whatever the move.
+pub fn weekly_window_due(
+    window: &crate::profile::MaintenanceWindow,
+    before: OffsetDateTime,
+    after: OffsetDateTime,
+) -> Option<(OffsetDateTime, OffsetDateTime)> {
+    let start = window.latest_start_at_or_before(after + OUTAGE_LEAD);
+    let end = start + window.length();
+    (start - OUTAGE_LEAD > before && end > after).then_some((start, end))
 }
 
 /// The person revoked `consent_id` at the bank: CONSENT_REVOKED to that consent's subscriptions, then they end.
@@ -703,5 +743,31 @@ pub fn publish_manual(
         NotificationType::ConsentRevoked => {
             Err("CONSENT_REVOKED is published by revoking: POST /admin/consents/{consentId}/revoke".into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{MaintenanceWindow, WeekdayName};
+    use time::macros::datetime;
+
+    #[test]
+    fn a_weekly_window_is_due_once_when_the_clock_passes_a_day_before_it() {
+        // Sunday 02:00-04:00 UTC; 2026-11-29 is a Sunday.
+        let w = MaintenanceWindow { weekday: WeekdayName::Sunday, start_hour: 2, hours: 2 };
+        let (start, end) = (datetime!(2026-11-29 02:00 UTC), datetime!(2026-11-29 04:00 UTC));
+        let due = |before, after| weekly_window_due(&w, before, after);
+        assert_eq!(due(datetime!(2026-11-27 12:00 UTC), datetime!(2026-11-28 01:59 UTC)), None, "not yet");
+        assert_eq!(due(datetime!(2026-11-28 01:59 UTC), datetime!(2026-11-28 02:00 UTC)), Some((start, end)));
+        assert_eq!(due(datetime!(2026-11-28 02:00 UTC), datetime!(2026-11-29 03:00 UTC)), None, "announced before");
+        // A move from before the announcement into the window still announces it; past its end, nothing.
+        assert_eq!(due(datetime!(2026-11-27 00:00 UTC), datetime!(2026-11-29 03:59 UTC)), Some((start, end)));
+        assert_eq!(due(datetime!(2026-11-27 00:00 UTC), datetime!(2026-11-29 04:00 UTC)), None);
+        // Years at once: only the window still ahead, if its announcement fell in the move.
+        let far = datetime!(2030-01-05 03:00 UTC); // a Saturday, 23 h before Sunday 02:00
+        let next = (datetime!(2030-01-06 02:00 UTC), datetime!(2030-01-06 04:00 UTC));
+        assert_eq!(due(datetime!(2026-11-27 00:00 UTC), far), Some(next));
+        assert_eq!(due(datetime!(2026-11-27 00:00 UTC), datetime!(2030-01-04 03:00 UTC)), None);
     }
 }

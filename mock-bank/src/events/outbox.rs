@@ -1,10 +1,11 @@
-//! The bank's notification outbox: in memory, one lane per callback URL, delivered in order, retried with backoff.
+//! The bank's notification outbox: one lane per callback URL, delivered in order, retried with backoff, and for a
+//! file-backed bank persisted until each notification leaves it.
 //!
-//! [`Outbox::enqueue`] only appends to the lane of the callback URL (a lock and a push: no I/O, no signing), and
-//! starts that lane's worker task when none runs. The worker takes one notification at a time (so delivery is
-//! ordered per callback URL, one in flight per URL), serializes it, signs it ([`super::sign`]) and `POST`s it over
-//! mutual TLS with the bank's client certificate: `content-type: application/jose`, a fresh
-//! `x-fapi-interaction-id`. Answers:
+//! [`Outbox::enqueue`] serializes the notification and appends it to the lane of its callback URL (no I/O, no
+//! signing; a file-backed bank hands it to the persister task first, see below), and starts that lane's worker task
+//! when none runs. The worker takes one notification at a time (so delivery is ordered per callback URL, one in
+//! flight per URL), signs it ([`super::sign`]) and `POST`s it over mutual TLS with the bank's client certificate:
+//! `content-type: application/jose`, a fresh `x-fapi-interaction-id`. Answers:
 //! - 2xx: delivered;
 //! - 408, 429, 5xx, connection failures and timeouts: retried, at most [`RetryPolicy::max_attempts`] attempts in
 //!   all, waiting `base * 2^(n-1)` plus up to half of that again as random jitter before attempt `n + 1`; then the
@@ -14,17 +15,26 @@
 //! At most [`MAX_CONCURRENT_DELIVERIES`] requests are in flight across lanes. When the bank has no client certificate
 //! every notification is dropped at once with a warning.
 //!
-//! The outbox is not persisted: a bank that stops loses what was queued (the gateway's side is the durable one).
+//! Durability ([`Outbox::open`], file-backed banks only; an in-memory bank keeps its outbox in memory): one persister
+//! task writes what is queued to the bank's store (`notification_outbox`, migration 0004), everything waiting in one
+//! transaction, before it enters its lane (so the order per URL is the queueing order); a row is deleted when its
+//! notification leaves the outbox (delivered, refused, given up). A bank that stops keeps what is queued or between
+//! attempts, and a restarted bank delivers it first, in order, with a fresh attempt budget: at least once (the
+//! gateway de-duplicates by `notificationId`). A notification queued in the very last instant before the process
+//! exits may be lost.
+//!
 //! [`Outbox::counts`] and [`Outbox::wait_idle`] let tests and QA see and wait for the queue. Nothing here logs a
 //! notification body or a key.
 
 use super::Notification;
 use super::sign::JwsSigner;
+use crate::store::BankStore;
+use sqlx::Row as _;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, mpsc};
 
 /// Requests in flight at once, all callback URLs together.
 pub const MAX_CONCURRENT_DELIVERIES: usize = 64;
@@ -111,11 +121,36 @@ struct Counters {
     attempts: AtomicU64,
 }
 
+/// One notification waiting in a lane: its id and the JSON that will be signed.
+#[derive(Debug, Clone)]
+struct Queued {
+    notification_id: String,
+    payload: Vec<u8>,
+}
+
+/// Most rows the persister writes in one transaction.
+const PERSIST_BATCH: usize = 512;
+
+/// Work for the persister task, in the order it must happen.
+#[derive(Debug)]
+enum Persist {
+    /// Keep a newly queued notification, then let it into the lane of its callback URL.
+    Save(String, Queued),
+    /// The notification left the outbox (delivered, refused, given up): forget its row.
+    Forget(String),
+}
+
 /// The queue of notifications waiting for delivery.
 #[derive(Debug)]
 pub struct Outbox {
     /// Callback URL -> waiting notifications. A URL is present exactly while its worker runs.
-    lanes: Mutex<HashMap<String, VecDeque<Notification>>>,
+    lanes: Mutex<HashMap<String, VecDeque<Queued>>>,
+    /// A file-backed bank's store, where queued notifications are kept until they leave the outbox.
+    store: Option<BankStore>,
+    /// To the persister task (file-backed banks only).
+    persist: Option<mpsc::UnboundedSender<Persist>>,
+    /// Persister work sent and not yet written (part of being idle: the store is up to date).
+    unwritten: AtomicU64,
     counters: Counters,
     /// Signalled whenever a notification leaves the outbox.
     changed: Notify,
@@ -130,12 +165,37 @@ enum Outcome {
     Delivered,
     Rejected(u16),
     Retry(String),
+    /// Given up after the last attempt, or never sendable.
+    Dropped,
+    /// The bank is stopping: the notification stays in the store for the next start.
+    Stopped,
+}
+
+/// Whether `store` is a file (not a private in-memory database).
+async fn is_file_backed(store: &BankStore) -> anyhow::Result<bool> {
+    let file: Option<String> = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(file.is_some_and(|f| !f.is_empty()))
 }
 
 impl Outbox {
+    /// An outbox kept in memory only.
     pub fn new(transport: Option<Transport>, policy: RetryPolicy) -> Self {
+        Self::with_store(transport, policy, None, None)
+    }
+
+    fn with_store(
+        transport: Option<Transport>,
+        policy: RetryPolicy,
+        store: Option<BankStore>,
+        persist: Option<mpsc::UnboundedSender<Persist>>,
+    ) -> Self {
         Self {
             lanes: Mutex::new(HashMap::new()),
+            store,
+            persist,
+            unwritten: AtomicU64::new(0),
             counters: Counters::default(),
             changed: Notify::new(),
             transport,
@@ -143,6 +203,81 @@ impl Outbox {
             permits: Semaphore::new(MAX_CONCURRENT_DELIVERIES),
             closed: AtomicBool::new(false),
             stop: Notify::new(),
+        }
+    }
+
+    /// The outbox of a bank on `store`: persisted when the store is a file (module docs), and then first delivering
+    /// what a previous run left queued, in its order. Must run inside a tokio runtime (it starts tasks).
+    pub async fn open(
+        transport: Option<Transport>,
+        policy: RetryPolicy,
+        store: BankStore,
+    ) -> anyhow::Result<Arc<Outbox>> {
+        if !is_file_backed(&store).await? {
+            return Ok(Arc::new(Self::new(transport, policy)));
+        }
+        let left = sqlx::query("SELECT notification_id, callback_url, payload FROM notification_outbox ORDER BY seq")
+            .fetch_all(store.pool())
+            .await?;
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let outbox = Arc::new(Self::with_store(transport, policy, Some(store.clone()), Some(sender)));
+        if !left.is_empty() {
+            if outbox.transport.is_none() {
+                tracing::warn!(queued = left.len(), "queued notifications kept: the bank has no client certificate");
+            } else {
+                tracing::info!(queued = left.len(), "delivering the notifications queued before the restart");
+                for row in &left {
+                    let url: String = row.try_get("callback_url")?;
+                    let queued =
+                        Queued { notification_id: row.try_get("notification_id")?, payload: row.try_get("payload")? };
+                    outbox.counters.queued.fetch_add(1, Ordering::AcqRel);
+                    outbox.push(url, queued);
+                }
+            }
+        }
+        tokio::spawn(Self::run_persister(store, Arc::downgrade(&outbox), receiver));
+        Ok(outbox)
+    }
+
+    /// The persister task: writes what was queued and forgets what left, a batch per transaction (one commit for
+    /// everything waiting, so a busy outbox does not wait on one disk flush per notification), then lets the saved
+    /// notifications into their lanes. Ends when the outbox is gone and everything sent to it is written.
+    async fn run_persister(
+        store: BankStore,
+        outbox: std::sync::Weak<Outbox>,
+        mut receiver: mpsc::UnboundedReceiver<Persist>,
+    ) {
+        let mut batch = Vec::new();
+        while receiver.recv_many(&mut batch, PERSIST_BATCH).await > 0 {
+            if let Err(error) = write_batch(&store, &batch).await {
+                tracing::warn!(%error, count = batch.len(), "the stored outbox was not updated (delivery goes on)");
+            }
+            let outbox = outbox.upgrade();
+            if let Some(outbox) = &outbox {
+                outbox.unwritten.fetch_sub(batch.len() as u64, Ordering::AcqRel);
+                outbox.changed.notify_waiters();
+            }
+            for work in batch.drain(..) {
+                let (Persist::Save(url, queued), Some(outbox)) = (work, outbox.as_ref()) else { continue };
+                if outbox.closed.load(Ordering::Acquire) {
+                    // Kept in the store for the next start.
+                    outbox.counters.queued.fetch_sub(1, Ordering::AcqRel);
+                    outbox.changed.notify_waiters();
+                } else {
+                    outbox.push(url, queued);
+                }
+            }
+        }
+    }
+
+    /// The notification left the outbox for good: forget its row (through the persister, in its order).
+    fn forget(&self, notification_id: String) {
+        if let Some(persist) = &self.persist {
+            self.unwritten.fetch_add(1, Ordering::AcqRel);
+            if persist.send(Persist::Forget(notification_id)).is_err() {
+                self.unwritten.fetch_sub(1, Ordering::AcqRel);
+                tracing::warn!("the outbox persister has stopped: a delivered notification stays in the store");
+            }
         }
     }
 
@@ -165,10 +300,11 @@ impl Outbox {
 
     fn is_idle(&self) -> bool {
         let c = self.counts();
-        c.queued == 0 && c.in_flight == 0
+        c.queued == 0 && c.in_flight == 0 && self.unwritten.load(Ordering::Acquire) == 0
     }
 
-    /// Wait until nothing is queued or in flight, at most `timeout`. Returns whether the outbox is idle.
+    /// Wait until nothing is queued or in flight (and a persisted outbox's store is up to date), at most `timeout`.
+    /// Returns whether the outbox is idle.
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -184,7 +320,8 @@ impl Outbox {
         }
     }
 
-    /// Stop: workers end after their current attempt, and everything still queued is dropped.
+    /// Stop: workers end after their current attempt, and everything still queued leaves the outbox: kept in the
+    /// store for the next start when the outbox is persisted, dropped otherwise.
     pub fn close(&self) {
         self.closed.store(true, Ordering::Release);
         self.stop.notify_waiters();
@@ -195,9 +332,13 @@ impl Outbox {
         }
         drop(lanes);
         if waiting > 0 {
-            tracing::warn!(dropped = waiting, "bank stopping: queued notifications dropped");
-            self.counters.dropped.fetch_add(waiting, Ordering::AcqRel);
             self.counters.queued.fetch_sub(waiting, Ordering::AcqRel);
+            if self.store.is_some() {
+                tracing::info!(kept = waiting, "bank stopping: queued notifications kept for the next start");
+            } else {
+                tracing::warn!(dropped = waiting, "bank stopping: queued notifications dropped");
+                self.counters.dropped.fetch_add(waiting, Ordering::AcqRel);
+            }
         }
         self.changed.notify_waiters();
     }
@@ -214,16 +355,45 @@ impl Outbox {
             self.changed.notify_waiters();
             return;
         }
+        let payload = match serde_json::to_vec(&notification) {
+            Ok(payload) => payload,
+            Err(error) => {
+                tracing::warn!(notification_id = %notification.notification_id, %error, "cannot serialize a notification: dropped");
+                self.counters.dropped.fetch_add(1, Ordering::AcqRel);
+                self.changed.notify_waiters();
+                return;
+            }
+        };
+        let queued = Queued { notification_id: notification.notification_id, payload };
         self.counters.queued.fetch_add(1, Ordering::AcqRel);
+        if let Some(persist) = &self.persist {
+            self.unwritten.fetch_add(1, Ordering::AcqRel);
+            match persist.send(Persist::Save(callback_url, queued)) {
+                Ok(()) => return,
+                // The persister ended (it only does when the outbox goes away): deliver from memory.
+                Err(mpsc::error::SendError(work)) => {
+                    self.unwritten.fetch_sub(1, Ordering::AcqRel);
+                    if let Persist::Save(url, queued) = work {
+                        self.push(url, queued);
+                    }
+                    return;
+                }
+            }
+        }
+        self.push(callback_url, queued);
+    }
+
+    /// Append to the lane of `callback_url`, starting its worker when none runs (`queued` is counted already).
+    fn push(self: &Arc<Self>, callback_url: String, queued: Queued) {
         let start = {
             let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
             match lanes.get_mut(&callback_url) {
                 Some(queue) => {
-                    queue.push_back(notification);
+                    queue.push_back(queued);
                     false
                 }
                 None => {
-                    lanes.insert(callback_url.clone(), VecDeque::from([notification]));
+                    lanes.insert(callback_url.clone(), VecDeque::from([queued]));
                     true
                 }
             }
@@ -253,64 +423,69 @@ impl Outbox {
                     }
                 }
             };
-            let counter = match self.deliver(&url, &next).await {
-                Some(Outcome::Delivered) => &self.counters.delivered,
-                Some(Outcome::Rejected(_)) => &self.counters.rejected,
-                _ => &self.counters.dropped,
+            let outcome = self.deliver(&url, &next).await;
+            let counter = match outcome {
+                Outcome::Delivered => Some(&self.counters.delivered),
+                Outcome::Rejected(_) => Some(&self.counters.rejected),
+                Outcome::Dropped | Outcome::Retry(_) => Some(&self.counters.dropped),
+                // Stopping with a persisted outbox: it stays queued in the store for the next start.
+                Outcome::Stopped if self.store.is_some() => None,
+                Outcome::Stopped => Some(&self.counters.dropped),
             };
-            counter.fetch_add(1, Ordering::AcqRel);
+            if let Some(counter) = counter {
+                self.forget(next.notification_id);
+                counter.fetch_add(1, Ordering::AcqRel);
+            }
             self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
             self.changed.notify_waiters();
         }
     }
 
-    /// Deliver one notification with retries; `None` when it could not even be sent (dropped).
-    async fn deliver(&self, url: &str, notification: &Notification) -> Option<Outcome> {
-        let transport = self.transport.as_ref()?;
-        let id = &notification.notification_id;
-        let jws = match serde_json::to_vec(notification)
-            .map_err(|e| e.to_string())
-            .and_then(|payload| transport.signer.sign(&payload).map_err(|e| e.to_string()))
-        {
+    /// Deliver one notification with retries.
+    async fn deliver(&self, url: &str, queued: &Queued) -> Outcome {
+        let Some(transport) = self.transport.as_ref() else { return Outcome::Dropped };
+        let id = &queued.notification_id;
+        let jws = match transport.signer.sign(&queued.payload) {
             Ok(jws) => jws,
             Err(error) => {
                 tracing::warn!(notification_id = %id, %error, "cannot sign a notification: dropped");
-                return None;
+                return Outcome::Dropped;
             }
         };
         for attempt in 1..=self.policy.max_attempts {
             if self.closed.load(Ordering::Acquire) {
-                return None;
+                return Outcome::Stopped;
             }
             self.counters.attempts.fetch_add(1, Ordering::AcqRel);
             let outcome = {
-                let _permit = self.permits.acquire().await.ok()?;
+                let Ok(_permit) = self.permits.acquire().await else { return Outcome::Stopped };
                 self.attempt(transport, url, &jws).await
             };
             let why = match outcome {
                 Outcome::Delivered => {
                     tracing::debug!(notification_id = %id, attempt, "notification delivered");
-                    return Some(Outcome::Delivered);
+                    return Outcome::Delivered;
                 }
                 Outcome::Rejected(status) => {
                     tracing::warn!(notification_id = %id, status, attempt, "the receiver refused a notification (not retried)");
-                    return Some(Outcome::Rejected(status));
+                    return Outcome::Rejected(status);
                 }
                 Outcome::Retry(why) => why,
+                Outcome::Dropped | Outcome::Stopped => return outcome,
             };
             if attempt == self.policy.max_attempts {
                 tracing::warn!(notification_id = %id, attempts = attempt, last = %why, "notification dropped after the last attempt");
-                return None;
+                return Outcome::Dropped;
             }
             let wait = self.policy.backoff(attempt, rand::random::<f64>());
             tracing::debug!(notification_id = %id, attempt, last = %why, wait_ms = wait.as_millis() as u64, "notification will be retried");
             let stop = self.stop.notified();
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
-                () = stop => return None,
+                () = stop => return Outcome::Stopped,
             }
         }
-        None
+        Outcome::Dropped
     }
 
     async fn attempt(&self, transport: &Transport, url: &str, jws: &str) -> Outcome {
@@ -339,6 +514,34 @@ impl Outbox {
             Err(error) => Outcome::Retry(format!("{error}")),
         }
     }
+}
+
+/// Applies one batch of the persister's work in one transaction.
+async fn write_batch(store: &BankStore, batch: &[Persist]) -> anyhow::Result<()> {
+    let mut tx = store.pool().begin().await?;
+    for work in batch {
+        match work {
+            Persist::Save(url, queued) => {
+                sqlx::query(
+                    "INSERT INTO notification_outbox (notification_id, callback_url, payload) VALUES ($1, $2, $3)
+                     ON CONFLICT (notification_id) DO NOTHING",
+                )
+                .bind(&queued.notification_id)
+                .bind(url)
+                .bind(&queued.payload)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Persist::Forget(id) => {
+                sqlx::query("DELETE FROM notification_outbox WHERE notification_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -447,6 +447,59 @@ async fn a_scheduled_maintenance_window_is_announced_once_to_every_outage_subscr
 }
 
 #[tokio::test]
+async fn the_weekly_maintenance_window_is_announced_the_day_before_once() {
+    let s = setup().await;
+    let window = s.bank.state.profile.quirks.maintenance;
+    let good = support::good_consent(&s.bank).await;
+    let other = support::consent(&s.bank, "customer9", support::ALL_SCOPES, &[]).await;
+    s.subscribe(&good, "PLANNED_OUTAGE", "MAINTENANCE", "outage").await;
+    s.subscribe(&other, "RISK", "FRAUD", "other-risk").await;
+    let set_clock =
+        |at: OffsetDateTime| admin(&s.bank, Method::POST, "/admin/clock", Some(json!({"set": rfc3339(at)})));
+    let outages = || s.receiver.got().iter().filter(|r| r.name == "outage").map(verified_payload).collect::<Vec<_>>();
+    // The next window whose announcement (24 h of simulated time before it starts) still lies ahead.
+    let now = s.bank.state.clock.now();
+    let mut start = window.latest_start_at_or_before(now + time::Duration::days(1));
+    while start - time::Duration::days(1) <= now {
+        start += time::Duration::weeks(1);
+    }
+    let end = start + window.length();
+
+    // Up to a minute before the announcement is due: nothing.
+    assert_eq!(set_clock(start - time::Duration::hours(24) - time::Duration::minutes(1)).await.status, StatusCode::OK);
+    s.idle().await;
+    assert!(outages().is_empty(), "not announced yet");
+    // The day before the window: announced, to the PLANNED_OUTAGE subscriber only.
+    assert_eq!(set_clock(start - time::Duration::hours(23)).await.status, StatusCode::OK);
+    s.idle().await;
+    let got = outages();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!((got[0]["type"].as_str(), got[0]["category"].as_str()), (Some("PLANNED_OUTAGE"), Some("MAINTENANCE")));
+    assert_eq!((got[0]["severity"].as_str(), got[0]["priority"].as_str()), (Some("INFO"), Some("LOW")));
+    assert_eq!(got[0]["sentOn"], rfc3339(start - time::Duration::hours(23)), "the simulated now");
+    let payload = &got[0]["notificationPayload"];
+    assert_eq!(payload["idType"], "MAINTENANCE");
+    assert!(payload["id"].as_str().unwrap().starts_with("mw-"), "{payload}");
+    let value = format!("{}/{}", rfc3339(start), rfc3339(end));
+    assert_eq!(payload["customFields"], json!({"name": "MAINTENANCE_WINDOW", "value": value}));
+    let others = s.receiver.got().into_iter().filter(|r| r.name != "outage").map(|r| verified_payload(&r));
+    assert!(others.into_iter().all(|n| n["type"] == "RISK"), "no outage news to the RISK-only consent");
+    // Into the window and past it: no second announcement of the same window.
+    assert_eq!(set_clock(start + time::Duration::minutes(30)).await.status, StatusCode::OK);
+    assert_eq!(set_clock(end + time::Duration::hours(1)).await.status, StatusCode::OK);
+    s.idle().await;
+    assert_eq!(outages().len(), 1);
+    // A week on, the next window is announced the day before it.
+    assert_eq!(set_clock(start + time::Duration::weeks(1) - time::Duration::hours(12)).await.status, StatusCode::OK);
+    s.idle().await;
+    let got = outages();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let next = start + time::Duration::weeks(1);
+    let value = format!("{}/{}", rfc3339(next), rfc3339(next + window.length()));
+    assert_eq!(got[1]["notificationPayload"]["customFields"]["value"], value.as_str());
+}
+
+#[tokio::test]
 async fn events_reach_only_the_consent_whose_accounts_they_are_about() {
     let s = setup().await;
     let good = support::good_consent(&s.bank).await;
@@ -644,6 +697,65 @@ async fn subscriptions_outlive_a_restart() {
     let reply =
         fdx(&bank, Method::GET, &format!("/fdx/v6/notification-subscriptions/{id}"), &consent.access_token, None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+}
+
+/// Publishes one RISK notification about `account` through the admin API; returns its `notificationId`.
+async fn publish_risk(bank: &TestBank, account: &str) -> String {
+    let body = json!({"type": "RISK", "category": "FRAUD", "accountId": account, "reason": "SUSPECTED_FRAUD"});
+    let published = admin(bank, Method::POST, "/admin/notifications", Some(body)).await;
+    assert_eq!(published.status, StatusCode::ACCEPTED, "{}", published.text());
+    published.json()["notificationIds"][0].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_restarted_bank_delivers_what_was_queued_in_order() {
+    certs::install_crypto_provider();
+    let pki = certs::Pki::generate().unwrap();
+    let identity = Arc::new(pki.issue_client(&format!("bank-{BANK}")).unwrap());
+    let client = || Some((identity.clone(), pki.ca_der()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bank.sqlite");
+    let receiver = Receiver::start(&pki).await;
+    // The receiver is down for as long as the first bank runs.
+    receiver.answer_with(&[503; 64]);
+    let queued = {
+        let s =
+            Setup { bank: support::bank_with(BANK, Some(&path), client()).await, receiver, identity: identity.clone() };
+        let consent = support::good_consent(&s.bank).await;
+        s.subscribe(&consent, "RISK", "FRAUD", "risk").await;
+        let first = publish_risk(&s.bank, &consent.account_ids[0]).await;
+        let second = publish_risk(&s.bank, &consent.account_ids[0]).await;
+        let deadline = std::time::Instant::now() + IDLE;
+        while s.receiver.got().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "a first attempt reaches the receiver");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // The bank stops between attempts: nothing was delivered, and nothing counts as dropped.
+        s.bank.state.notifier.close();
+        s.idle().await;
+        let counts = s.counts();
+        assert_eq!((counts.delivered, counts.dropped, counts.rejected), (0, 0, 0), "{counts:?}");
+        let Setup { receiver, .. } = s;
+        (first, second, receiver)
+    };
+    let (first, second, receiver) = queued;
+    let attempts_before = receiver.got().len();
+    receiver.shared.script.lock().unwrap().clear();
+
+    // A new bank on the same file delivers both, in the order they were queued, once the receiver is back.
+    let s = Setup { bank: support::bank_with(BANK, Some(&path), client()).await, receiver, identity: identity.clone() };
+    s.idle().await;
+    let after: Vec<String> = s.receiver.got()[attempts_before..]
+        .iter()
+        .map(|r| verified_payload(r)["notificationId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(after, [first, second], "delivered after the restart, in order");
+    assert_eq!(s.counts().delivered, 2);
+    // Delivered means gone from the store: a third start has nothing left to send.
+    drop(s.bank);
+    let bank = support::bank_with(BANK, Some(&path), client()).await;
+    assert!(bank.state.notifier.wait_idle(IDLE).await);
+    assert_eq!(bank.state.notifier.counts().attempts, 0);
 }
 
 #[tokio::test]
