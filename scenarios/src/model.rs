@@ -54,6 +54,9 @@ pub struct Setup {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, serde_json::Value>")]
     pub vars: BTreeMap<String, serde_json::Value>,
+    /// Apps registered in order before the first step, exactly as `register_client` steps would (same keys).
+    #[serde(default)]
+    pub clients: Vec<RegisterClient>,
 }
 
 /// One step: a map with exactly one key naming what to do.

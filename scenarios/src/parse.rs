@@ -113,6 +113,10 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, Vec<Diagnostic>> {
             "add a `steps:` list with at least one step (FORMAT.md lists them)",
         ));
     }
+    // `setup.clients` register before the first step: their names are defined for every step.
+    for client in &scenario.setup.clients {
+        checker.clients.insert(client.name.clone());
+    }
     checker.steps(&scenario.steps, &banks, &at);
     if checker.diagnostics.is_empty() { Ok(scenario) } else { Err(checker.diagnostics) }
 }
@@ -478,5 +482,38 @@ fn path_ok(path: &str, problems: &mut Vec<(String, String)>) {
             format!("JSON path `{path}` does not parse at character {}: {}", e.offset + 1, e.message),
             "paths are `$`, `.name`, `['name']`, `[0]`, `[-1]`, `[*]` (FORMAT.md \"JSON paths\")".into(),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCENARIO: &str = "name: setup clients\nsetup:\n  clients:\n    - {as: app, client_name: Ledgerly}\n    - \
+                            {as: other, auth: tls_client_auth}\nsteps:\n  - consent: {as: grant, client: app, bank: \
+                            continental, user: user_good}\n  - expect_no_webhook: {client: other, for: 100ms}\n";
+
+    #[test]
+    fn setup_clients_are_defined_for_every_step() {
+        let scenario = parse("setup.yaml", SCENARIO).map_err(|d| d[0].to_string()).expect("parses");
+        let names: Vec<&str> = scenario.setup.clients.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["app", "other"]);
+        assert_eq!(scenario.setup.clients[0].client_name.as_deref(), Some("Ledgerly"));
+        assert_eq!(scenario.steps.len(), 2);
+    }
+
+    #[test]
+    fn setup_clients_take_the_register_client_keys_only() {
+        let text = SCENARIO.replace("client_name: Ledgerly", "client_nme: Ledgerly");
+        let errors = parse("setup.yaml", &text).expect_err("a misspelt key is refused");
+        assert!(errors[0].message.contains("unknown key `client_nme`"), "{}", errors[0]);
+        assert!(errors[0].hint.contains("did you mean `client_name`?"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn a_client_missing_from_setup_is_still_undefined() {
+        let text = SCENARIO.replace("{as: other, auth: tls_client_auth}", "{as: another}");
+        let errors = parse("setup.yaml", &text).expect_err("`other` is not defined");
+        assert!(errors[0].message.contains("client `other` is used before"), "{}", errors[0]);
     }
 }

@@ -111,6 +111,7 @@ pub async fn run(options: &RunOptions) -> RunReport {
         },
         None => None,
     };
+    let progress = Arc::new(Progress::new(options.progress, files.len()));
     let semaphore = Arc::new(tokio::sync::Semaphore::new(options.jobs.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     let mut slots: Vec<Option<ScenarioReport>> = Vec::new();
@@ -119,17 +120,16 @@ pub async fn run(options: &RunOptions) -> RunReport {
         let scenario = match load(&path) {
             Ok(s) => s,
             Err(report) => {
-                if options.progress {
-                    eprintln!("{}", report.console());
-                }
+                progress.finished(&report);
                 slots[index] = Some(report);
                 continue;
             }
         };
-        let (semaphore, target, seed, progress) = (semaphore.clone(), target.clone(), options.seed, options.progress);
+        let (semaphore, target, seed, progress) = (semaphore.clone(), target.clone(), options.seed, progress.clone());
         tasks.spawn(async move {
             let _permit = semaphore.acquire_owned().await;
             let file = path.display().to_string();
+            progress.started(&file);
             let report = match tokio::time::timeout(SCENARIO_TIMEOUT, play_one(&file, &scenario, seed, target)).await {
                 Ok(report) => report,
                 Err(_) => ScenarioReport {
@@ -144,9 +144,7 @@ pub async fn run(options: &RunOptions) -> RunReport {
                     steps: vec![],
                 },
             };
-            if progress {
-                eprintln!("{}", report.console());
-            }
+            progress.finished(&report);
             (index, report)
         });
     }
@@ -160,8 +158,110 @@ pub async fn run(options: &RunOptions) -> RunReport {
             )),
         }
     }
+    progress.close();
     reports.extend(slots.into_iter().flatten());
     RunReport::new(options.seed, options.jobs, started.elapsed().as_millis() as u64, reports)
+}
+
+/// Progress on stderr (FORMAT.md "Running"). On a terminal: one status line, redrawn in place,
+/// `[done/total] N passed, M failed, running: <files>`, with only the FAIL / INVALID / BROKEN lines (and their
+/// messages) printed above it. Elsewhere (pipes, CI logs, tests): one line per finished scenario, as before.
+struct Progress {
+    enabled: bool,
+    terminal: bool,
+    state: std::sync::Mutex<ProgressState>,
+}
+
+#[derive(Default)]
+struct ProgressState {
+    total: usize,
+    done: usize,
+    passed: usize,
+    failed: usize,
+    running: Vec<String>,
+    drawn: bool,
+}
+
+/// Return to the start of the line and clear it (ECMA-48 EL, "erase in line", whole line).
+const CLEAR_LINE: &str = "\r\x1b[2K";
+
+impl Progress {
+    fn new(enabled: bool, total: usize) -> Self {
+        use std::io::IsTerminal;
+        let terminal = enabled && std::io::stderr().is_terminal();
+        Progress { enabled, terminal, state: std::sync::Mutex::new(ProgressState { total, ..Default::default() }) }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, ProgressState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn started(&self, file: &str) {
+        if !self.terminal {
+            return;
+        }
+        let mut state = self.state();
+        state.running.push(short_name(file));
+        Self::draw(&mut state);
+    }
+
+    fn finished(&self, report: &ScenarioReport) {
+        if !self.enabled {
+            return;
+        }
+        if !self.terminal {
+            eprintln!("{}", report.console());
+            return;
+        }
+        let mut state = self.state();
+        let name = short_name(&report.file);
+        if let Some(at) = state.running.iter().position(|f| *f == name) {
+            state.running.remove(at);
+        }
+        state.done += 1;
+        if report.outcome == Outcome::Passed {
+            state.passed += 1;
+        } else {
+            state.failed += 1;
+            eprintln!("{CLEAR_LINE}{}", report.console());
+            state.drawn = false;
+        }
+        Self::draw(&mut state);
+    }
+
+    /// Clear the status line so the summary on stdout starts on a clean line.
+    fn close(&self) {
+        let mut state = self.state();
+        if self.terminal && state.drawn {
+            eprint!("{CLEAR_LINE}");
+            state.drawn = false;
+        }
+    }
+
+    fn draw(state: &mut ProgressState) {
+        use std::io::Write;
+        let running = if state.running.is_empty() { "-".to_owned() } else { state.running.join(", ") };
+        let line = format!(
+            "[{}/{}] {} passed, {} failed, running: {running}",
+            state.done, state.total, state.passed, state.failed
+        );
+        // A line wider than the terminal would wrap, and `\r` would then redraw only its last row.
+        let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<usize>().ok()).unwrap_or(80).max(20);
+        let line = if line.chars().count() < width {
+            line
+        } else {
+            line.chars().take(width - 2).chain(std::iter::once('…')).collect()
+        };
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, "{CLEAR_LINE}{line}");
+        let _ = stderr.flush();
+        state.drawn = true;
+    }
+}
+
+/// The file name of a scenario path, for the status line.
+fn short_name(file: &str) -> String {
+    Path::new(file).file_name().map_or_else(|| file.to_owned(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Start (or reuse) a system and play one scenario on it.
@@ -224,6 +324,13 @@ pub async fn play_one(
             player.setup_faults(bank, faults).await.map_err(|e| match e {
                 play::StepError::Failed(m) => (Outcome::Failed, format!("{file}: setup.faults of `{bank}`: {m}")),
                 play::StepError::Broken(m) => (Outcome::Broken, format!("{file}: setup.faults of `{bank}`: {m}")),
+            })?;
+        }
+        for (i, client) in setup.clients.iter().enumerate() {
+            let name = &client.name;
+            player.setup_client(client).await.map_err(|e| match e {
+                play::StepError::Failed(m) => (Outcome::Failed, format!("{file}: setup.clients[{i}] `{name}`: {m}")),
+                play::StepError::Broken(m) => (Outcome::Broken, format!("{file}: setup.clients[{i}] `{name}`: {m}")),
             })?;
         }
         let outcome = player.play(&scenario.steps, "").await;

@@ -172,6 +172,11 @@ impl<'a> Player<'a> {
         self.set_faults(bank, &Value::Array(faults.to_vec())).await
     }
 
+    /// Register one of `setup.clients` before the first step, exactly as a `register_client` step would.
+    pub async fn setup_client(&mut self, client: &RegisterClient) -> Result<(), StepError> {
+        self.register(client).await
+    }
+
     /// Play `steps`; on the first failure, `Err((outcome, sentence with file:line:column))`.
     pub async fn play(&mut self, steps: &[Spanned<Step>], prefix: &str) -> Result<(), (Outcome, String)> {
         for (i, spanned) in steps.iter().enumerate() {
