@@ -1,6 +1,20 @@
 //! Golden-file tests of the parser's error output (Hurl's practice): each file under `tests/invalid/` must fail
 //! to parse with exactly the text in `tests/golden/invalid/<name>.txt`. `BANKGATE_UPDATE_GOLDEN=1` rewrites the
-//! golden files after an intended change; review the diff before keeping it.
+//! golden files after an intended change; review the diff before keeping it. [`compare`] is the one comparison
+//! both this crate's golden tests and the runner's must-fail tests (tests/e2e/scenarios.rs) use.
+
+use std::path::Path;
+
+/// Compares `rendered` with the golden file `golden` (rewriting it first when `BANKGATE_UPDATE_GOLDEN` is set);
+/// `Some(diff text)` when they differ. For tests only: it panics when the golden folder cannot be written.
+pub fn compare(golden: &Path, rendered: &str) -> Option<String> {
+    if std::env::var_os("BANKGATE_UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(golden.parent().expect("a golden file has a folder")).expect("golden folder");
+        std::fs::write(golden, rendered).expect("write golden");
+    }
+    let expected = std::fs::read_to_string(golden).unwrap_or_default();
+    (expected != rendered).then(|| format!("--- {}\n+++ actual\n{rendered}", golden.display()))
+}
 
 #[cfg(test)]
 mod tests {
@@ -17,7 +31,6 @@ mod tests {
             .collect();
         files.sort();
         assert!(files.len() >= 5, "the invalid examples are there");
-        let update = std::env::var_os("BANKGATE_UPDATE_GOLDEN").is_some();
         let mut mismatches = Vec::new();
         for path in files {
             let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
@@ -26,14 +39,7 @@ mod tests {
             let diagnostics = crate::parse(&shown, &text).expect_err("an invalid file must not parse");
             let rendered = diagnostics.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n") + "\n";
             let golden = root.join("golden/invalid").join(format!("{name}.txt"));
-            if update {
-                std::fs::create_dir_all(golden.parent().expect("parent")).expect("golden folder");
-                std::fs::write(&golden, &rendered).expect("write golden");
-            }
-            let expected = std::fs::read_to_string(&golden).unwrap_or_default();
-            if expected != rendered {
-                mismatches.push(format!("--- {}\n+++ actual\n{rendered}", golden.display()));
-            }
+            mismatches.extend(super::compare(&golden, &rendered));
         }
         assert!(mismatches.is_empty(), "set BANKGATE_UPDATE_GOLDEN=1 to accept:\n{}", mismatches.join("\n"));
     }

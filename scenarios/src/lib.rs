@@ -7,7 +7,7 @@
 
 pub mod assert;
 pub mod duration;
-mod golden;
+pub mod golden;
 pub mod jsonpath;
 pub mod model;
 pub mod parse;

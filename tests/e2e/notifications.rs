@@ -361,22 +361,7 @@ async fn a_consent_through_the_pages_subscribes_at_the_bank_and_a_gateway_revoca
 
     // The person revokes at the gateway: the subscription is deleted at the bank before the bank tokens are
     // revoked, so the bank has no CONSENT_REVOKED to send back.
-    let before = admin.idle_outbox().await;
-    let outcome = gateway::revocation::revoke(
-        &gateway.state,
-        &consent_id,
-        gateway::consent::RevocationReason::UserAction,
-        gateway::consent::Initiator::Person,
-        gateway.state.now(),
-    )
-    .await
-    .unwrap();
-    assert!(matches!(outcome, gateway::store::ConsentRevocationOutcome::Revoked { .. }));
-    assert!(bank_subscriptions_to(&admin, &callback).await.is_empty(), "unsubscribed at the bank");
-    let ended = gateway::banks::notifications::subscription_state(&gateway.state, &consent_id).await.unwrap();
-    assert_eq!(ended, Some(gateway::banks::notifications::SubscriptionState::Ended));
-    let after = admin.idle_outbox().await;
-    assert_eq!(after["attempts"], before["attempts"], "nothing sent back: {before} -> {after}");
+    person_revokes_and_the_bank_is_unsubscribed(gateway, &admin, &consent_id, &callback).await;
     sandbox.shutdown().await.unwrap();
 }
 
@@ -430,10 +415,22 @@ async fn a_restarted_gateway_still_deletes_its_bank_subscriptions_at_a_revocatio
     let gateway = sandbox.gateway.as_ref().unwrap();
     let admin = BankAdmin::of(&sandbox);
     assert_eq!(bank_subscriptions_to(&admin, &callback).await.len(), 4, "the bank kept them");
+    person_revokes_and_the_bank_is_unsubscribed(gateway, &admin, &consent_id, &callback).await;
+    sandbox.shutdown().await.unwrap();
+}
+
+/// The person revokes at the gateway: the consent is revoked, its subscriptions are deleted at the bank (before the
+/// bank tokens are revoked there, so the bank has no CONSENT_REVOKED to send back) and recorded as ended.
+async fn person_revokes_and_the_bank_is_unsubscribed(
+    gateway: &gateway::server::RunningGateway,
+    admin: &BankAdmin,
+    consent_id: &str,
+    callback: &str,
+) {
     let before = admin.idle_outbox().await;
     let outcome = gateway::revocation::revoke(
         &gateway.state,
-        &consent_id,
+        consent_id,
         gateway::consent::RevocationReason::UserAction,
         gateway::consent::Initiator::Person,
         gateway.state.now(),
@@ -441,10 +438,9 @@ async fn a_restarted_gateway_still_deletes_its_bank_subscriptions_at_a_revocatio
     .await
     .unwrap();
     assert!(matches!(outcome, gateway::store::ConsentRevocationOutcome::Revoked { .. }));
-    assert!(bank_subscriptions_to(&admin, &callback).await.is_empty(), "deleted at the bank after the restart");
-    let ended = gateway::banks::notifications::subscription_state(&gateway.state, &consent_id).await.unwrap();
+    assert!(bank_subscriptions_to(admin, callback).await.is_empty(), "unsubscribed at the bank");
+    let ended = gateway::banks::notifications::subscription_state(&gateway.state, consent_id).await.unwrap();
     assert_eq!(ended, Some(gateway::banks::notifications::SubscriptionState::Ended));
     let after = admin.idle_outbox().await;
     assert_eq!(after["attempts"], before["attempts"], "no CONSENT_REVOKED sent back: {before} -> {after}");
-    sandbox.shutdown().await.unwrap();
 }

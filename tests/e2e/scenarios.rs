@@ -34,7 +34,6 @@ async fn must_fail_scenarios_fail_as_their_golden_files_say() {
         .collect();
     files.sort();
     assert!(files.len() >= 4, "must-fail scenarios are there");
-    let update = std::env::var_os("BANKGATE_UPDATE_GOLDEN").is_some();
     let mut mismatches = Vec::new();
     for path in files {
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
@@ -48,14 +47,7 @@ async fn must_fail_scenarios_fail_as_their_golden_files_say() {
         assert!(!failed_step.exchanges.is_empty() || failed_step.kind == "repeat", "{label}: exchanges are recorded");
         let rendered = format!("{}\n", report.failure.unwrap_or_default());
         let golden = root.join("golden/failing").join(format!("{name}.txt"));
-        if update {
-            std::fs::create_dir_all(golden.parent().expect("parent")).expect("golden folder");
-            std::fs::write(&golden, &rendered).expect("write golden");
-        }
-        let expected = std::fs::read_to_string(&golden).unwrap_or_default();
-        if expected != rendered {
-            mismatches.push(format!("--- {}\n+++ actual\n{rendered}", golden.display()));
-        }
+        mismatches.extend(scenarios::golden::compare(&golden, &rendered));
     }
     assert!(mismatches.is_empty(), "set BANKGATE_UPDATE_GOLDEN=1 to accept:\n{}", mismatches.join("\n"));
 }

@@ -353,21 +353,10 @@ impl BankClient {
         access_token: &BankSecret,
         interaction_id: &str,
     ) -> Result<BankResponse, BankCallError> {
-        check_fdx_path(path)?;
-        let response = self
-            .http
-            .get(self.bank.api_url(path))
-            .bearer_auth(access_token.expose())
-            .header("x-fapi-interaction-id", interaction_id)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| BankCallError::from_reqwest(&e))?;
-        into_bank_response(response).await
+        self.fdx_call(reqwest::Method::GET, path, access_token, interaction_id, None).await
     }
 
-    /// POST a JSON body to an FDX path (FDX 6.2 `/notification-subscriptions`) with the bank's access token and the
-    /// FAPI `x-fapi-interaction-id`; answers are classified as for [`get_json`](Self::get_json).
+    /// POST a JSON body to an FDX path (FDX 6.2 `/notification-subscriptions`); as [`get_json`](Self::get_json).
     pub async fn post_json(
         &self,
         path: &str,
@@ -375,18 +364,7 @@ impl BankClient {
         interaction_id: &str,
         body: &serde_json::Value,
     ) -> Result<BankResponse, BankCallError> {
-        check_fdx_path(path)?;
-        let response = self
-            .http
-            .post(self.bank.api_url(path))
-            .bearer_auth(access_token.expose())
-            .header("x-fapi-interaction-id", interaction_id)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| BankCallError::from_reqwest(&e))?;
-        into_bank_response(response).await
+        self.fdx_call(reqwest::Method::POST, path, access_token, interaction_id, Some(body)).await
     }
 
     /// DELETE an FDX resource (FDX 6.2 `/notification-subscriptions/{subscriptionId}`); 204 comes back with a `Null`
@@ -397,16 +375,29 @@ impl BankClient {
         access_token: &BankSecret,
         interaction_id: &str,
     ) -> Result<BankResponse, BankCallError> {
+        self.fdx_call(reqwest::Method::DELETE, path, access_token, interaction_id, None).await
+    }
+
+    /// One FDX call: the path rule, the bearer token, the interaction id, an optional JSON body, classified answers.
+    async fn fdx_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        access_token: &BankSecret,
+        interaction_id: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<BankResponse, BankCallError> {
         check_fdx_path(path)?;
-        let response = self
+        let mut request = self
             .http
-            .delete(self.bank.api_url(path))
+            .request(method, self.bank.api_url(path))
             .bearer_auth(access_token.expose())
             .header("x-fapi-interaction-id", interaction_id)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| BankCallError::from_reqwest(&e))?;
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| BankCallError::from_reqwest(&e))?;
         into_bank_response(response).await
     }
 
