@@ -1,7 +1,9 @@
 //! `cargo run --release --example event_latency -- --rate 1000 --seconds 10` (or `bench/event-latency.sh`): bank
 //! event to delivered webhook, measured end to end; a load driver, not part of CI.
 //!
-//! Starts a sandbox in this process (ephemeral loopback ports, one bank, frozen clocks, in-memory stores), gets a
+//! Starts a sandbox in this process (ephemeral loopback ports, one bank, frozen clocks; file-backed stores in a
+//! temporary directory as deployed, so the gateway's enqueue waits for its disk flush; `--in-memory` for in-memory
+//! stores), gets a
 //! consent with the NOTIFICATIONS cluster through the sandbox shortcut, subscribes the app to RISK/FRAUD at the
 //! gateway with a callback on a plain-HTTP loopback receiver in this process, then publishes RISK notifications at
 //! the bank (`POST /admin/notifications`) at a fixed rate, open loop (a slow answer never delays the next event).
@@ -38,6 +40,9 @@ struct Args {
     /// How long to publish.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Run bank and gateway on in-memory stores instead of file-backed ones.
+    #[arg(long)]
+    in_memory: bool,
 }
 
 /// Arrival instants by sequence number, filled by the receiver.
@@ -48,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.rate > 0 && args.seconds > 0, "--rate and --seconds must be positive");
     certs::install_crypto_provider();
+    let data_dir = (!args.in_memory).then(tempfile::tempdir).transpose()?;
     let options = SandboxOptions {
         customers: Some(100),
         banks: Some(vec!["continental".to_owned()]),
@@ -55,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
         ticking: false,
         ephemeral_ports: true,
         rate_limit: None,
+        data_dir: data_dir.as_ref().map(|d| d.path().to_owned()),
         ..SandboxOptions::default()
     };
     let sandbox = Sandbox::start(options).await.context("starting the sandbox")?;

@@ -62,6 +62,8 @@ pub struct AppState {
     pub rate_limiter: Option<Arc<crate::fdx::rate_limit::RateLimiter>>,
     /// Wakes the webhook delivery worker after an enqueue ([`crate::events::delivery`]).
     pub deliveries: Arc<crate::events::delivery::DeliveryWake>,
+    /// Keeps each bank lane's order across overlapping notification deliveries ([`crate::events::sequence`]).
+    pub bank_lanes: Arc<crate::events::sequence::IngressSequencer>,
 }
 
 impl AppState {
@@ -99,6 +101,7 @@ impl AppState {
             revocations: Arc::default(),
             rate_limiter,
             deliveries: Arc::default(),
+            bank_lanes: Arc::default(),
         }
     }
 

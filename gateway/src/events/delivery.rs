@@ -21,7 +21,11 @@
 //!   delivery (in enqueue order) and resumes, honouring the stored `next_attempt_at`. A delivery in flight when
 //!   the gateway stops is recorded when its attempt ends ([`DeliveryWorker::stop`] waits for it); if the process
 //!   dies first, it is sent again after the restart (at least once: receivers de-duplicate by `jti` =
-//!   `notificationId`).
+//!   `notificationId`). Decision: a finished delivery (delivered, dead, cancelled) lets its subscription's next
+//!   one go at once and its outcome is written meanwhile (the lane does not wait for a commit, which with a file
+//!   store shares the disk flush of the durable writes); a retry's outcome is written before the attempt ends.
+//!   So a process that dies may, after its restart, send again a few deliveries that had gone out, in their
+//!   order, behind ones recorded after them: the at-least-once rule above, never a loss.
 //! - New deliveries: [`DeliveryWake::wake`] after an enqueue; the worker then reads the deliveries enqueued after
 //!   the last one it read (a cursor on the store's enqueue order; one batch read, no scan of old rows).
 //!
@@ -141,6 +145,9 @@ struct Queue {
     phase: Phase,
 }
 
+/// An attempt's outcome still to be written to the store (a finished delivery's, written off the lane).
+type Unrecorded = Option<(i64, AttemptOutcome)>;
+
 /// What an attempt means for its subscription's queue.
 #[derive(Debug)]
 enum Step {
@@ -259,7 +266,8 @@ async fn run(state: AppState, client: WebhookClient, mut stopped: watch::Receive
         timer_seq: 0,
         cursor: 0,
     };
-    let mut tasks: JoinSet<(String, Step)> = JoinSet::new();
+    let mut tasks: JoinSet<(String, Step, Unrecorded)> = JoinSet::new();
+    let mut records: JoinSet<()> = JoinSet::new();
     let mut reload_at = (!s.load().await).then(|| Instant::now() + RELOAD_AFTER_ERROR);
     loop {
         while tasks.len() < MAX_IN_FLIGHT
@@ -269,7 +277,10 @@ async fn run(state: AppState, client: WebhookClient, mut stopped: watch::Receive
             let Some(job) = queue.jobs.front().cloned() else { continue };
             queue.phase = Phase::InFlight;
             let (state, http) = (state.clone(), client.http.clone());
-            tasks.spawn(async move { (sub, attempt(&state, &http, job).await) });
+            tasks.spawn(async move {
+                let (step, unrecorded) = attempt(&state, &http, job).await;
+                (sub, step, unrecorded)
+            });
         }
         let timer = s.next_timer();
         tokio::select! {
@@ -281,14 +292,26 @@ async fn run(state: AppState, client: WebhookClient, mut stopped: watch::Receive
                 reload_at = (!s.load().await).then(|| Instant::now() + RELOAD_AFTER_ERROR);
             }
             Some(joined) = tasks.join_next(), if !tasks.is_empty() => match joined {
-                Ok((sub, step)) => s.finished(sub, step),
+                Ok((sub, step, unrecorded)) => {
+                    s.finished(sub, step);
+                    if let Some((id, outcome)) = unrecorded {
+                        let state = state.clone();
+                        records.spawn(async move { record(&state, id, &outcome).await });
+                    }
+                    while records.try_join_next().is_some() {}
+                }
                 Err(err) => tracing::error!(error = %err, "a delivery attempt panicked"),
             },
             () = sleep_until(timer), if timer.is_some() => s.due_timers(),
         }
     }
-    // Attempts in flight finish (each bounded by its timeout) and are recorded by their own task.
-    while tasks.join_next().await.is_some() {}
+    // Attempts in flight finish (each bounded by its timeout) and are recorded.
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((_, _, Some((id, outcome)))) = joined {
+            record(&state, id, &outcome).await;
+        }
+    }
+    while records.join_next().await.is_some() {}
 }
 
 async fn sleep_until(at: Option<Instant>) {
@@ -298,8 +321,9 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// One attempt of `job` (module docs), its outcome recorded in the store.
-async fn attempt(state: &AppState, http: &reqwest::Client, job: DeliveryJob) -> Step {
+/// One attempt of `job` (module docs). A retry's outcome is recorded in the store here; a finished delivery's is
+/// returned for the caller to record.
+async fn attempt(state: &AppState, http: &reqwest::Client, job: DeliveryJob) -> (Step, Unrecorded) {
     let policy = state.config.delivery;
     let (outcome, step) = match try_once(state, http, &job, &policy).await {
         Sent::Delivered => (AttemptOutcome::Delivered, Step::Done),
@@ -314,11 +338,21 @@ async fn attempt(state: &AppState, http: &reqwest::Client, job: DeliveryJob) -> 
     if let AttemptOutcome::Dead { error } = &outcome {
         tracing::warn!(subscription = %job.subscription_id, attempts = job.attempts + 1, %error, "webhook dead");
     }
-    if let Err(err) = state.store.record_attempt(job.id, &outcome, state.now()).await {
+    match step {
+        Step::Done => (step, Some((job.id, outcome))),
+        Step::Retry(_) => {
+            record(state, job.id, &outcome).await;
+            (step, None)
+        }
+    }
+}
+
+/// Writes an attempt's outcome.
+async fn record(state: &AppState, id: i64, outcome: &AttemptOutcome) {
+    if let Err(err) = state.store.record_attempt(id, outcome, state.now()).await {
         // The in-memory schedule goes on; after a restart the stored state decides (at least once).
         tracing::warn!(error = %err, "delivery outcome not recorded");
     }
-    step
 }
 
 enum Sent {

@@ -20,7 +20,9 @@
 //! 8. the consent exists and is one of this bank's — else 404 (the same answer for both, so a bank learns nothing
 //!    about other banks' consents).
 //!
-//! Then the notification goes to [`super::accept_bank_notification`] (coverage filter, durable enqueue): 202 for a
+//! After check 7 the delivery waits for its turn in its bank lane (`x-bankgate-lane` / `x-bankgate-sequence`,
+//! [`super::sequence`]): a bank sends several notifications of one consent at once, and they are queued in the
+//! bank's order. Then the notification goes to [`super::accept_bank_notification`] (coverage filter, durable enqueue): 202 for a
 //! new, duplicate (idempotent by `notificationId`) or filtered notification; 503 when the store failed (the bank
 //! retries). A CONSENT_REVOKED notification first revokes the gateway consent with initiator Bank
 //! ([`crate::revocation::revoke`], as the resource API does when the bank refuses the refresh token), so the app's
@@ -46,6 +48,7 @@ use sha2::{Digest as _, Sha256};
 use std::borrow::Cow;
 
 use super::model::{NotificationCategory, NotificationType};
+use super::sequence::Place;
 use super::{Accepted, EventError, Notification, accept_bank_notification};
 use crate::app::AppState;
 use crate::banks::notifications::BANK_NOTIFICATIONS_PATH;
@@ -250,6 +253,8 @@ async fn intake(
     })?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let notification = verify_delivery(content_type, leaf, &body)?;
+    // The bank's order: wait for the earlier notifications of this lane to be queued (dropped on any refusal below).
+    let turn = state.bank_lanes.turn(&bank_id, &consent_id, Place::from_headers(headers)).await;
     // 8. One of this bank's consents.
     let consent = state.store.consent(&consent_id).await.map_err(|e| unavailable(&e))?;
     if consent.as_ref().and_then(|c| c.subject.as_ref()).is_none_or(|s| s.bank != bank_id) {
@@ -260,7 +265,7 @@ async fn intake(
     if kind == NotificationType::ConsentRevoked && notification.category == NotificationCategory::Consent {
         revoke_for_bank(state, &bank_id, &consent_id).await?;
     }
-    match accept_bank_notification(state, &consent_id, &bank_id, notification).await {
+    match accept_bank_notification(state, &consent_id, &bank_id, notification, turn).await {
         Ok(accepted) => {
             let outcome = match accepted {
                 Accepted::New => "new",
@@ -436,6 +441,43 @@ mod tests {
         assert_eq!(answer.0, status, "{}", answer.1);
         assert_eq!(answer.1["code"], code, "{}", answer.1);
         assert!(answer.1["message"].is_string() && answer.1["debugMessage"].is_string(), "{}", answer.1);
+    }
+
+    /// A numbered delivery of a RISK notification `id` at `place` of lane `L`.
+    async fn deliver_numbered(state: AppState, harbor: &certs::Identity, id: &str, place: u64) -> StatusCode {
+        let mut payload = fraud();
+        payload["notificationId"] = json!(id);
+        let mut request = Request::post(format!("/bank-notifications/harbor/{CONSENT}"))
+            .header(header::CONTENT_TYPE, JOSE_MEDIA_TYPE)
+            .header(super::super::sequence::LANE_HEADER, "L")
+            .header(super::super::sequence::SEQUENCE_HEADER, place.to_string())
+            .body(Body::from(signed(&payload, harbor)))
+            .unwrap();
+        request.extensions_mut().insert(PeerCertificates(Arc::new(vec![harbor.cert_der()])));
+        crate::app::router(state).oneshot(request).await.unwrap().status()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn overlapping_deliveries_of_a_lane_are_queued_in_the_banks_order() {
+        let mut f = fixture().await;
+        // A long bound, so only the predecessor's arrival (not the timeout) can let place 3 go.
+        f.state.bank_lanes =
+            Arc::new(super::super::sequence::IngressSequencer::with_wait(std::time::Duration::from_secs(60)));
+        assert_eq!(deliver_numbered(f.state.clone(), &f.harbor, "n-1", 1).await, StatusCode::ACCEPTED);
+        let third = tokio::spawn({
+            let (state, harbor) = (f.state.clone(), f.harbor.clone());
+            async move { deliver_numbered(state, &harbor, "n-3", 3).await }
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while f.state.bank_lanes.waiting() == 0 {
+            assert!(std::time::Instant::now() < deadline, "place 3 waits for place 2");
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(deliver_numbered(f.state.clone(), &f.harbor, "n-2", 2).await, StatusCode::ACCEPTED);
+        assert_eq!(third.await.unwrap(), StatusCode::ACCEPTED);
+        let stored = f.state.store.unacked_events(CONSENT, 0, 10).await.unwrap();
+        let ids: Vec<&str> = stored.iter().map(|e| e.notification_id.as_str()).collect();
+        assert_eq!(ids, ["n-1", "n-2", "n-3"], "queued in the bank's order, not in arrival order");
     }
 
     #[tokio::test]

@@ -27,6 +27,7 @@ pub mod delivery;
 pub mod ingress;
 pub mod model;
 pub mod poll;
+pub mod sequence;
 pub mod set;
 pub mod subscriptions;
 
@@ -67,12 +68,14 @@ pub enum EventError {
 }
 
 /// Accept a verified bank notification for one gateway consent: coverage filter, durable enqueue, wake the worker.
+/// `turn` is the notification's place in its bank lane ([`sequence`]), let go once the enqueue is placed.
 /// Errors: consent unknown / not of this bank -> [`EventError::UnknownConsent`]; store -> [`EventError::Store`].
 pub async fn accept_bank_notification(
     state: &AppState,
     consent_id: &str,
     bank: &str,
     n: Notification,
+    turn: sequence::Turn,
 ) -> Result<Accepted, EventError> {
     let consent = match state.store.consent(consent_id).await? {
         Some(c) if c.subject.as_ref().is_some_and(|s| s.bank == bank) => c,
@@ -94,7 +97,7 @@ pub async fn accept_bank_notification(
         received_at: now,
         acked_at: None,
     };
-    match state.store.enqueue_event(&event, category, now).await? {
+    match state.store.enqueue_event(&event, category, now, Some(Box::new(turn))).await? {
         EnqueueOutcome::Duplicate => Ok(Accepted::Duplicate),
         EnqueueOutcome::New { deliveries } => {
             if deliveries > 0 {

@@ -1,5 +1,5 @@
 //! Group commit for the SQLite store's hot writes: replay-cache entries (RFC 7523 client assertion and RFC 9449 DPoP
-//! `jti`s) and issued tokens.
+//! `jti`s), issued tokens, the access log, accepted bank notifications and webhook attempt outcomes.
 //!
 //! With `synchronous=FULL` every committed transaction costs one `fsync` of the WAL, and SQLite has one writer at a
 //! time: a token request writing two `jti`s and a token as three transactions pays three disk flushes, in series with
@@ -8,9 +8,14 @@
 //! (one flush), and only then answers each caller. Nobody waits for a batch to fill: under no load a batch is one
 //! write, under load the flush is shared by everything that queued meanwhile.
 //!
-//! The store runs two writers ([`super::sqlite`]): issued tokens with `synchronous=FULL`, replay-cache entries and
-//! the access log with `synchronous=NORMAL`. Guarantees kept: a write is acknowledged only after its COMMIT returned
-//! (durable with `synchronous=FULL`); each
+//! Two durability classes share this one writer ([`Durability`]): a batch holding at least one durable write commits
+//! with `synchronous=FULL` (the WAL is flushed before the commit returns), a batch of relaxed writes only with
+//! `synchronous=NORMAL` (committed to the WAL in the OS's hands: survives a crash of the process, not a power cut).
+//! Decision: one writer rather than one per class, because SQLite allows one writing connection at a time, and two
+//! writers fight for its lock through the busy handler, which sleeps in steps of milliseconds; the pragma is switched
+//! between transactions, only when the class changes.
+//!
+//! Guarantees kept: a write is acknowledged only after its COMMIT returned (durable with `synchronous=FULL`); each
 //! operation runs the same statements as the unbatched path ([`super::sqlite`]) inside the batch transaction, so its
 //! checks (consent still active, code not replayed, `jti` not live) see every earlier write of the same batch; an
 //! operation refused by its checks changes nothing and does not affect the others; an SQL error rolls the whole batch
@@ -23,16 +28,30 @@ use std::pin::Pin;
 use sqlx::{Connection as _, SqliteConnection};
 use tokio::sync::{mpsc, oneshot};
 
-use super::StoreError;
+use super::{Placement, StoreError};
 
 /// Most operations committed together.
 pub const MAX_BATCH: usize = 256;
 /// Queued operations before callers wait for room (back-pressure, bounded memory).
 const QUEUE: usize = 4096;
 
+/// How a write must reach the disk before it is acknowledged (module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Committed with `synchronous=FULL`: survives a power cut of the host.
+    Durable,
+    /// Committed with `synchronous=NORMAL`: survives a crash of the process; a power cut may lose the last moments.
+    Relaxed,
+}
+
 /// One queued write: runs on the writer's connection inside the batch transaction.
-type Job =
+type Work =
     Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'c>> + Send>;
+
+struct Job {
+    durability: Durability,
+    work: Work,
+}
 
 /// What an operation did: its answer is delivered after the commit (or replaced by the commit's error).
 struct Outcome {
@@ -49,7 +68,8 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the writer task on `conn` (a connection of its own, to the same database file).
+    /// Starts the writer task on `conn` (a connection of its own, to the same database file, opened with
+    /// `synchronous=FULL`).
     pub fn start(conn: SqliteConnection) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
         tokio::spawn(writer(conn, jobs));
@@ -60,7 +80,18 @@ impl GroupCommit {
     /// write through the connection it is given, and must refuse (its own checks) before writing anything. A
     /// [`StoreError::Database`] from it is an SQL failure and rolls the whole batch back; any other error is a
     /// refusal of this operation alone (a unique violation is undone by SQLite at statement level).
-    pub async fn run<T, F>(&self, op: F) -> Result<T, StoreError>
+    pub async fn run<T, F>(&self, durability: Durability, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>
+            + Send
+            + 'static,
+    {
+        self.run_placed(durability, None, op).await
+    }
+
+    /// [`Self::run`], dropping `placed` as soon as the write is queued (its place in the commit order is fixed).
+    pub async fn run_placed<T, F>(&self, durability: Durability, placed: Placement, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut SqliteConnection) -> Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>
@@ -68,7 +99,7 @@ impl GroupCommit {
             + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<T, StoreError>>();
-        let job: Job = Box::new(move |conn| {
+        let work: Work = Box::new(move |conn| {
             Box::pin(async move {
                 let result = op(conn).await;
                 let failed = matches!(result, Err(StoreError::Database(_)));
@@ -78,7 +109,8 @@ impl GroupCommit {
                 Outcome { deliver, failed }
             })
         });
-        self.queue.send(job).await.map_err(|_| StoreError::Closed)?;
+        self.queue.send(Job { durability, work }).await.map_err(|_| StoreError::Closed)?;
+        drop(placed);
         // A dropped reply: the batch failed before this operation ran (it was rolled back, nothing written).
         answer.await.map_err(|_| StoreError::Batch("an earlier write of the same batch failed".into()))?
     }
@@ -86,9 +118,26 @@ impl GroupCommit {
 
 async fn writer(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut current = Durability::Durable;
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut outcomes = Vec::with_capacity(batch.len());
-        let result = run_batch(&mut conn, batch.drain(..), &mut outcomes).await;
+        let wanted = if batch.iter().any(|job| job.durability == Durability::Durable) {
+            Durability::Durable
+        } else {
+            Durability::Relaxed
+        };
+        let result = match set_synchronous(&mut conn, current, wanted).await {
+            Ok(()) => {
+                current = wanted;
+                run_batch(&mut conn, batch.drain(..), &mut outcomes).await
+            }
+            Err(err) => {
+                // Nothing ran: every caller of the batch gets the error.
+                let text = err.to_string();
+                batch.drain(..).for_each(drop);
+                Err(StoreError::Batch(text))
+            }
+        };
         match result {
             Ok(()) => outcomes.into_iter().for_each(|o| (o.deliver)(Ok(()))),
             Err(err) => {
@@ -99,6 +148,23 @@ async fn writer(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Job>) {
         }
     }
     let _ = conn.close().await;
+}
+
+/// Switches the connection's `synchronous` pragma when the batch needs another class than the last one.
+async fn set_synchronous(
+    conn: &mut SqliteConnection,
+    current: Durability,
+    wanted: Durability,
+) -> Result<(), StoreError> {
+    if current == wanted {
+        return Ok(());
+    }
+    let pragma = match wanted {
+        Durability::Durable => "PRAGMA synchronous = FULL",
+        Durability::Relaxed => "PRAGMA synchronous = NORMAL",
+    };
+    sqlx::query(pragma).execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// One transaction for `jobs`; `Err` when it could not be committed (then it was rolled back).
@@ -115,7 +181,7 @@ async fn run_batch(
             drop(job);
             continue;
         }
-        let outcome = job(&mut tx).await;
+        let outcome = (job.work)(&mut tx).await;
         failed = outcome.failed;
         outcomes.push(outcome);
     }

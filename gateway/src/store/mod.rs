@@ -40,6 +40,9 @@ use time::OffsetDateTime;
 pub type DynStore = Arc<dyn Store>;
 
 /// A storage failure, or a refusal the protocol needs to tell apart.
+/// Anything a caller keeps until its write has its place in the commit order ([`Store::enqueue_event`]).
+pub type Placement = Option<Box<dyn std::any::Any + Send>>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("a record with this key already exists")]
@@ -633,11 +636,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Stores `event` and, in the same transaction, one pending delivery (due at `now`) for every subscription of
     /// its consent to its type and `category`, numbered after the subscription's earlier deliveries. Idempotent by
     /// `(consent_id, notification_id)`. Durable once `Ok` (full durability: an acknowledged event is never lost).
+    /// `placed` is dropped as soon as the write has its place in the commit order (queued behind every write
+    /// before it, or committed), and on any error: callers use it to keep an order across concurrent enqueues
+    /// ([`crate::events::sequence`]).
     async fn enqueue_event(
         &self,
         event: &EventRecord,
         category: &str,
         now: OffsetDateTime,
+        placed: Placement,
     ) -> Result<EnqueueOutcome, StoreError>;
     /// The consent's unacknowledged events with `seq > after`, oldest first, at most `limit`.
     async fn unacked_events(&self, consent_id: &str, after: i64, limit: u32) -> Result<Vec<EventRecord>, StoreError>;

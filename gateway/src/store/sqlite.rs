@@ -5,10 +5,10 @@
 //! Multi-statement operations run in `BEGIN IMMEDIATE` transactions: the write lock is taken before the first read,
 //! so two racing redemptions of one code serialize and exactly one wins. The hot writes of a file-backed store are
 //! group-committed ([`super::group_commit`]): one commit for everything queued at once, acknowledged only after the
-//! commit. Issued tokens and accepted bank notifications (an event with its deliveries) go through a writer with
+//! commit. Issued tokens and accepted bank notifications (an event with its deliveries) are committed with
 //! `synchronous=FULL`; replay-cache `jti`s, the access log and webhook attempt outcomes (a lost one means one more
-//! delivery, which at-least-once allows) go
-//! through a second writer with `synchronous=NORMAL` (relaxed durability, decided for the resource API's hot path:
+//! delivery, which at-least-once allows) with `synchronous=NORMAL` when no durable write shares their batch, through
+//! the same single writer connection ([`super::group_commit::Durability`]) (relaxed durability, decided for the resource API's hot path:
 //! they survive a crash of the gateway process, since a committed WAL frame is in the OS's hands, but a power cut of
 //! the host can lose the last moments of them: a lost `jti` could then be replayed within what is left of its 60 s
 //! window, and an access record could be missing; no fsync waits on every data read). Client, token, consent and
@@ -17,12 +17,12 @@
 //! which cascades, clears them all). This module must never log stored values
 //! and never hold a raw token: only hashes, and bank tokens sealed by [`SealKey`].
 
-use super::group_commit::GroupCommit;
+use super::group_commit::{Durability, GroupCommit};
 use super::{
     AttemptOutcome, AuditOutcome, AuditRecord, BankSubscribingState, BankSubscriptionRecord, BankSubscriptions,
     BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption, ConsentRevocationOutcome, DeliveryJob,
-    DeliveryRecord, DeliveryState, EnqueueOutcome, EventRecord, JtiKind, ParRecord, ParUse, SealKey, Store, StoreError,
-    SubscriptionRecord, TokenBinding, TokenHash, TokenKind, TokenRecord,
+    DeliveryRecord, DeliveryState, EnqueueOutcome, EventRecord, JtiKind, ParRecord, ParUse, Placement, SealKey, Store,
+    StoreError, SubscriptionRecord, TokenBinding, TokenHash, TokenKind, TokenRecord,
 };
 use crate::consent::{
     Consent, ConsentDuration, ConsentRequest, ConsentStatus, ConsentSubject, DataCluster, DurationType, Initiator,
@@ -50,11 +50,9 @@ const CACHE_LIMIT: usize = 100_000;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// File-backed stores batch their hot writes ([`GroupCommit`]); the in-memory store has one connection only.
+    /// File-backed stores batch their hot writes ([`GroupCommit`], durable or relaxed, see the module docs); the
+    /// in-memory store has one connection only.
     writer: Option<GroupCommit>,
-    /// The relaxed-durability writer of a file-backed store: replay-cache `jti`s and the access log (see the module
-    /// docs), committed with `synchronous=NORMAL`.
-    relaxed_writer: Option<GroupCommit>,
     /// Client records by id (read by every authenticated request).
     clients: Arc<ReadCache<ClientRecord>>,
     /// Token records by hash (read by every introspection and resource request).
@@ -135,9 +133,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options.clone()).await?;
         let mut store = Self::migrated(pool, seal).await?;
-        store.writer = Some(GroupCommit::start(options.clone().connect().await?));
-        let relaxed = options.synchronous(SqliteSynchronous::Normal);
-        store.relaxed_writer = Some(GroupCommit::start(relaxed.connect().await?));
+        store.writer = Some(GroupCommit::start(options.connect().await?));
         Ok(store)
     }
 
@@ -159,7 +155,6 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             writer: None,
-            relaxed_writer: None,
             clients: Arc::default(),
             tokens: Arc::default(),
             consents: Arc::default(),
@@ -661,7 +656,9 @@ impl Store for SqliteStore {
     async fn insert_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
         if let Some(writer) = &self.writer {
             let t = t.clone();
-            return writer.run(move |conn| Box::pin(async move { insert_token_on(conn, &t).await })).await;
+            return writer
+                .run(Durability::Durable, move |conn| Box::pin(async move { insert_token_on(conn, &t).await }))
+                .await;
         }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         insert_token_on(&mut tx, t).await?;
@@ -749,10 +746,10 @@ impl Store for SqliteStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        if let Some(writer) = &self.relaxed_writer {
+        if let Some(writer) = &self.writer {
             let (issuer, jti) = (issuer.to_owned(), jti.to_owned());
             return writer
-                .run(move |conn| {
+                .run(Durability::Relaxed, move |conn| {
                     Box::pin(async move { remember_jti_on(conn, kind, &issuer, &jti, expires_at, now).await })
                 })
                 .await;
@@ -762,9 +759,11 @@ impl Store for SqliteStore {
     }
 
     async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        if let Some(writer) = &self.relaxed_writer {
+        if let Some(writer) = &self.writer {
             let record = record.clone();
-            return writer.run(move |conn| Box::pin(async move { append_audit_on(conn, &record).await })).await;
+            return writer
+                .run(Durability::Relaxed, move |conn| Box::pin(async move { append_audit_on(conn, &record).await }))
+                .await;
         }
         let mut conn = self.pool.acquire().await?;
         append_audit_on(&mut conn, record).await
@@ -832,11 +831,14 @@ impl Store for SqliteStore {
         event: &EventRecord,
         category: &str,
         now: OffsetDateTime,
+        placed: Placement,
     ) -> Result<EnqueueOutcome, StoreError> {
         if let Some(writer) = &self.writer {
             let (event, category) = (event.clone(), category.to_owned());
             return writer
-                .run(move |conn| Box::pin(async move { enqueue_event_on(conn, &event, &category, now).await }))
+                .run_placed(Durability::Durable, placed, move |conn| {
+                    Box::pin(async move { enqueue_event_on(conn, &event, &category, now).await })
+                })
                 .await;
         }
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -920,10 +922,12 @@ impl Store for SqliteStore {
     }
 
     async fn record_attempt(&self, id: i64, outcome: &AttemptOutcome, now: OffsetDateTime) -> Result<(), StoreError> {
-        if let Some(writer) = &self.relaxed_writer {
+        if let Some(writer) = &self.writer {
             let outcome = outcome.clone();
             return writer
-                .run(move |conn| Box::pin(async move { record_attempt_on(conn, id, &outcome, now).await }))
+                .run(Durability::Relaxed, move |conn| {
+                    Box::pin(async move { record_attempt_on(conn, id, &outcome, now).await })
+                })
                 .await;
         }
         let mut conn = self.pool.acquire().await?;

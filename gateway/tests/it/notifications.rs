@@ -18,6 +18,7 @@ use gateway::config::{DeliveryPolicy, GatewayConfig, ManualClock, SigningKeySour
 use gateway::consent::RevocationReason;
 use gateway::consent::{Authorization, Consent, ConsentRequest, ConsentStatus, ConsentSubject, Initiator};
 use gateway::events::delivery::{DeliveryWorker, WebhookClient};
+use gateway::events::sequence::Turn;
 use gateway::events::set::{EVENT_TYPE, SET_CONTENT_TYPE, SET_TYPE};
 use gateway::events::{Accepted, Notification, accept_bank_notification};
 use gateway::oauth::access_token::{self, AccessTokenClaims, Confirmation};
@@ -127,7 +128,7 @@ impl Gw {
 
     async fn bank_sends(&self, consent: &str, n: Value) -> Accepted {
         let n: Notification = serde_json::from_value(n).expect("an FDX Notificationentity");
-        accept_bank_notification(&self.state, consent, BANK, n).await.expect("accepted")
+        accept_bank_notification(&self.state, consent, BANK, n, Turn::unordered()).await.expect("accepted")
     }
 }
 
@@ -390,7 +391,7 @@ async fn no_event_about_an_account_outside_the_consent_and_links_only_to_covered
     assert_eq!(gw.bank_sends(&other.consent_id, risk("n-x", "acc-1")).await, Accepted::Filtered);
     // Another bank's consent is unknown to this bank.
     let n: Notification = serde_json::from_value(risk("n-y", "acc-1")).expect("notification");
-    let refused = accept_bank_notification(&gw.state, &app.consent_id, "other-bank", n).await;
+    let refused = accept_bank_notification(&gw.state, &app.consent_id, "other-bank", n, Turn::unordered()).await;
     assert!(matches!(refused, Err(gateway::events::EventError::UnknownConsent(_))), "{refused:?}");
     gw.stop().await;
 }

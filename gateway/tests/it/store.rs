@@ -150,19 +150,19 @@ async fn check_notification_subscriptions_and_events(store: &dyn Store) {
 
     // One delivery per matching subscription of the same consent; idempotent by notificationId.
     let now = T0 + Duration::minutes(3);
-    let outcome = store.enqueue_event(&event("c1", "n-1", "RISK"), "FRAUD", now).await.unwrap();
+    let outcome = store.enqueue_event(&event("c1", "n-1", "RISK"), "FRAUD", now, None).await.unwrap();
     assert_eq!(outcome, EnqueueOutcome::New { deliveries: 2 });
     assert_eq!(
-        store.enqueue_event(&event("c1", "n-1", "RISK"), "FRAUD", now).await.unwrap(),
+        store.enqueue_event(&event("c1", "n-1", "RISK"), "FRAUD", now, None).await.unwrap(),
         EnqueueOutcome::Duplicate
     );
     // The same id under another consent is another event.
     assert_eq!(
-        store.enqueue_event(&event("c2", "n-1", "RISK"), "FRAUD", now).await.unwrap(),
+        store.enqueue_event(&event("c2", "n-1", "RISK"), "FRAUD", now, None).await.unwrap(),
         EnqueueOutcome::New { deliveries: 1 }
     );
-    store.enqueue_event(&event("c1", "n-2", "RISK"), "FRAUD", now).await.unwrap();
-    store.enqueue_event(&event("c1", "r-1", "CONSENT_REVOKED"), "CONSENT", now).await.unwrap();
+    store.enqueue_event(&event("c1", "n-2", "RISK"), "FRAUD", now, None).await.unwrap();
+    store.enqueue_event(&event("c1", "r-1", "CONSENT_REVOKED"), "CONSENT", now, None).await.unwrap();
 
     let pending = store.pending_deliveries_after(0, 100).await.unwrap();
     let of = |sub: &str| -> Vec<(String, i64)> {
@@ -217,8 +217,8 @@ async fn check_notification_subscriptions_and_events(store: &dyn Store) {
 
     // Revocation cancels pending deliveries in its transaction, except the CONSENT_REVOKED news.
     store.insert_subscription(&subscription("s-revoked", "c1", "CONSENT_REVOKED", "CONSENT")).await.unwrap();
-    store.enqueue_event(&event("c1", "r-2", "CONSENT_REVOKED"), "CONSENT", later).await.unwrap();
-    store.enqueue_event(&event("c1", "n-3", "RISK"), "FRAUD", later).await.unwrap();
+    store.enqueue_event(&event("c1", "r-2", "CONSENT_REVOKED"), "CONSENT", later, None).await.unwrap();
+    store.enqueue_event(&event("c1", "n-3", "RISK"), "FRAUD", later, None).await.unwrap();
     store.revoke_consent("c1", RevocationReason::UserAction, Initiator::Person, later).await.unwrap();
     let left: Vec<(String, String)> = store
         .pending_deliveries_after(0, 100)

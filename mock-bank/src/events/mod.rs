@@ -19,9 +19,9 @@
 //! Events about an account reach only subscriptions whose consent is active and covers that account; PLANNED_OUTAGE
 //! reaches every PLANNED_OUTAGE subscription of the bank; CONSENT_REVOKED only that consent's, after which its
 //! subscriptions end. Clock moves examine only accounts some subscription watches, so their cost is bounded by
-//! subscriptions, not by customers. Delivery ([`outbox`]) is asynchronous, ordered per callback URL, persisted for
-//! a file-backed bank (a restarted bank delivers what was queued), signed
-//! ([`sign`]) with the bank's client certificate key and sent over mutual TLS with that certificate.
+//! subscriptions, not by customers. Delivery ([`outbox`]) is asynchronous, sent in order per callback URL (several
+//! at once, each numbered with its place), persisted for a file-backed bank (a restarted bank delivers what was
+//! queued), signed ([`sign`]) with the bank's client certificate key and sent over mutual TLS with that certificate.
 //!
 //! This module never blocks a handler on delivery, never sends an event about an account outside the
 //! subscription's consent, and reads time only from the bank's simulated clock (`sentOn`).

@@ -3,9 +3,14 @@
 //!
 //! [`Outbox::enqueue`] serializes the notification and appends it to the lane of its callback URL (no I/O, no
 //! signing; a file-backed bank hands it to the persister task first, see below), and starts that lane's worker task
-//! when none runs. The worker takes one notification at a time (so delivery is ordered per callback URL, one in
-//! flight per URL), signs it ([`super::sign`]) and `POST`s it over mutual TLS with the bank's client certificate:
-//! `content-type: application/jose`, a fresh `x-fapi-interaction-id`. Answers:
+//! when none runs. The worker sends the lane's notifications in queueing order, up to [`LANE_WINDOW`] of them in
+//! flight at once (a strictly serial lane tops out at one request round trip per notification, under 1,000/s on the
+//! 2-core reference machine); each signed ([`super::sign`]) and `POST`ed over mutual TLS with the bank's client
+//! certificate: `content-type: application/jose`, a fresh `x-fapi-interaction-id`, and its place in the lane:
+//! `x-bankgate-lane` (a random id of this run of the lane's worker) and `x-bankgate-sequence` (1, 2, 3, ... in
+//! queueing order), so a receiver can keep the bank's order although requests overlap (the gateway does:
+//! `gateway::events::sequence`). A worker ends only when its lane is empty and nothing of it is in flight, so a new
+//! lane id never overlaps an old one. Answers:
 //! - 2xx: delivered;
 //! - 408, 429, 5xx, connection failures and timeouts: retried, at most [`RetryPolicy::max_attempts`] attempts in
 //!   all, waiting `base * 2^(n-1)` plus up to half of that again as random jitter before attempt `n + 1`; then the
@@ -38,6 +43,12 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 
 /// Requests in flight at once, all callback URLs together.
 pub const MAX_CONCURRENT_DELIVERIES: usize = 64;
+/// Notifications of one lane (callback URL) in flight at once, retries included.
+pub const LANE_WINDOW: usize = 16;
+/// Header naming the run of a lane's worker (module docs).
+pub const LANE_HEADER: &str = "x-bankgate-lane";
+/// Header with a notification's 1-based place in its lane (module docs).
+pub const SEQUENCE_HEADER: &str = "x-bankgate-sequence";
 
 /// How deliveries are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,11 +151,25 @@ enum Persist {
     Forget(String),
 }
 
+/// One callback URL's waiting notifications, and the bell its worker listens to.
+#[derive(Debug, Default)]
+struct Lane {
+    waiting: VecDeque<Queued>,
+    pushed: Arc<Notify>,
+}
+
+/// A notification's place in its lane, sent as [`LANE_HEADER`] and [`SEQUENCE_HEADER`].
+#[derive(Debug, Clone)]
+struct Place {
+    lane: Arc<str>,
+    sequence: u64,
+}
+
 /// The queue of notifications waiting for delivery.
 #[derive(Debug)]
 pub struct Outbox {
-    /// Callback URL -> waiting notifications. A URL is present exactly while its worker runs.
-    lanes: Mutex<HashMap<String, VecDeque<Queued>>>,
+    /// Callback URL -> its lane. A URL is present exactly while its worker runs.
+    lanes: Mutex<HashMap<String, Lane>>,
     /// A file-backed bank's store, where queued notifications are kept until they leave the outbox.
     store: Option<BankStore>,
     /// To the persister task (file-backed banks only).
@@ -326,9 +351,9 @@ impl Outbox {
         self.closed.store(true, Ordering::Release);
         self.stop.notify_waiters();
         let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
-        let waiting: u64 = lanes.values().map(|q| q.len() as u64).sum();
-        for queue in lanes.values_mut() {
-            queue.clear();
+        let waiting: u64 = lanes.values().map(|lane| lane.waiting.len() as u64).sum();
+        for lane in lanes.values_mut() {
+            lane.waiting.clear();
         }
         drop(lanes);
         if waiting > 0 {
@@ -388,12 +413,13 @@ impl Outbox {
         let start = {
             let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
             match lanes.get_mut(&callback_url) {
-                Some(queue) => {
-                    queue.push_back(queued);
+                Some(lane) => {
+                    lane.waiting.push_back(queued);
+                    lane.pushed.notify_one();
                     false
                 }
                 None => {
-                    lanes.insert(callback_url.clone(), VecDeque::from([queued]));
+                    lanes.insert(callback_url.clone(), Lane { waiting: VecDeque::from([queued]), ..Lane::default() });
                     true
                 }
             }
@@ -404,45 +430,75 @@ impl Outbox {
         }
     }
 
-    /// One lane's worker: deliver its notifications in order until it is empty.
+    /// One lane's worker: sends its notifications in order, at most [`LANE_WINDOW`] in flight, until the lane is
+    /// empty and nothing of it is in flight.
     async fn run_lane(self: Arc<Self>, url: String) {
+        let lane_id: Arc<str> = super::new_uuid().into();
+        let window = Arc::new(Semaphore::new(LANE_WINDOW));
+        let mut flying = tokio::task::JoinSet::new();
+        let mut sequence = 0u64;
         loop {
-            let next = {
+            while flying.try_join_next().is_some() {}
+            // A window slot first: a notification stays queued (and counted so) until it can go.
+            let Ok(slot) = window.clone().acquire_owned().await else { return };
+            let (next, pushed) = {
                 let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
-                match lanes.get_mut(&url).and_then(VecDeque::pop_front) {
+                let Some(lane) = lanes.get_mut(&url) else { return };
+                match lane.waiting.pop_front() {
                     Some(notification) => {
                         self.counters.in_flight.fetch_add(1, Ordering::AcqRel);
                         self.counters.queued.fetch_sub(1, Ordering::AcqRel);
-                        notification
+                        (Some(notification), lane.pushed.clone())
                     }
-                    None => {
+                    None if flying.is_empty() => {
                         lanes.remove(&url);
                         drop(lanes);
                         self.changed.notify_waiters();
                         return;
                     }
+                    None => (None, lane.pushed.clone()),
                 }
             };
-            let outcome = self.deliver(&url, &next).await;
-            let counter = match outcome {
-                Outcome::Delivered => Some(&self.counters.delivered),
-                Outcome::Rejected(_) => Some(&self.counters.rejected),
-                Outcome::Dropped | Outcome::Retry(_) => Some(&self.counters.dropped),
-                // Stopping with a persisted outbox: it stays queued in the store for the next start.
-                Outcome::Stopped if self.store.is_some() => None,
-                Outcome::Stopped => Some(&self.counters.dropped),
+            let Some(next) = next else {
+                // Empty, with notifications in flight: wait for a new one or for one in flight to end.
+                drop(slot);
+                tokio::select! {
+                    () = pushed.notified() => {}
+                    _ = flying.join_next() => {}
+                }
+                continue;
             };
-            if let Some(counter) = counter {
-                self.forget(next.notification_id);
-                counter.fetch_add(1, Ordering::AcqRel);
-            }
-            self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
-            self.changed.notify_waiters();
+            sequence += 1;
+            let place = Place { lane: lane_id.clone(), sequence };
+            let (outbox, url) = (self.clone(), url.clone());
+            flying.spawn(async move {
+                outbox.send_one(&url, next, &place).await;
+                drop(slot);
+            });
         }
     }
 
+    /// Delivers one notification of a lane (with retries) and books the outcome.
+    async fn send_one(&self, url: &str, next: Queued, place: &Place) {
+        let outcome = self.deliver(url, &next, place).await;
+        let counter = match outcome {
+            Outcome::Delivered => Some(&self.counters.delivered),
+            Outcome::Rejected(_) => Some(&self.counters.rejected),
+            Outcome::Dropped | Outcome::Retry(_) => Some(&self.counters.dropped),
+            // Stopping with a persisted outbox: it stays queued in the store for the next start.
+            Outcome::Stopped if self.store.is_some() => None,
+            Outcome::Stopped => Some(&self.counters.dropped),
+        };
+        if let Some(counter) = counter {
+            self.forget(next.notification_id);
+            counter.fetch_add(1, Ordering::AcqRel);
+        }
+        self.counters.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.changed.notify_waiters();
+    }
+
     /// Deliver one notification with retries.
-    async fn deliver(&self, url: &str, queued: &Queued) -> Outcome {
+    async fn deliver(&self, url: &str, queued: &Queued, place: &Place) -> Outcome {
         let Some(transport) = self.transport.as_ref() else { return Outcome::Dropped };
         let id = &queued.notification_id;
         let jws = match transport.signer.sign(&queued.payload) {
@@ -459,7 +515,7 @@ impl Outbox {
             self.counters.attempts.fetch_add(1, Ordering::AcqRel);
             let outcome = {
                 let Ok(_permit) = self.permits.acquire().await else { return Outcome::Stopped };
-                self.attempt(transport, url, &jws).await
+                self.attempt(transport, url, &jws, place).await
             };
             let why = match outcome {
                 Outcome::Delivered => {
@@ -488,12 +544,14 @@ impl Outbox {
         Outcome::Dropped
     }
 
-    async fn attempt(&self, transport: &Transport, url: &str, jws: &str) -> Outcome {
+    async fn attempt(&self, transport: &Transport, url: &str, jws: &str, place: &Place) -> Outcome {
         let sent = transport
             .http
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/jose")
             .header("x-fapi-interaction-id", super::new_uuid())
+            .header(LANE_HEADER, &*place.lane)
+            .header(SEQUENCE_HEADER, place.sequence)
             .body(jws.to_owned())
             .send()
             .await;
