@@ -90,6 +90,25 @@ impl GroupCommit {
         self.run_placed(durability, None, op).await
     }
 
+    /// Queues `op` for the next batch and returns once it is queued, without waiting for its commit (write-behind:
+    /// the caller has already decided, e.g. from an exact in-memory copy; a failure is only logged by the writer).
+    pub async fn run_detached<F>(&self, durability: Durability, op: F) -> Result<(), StoreError>
+    where
+        F: for<'c> FnOnce(
+                &'c mut SqliteConnection,
+            ) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'c>>
+            + Send
+            + 'static,
+    {
+        let work: Work = Box::new(move |conn| {
+            Box::pin(async move {
+                let failed = matches!(op(conn).await, Err(StoreError::Database(_)));
+                Outcome { deliver: Box::new(|_| {}), failed }
+            })
+        });
+        self.queue.send(Job { durability, work }).await.map_err(|_| StoreError::Closed)
+    }
+
     /// [`Self::run`], dropping `placed` as soon as the write is queued (its place in the commit order is fixed).
     pub async fn run_placed<T, F>(&self, durability: Durability, placed: Placement, op: F) -> Result<T, StoreError>
     where

@@ -8,11 +8,14 @@
 //! commit. Issued tokens and accepted bank notifications (an event with its deliveries) are committed with
 //! `synchronous=FULL`; replay-cache `jti`s, the access log and webhook attempt outcomes (a lost one means one more
 //! delivery, which at-least-once allows) with `synchronous=NORMAL` when no durable write shares their batch, through
-//! the same single writer connection ([`super::group_commit::Durability`]) (relaxed durability, decided for the resource API's hot path:
-//! they survive a crash of the gateway process, since a committed WAL frame is in the OS's hands, but a power cut of
-//! the host can lose the last moments of them: a lost `jti` could then be replayed within what is left of its 60 s
-//! window, and an access record could be missing; no fsync waits on every data read). Client, token, consent and
-//! bank-token reads go through exact
+//! the same single writer connection ([`super::group_commit::Durability`]). Relaxed durability, decided for the hot
+//! paths: such writes survive a crash of the gateway process (a committed WAL frame is in the OS's hands), but a power
+//! cut of the host can lose the last moments of them (an access record could be missing). Replay-cache entries are
+//! moreover decided in memory (an exact map: the store file has one owner process) and written behind, not waited
+//! for; the map is loaded from the table at open, so a restarted gateway still refuses every `jti` whose write reached
+//! the database. Decided for the token endpoint's and the resource API's hot paths: a `jti` accepted in the last
+//! milliseconds before the process dies may be accepted once more after the restart, within what is left of its
+//! 60 s window. Client, token, consent and bank-token reads go through exact
 //! read caches ([`ReadCache`]) that every write of those tables invalidates before it returns (a client's deletion,
 //! which cascades, clears them all). This module must never log stored values
 //! and never hold a raw token: only hashes, and bank tokens sealed by [`SealKey`].
@@ -28,6 +31,7 @@ use crate::consent::{
     Consent, ConsentDuration, ConsentRequest, ConsentStatus, ConsentSubject, DataCluster, DurationType, Initiator,
     LookbackPeriod, Purpose, Revocation, RevocationReason,
 };
+use crate::oauth::replay::ReplayCache as _;
 use sqlx::ConnectOptions as _;
 use sqlx::Row as _;
 use sqlx::sqlite::{
@@ -61,6 +65,11 @@ pub struct SqliteStore {
     consents: Arc<ReadCache<Consent>>,
     /// Opened bank tokens by consent id (read by every resource request; sealed on disk, plain only in memory).
     bank_tokens: Arc<ReadCache<BankTokens>>,
+    /// A file-backed store's replay-cache entries, decided here (exact: one owner process) and written behind
+    /// (module docs); loaded from the table at open.
+    jtis: Arc<crate::oauth::replay::InMemoryReplayCache>,
+    /// Replay-cache entries decided and not yet handed to the writer (written as one multi-row `INSERT`).
+    jtis_behind: Arc<std::sync::Mutex<Vec<JtiRow>>>,
     seal: Arc<SealKey>,
 }
 
@@ -134,7 +143,19 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options.clone()).await?;
         let mut store = Self::migrated(pool, seal).await?;
         store.writer = Some(GroupCommit::start(options.connect().await?));
+        store.load_jtis().await?;
         Ok(store)
+    }
+
+    /// Fills the in-memory replay cache with the stored entries (expired ones are skipped when they are checked).
+    async fn load_jtis(&self) -> Result<(), StoreError> {
+        let rows = sqlx::query("SELECT kind, issuer, jti, expires_at FROM jti_replay").fetch_all(&self.pool).await?;
+        for row in rows {
+            let key = jti_key(row.try_get("kind")?, row.try_get("issuer")?, row.try_get("jti")?);
+            let expires_at = from_ts(row.try_get("expires_at")?)?;
+            let _ = self.jtis.insert_if_absent(&key, expires_at, OffsetDateTime::UNIX_EPOCH).await;
+        }
+        Ok(())
     }
 
     /// A private in-memory database (for tests and throw-away runs): it lives as long as the store.
@@ -159,6 +180,8 @@ impl SqliteStore {
             tokens: Arc::default(),
             consents: Arc::default(),
             bank_tokens: Arc::default(),
+            jtis: Arc::default(),
+            jtis_behind: Arc::default(),
             seal: Arc::new(seal),
         })
     }
@@ -747,12 +770,29 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         if let Some(writer) = &self.writer {
-            let (issuer, jti) = (issuer.to_owned(), jti.to_owned());
-            return writer
-                .run(Durability::Relaxed, move |conn| {
-                    Box::pin(async move { remember_jti_on(conn, kind, &issuer, &jti, expires_at, now).await })
-                })
-                .await;
+            let key = jti_key(kind.as_str(), issuer, jti);
+            let fresh = self.jtis.insert_if_absent(&key, expires_at, now).await.map_err(|e| StoreError::Batch(e.0))?;
+            if fresh {
+                let row = JtiRow { kind, issuer: issuer.to_owned(), jti: jti.to_owned(), expires_at, now };
+                let first = {
+                    let mut behind = self.jtis_behind.lock().unwrap_or_else(|p| p.into_inner());
+                    behind.push(row);
+                    behind.len() == 1
+                };
+                // One queued job writes everything decided until it runs; the next entry queues the next job.
+                if first {
+                    let behind = Arc::clone(&self.jtis_behind);
+                    writer
+                        .run_detached(Durability::Relaxed, move |conn| {
+                            Box::pin(async move {
+                                let rows = std::mem::take(&mut *behind.lock().unwrap_or_else(|p| p.into_inner()));
+                                remember_jtis_on(conn, &rows).await
+                            })
+                        })
+                        .await?;
+                }
+            }
+            return Ok(fresh);
         }
         let mut conn = self.pool.acquire().await?;
         remember_jti_on(&mut conn, kind, issuer, jti, expires_at, now).await
@@ -1381,6 +1421,50 @@ async fn insert_token_on(conn: &mut SqliteConnection, t: &TokenRecord) -> Result
 
 /// [`Store::remember_jti`] as one statement: insert, or take over an entry that expired at `now`; a live entry
 /// is left alone (no row changed: a replay).
+/// A replay-cache entry waiting to be written.
+#[derive(Debug)]
+struct JtiRow {
+    kind: JtiKind,
+    issuer: String,
+    jti: String,
+    expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+}
+
+/// Rows per multi-row `INSERT` (4 bound values each, far under SQLite's limit of bound values).
+const JTI_ROWS_PER_STATEMENT: usize = 200;
+
+/// Writes decided replay-cache entries, many per statement, with [`remember_jti_on`]'s conflict rule.
+async fn remember_jtis_on(conn: &mut SqliteConnection, rows: &[JtiRow]) -> Result<(), StoreError> {
+    for chunk in rows.chunks(JTI_ROWS_PER_STATEMENT) {
+        let mut sql = String::from("INSERT INTO jti_replay (kind, issuer, jti, expires_at) VALUES ");
+        for i in 0..chunk.len() {
+            let b = i * 4;
+            let sep = if i == 0 { "" } else { ", " };
+            sql.push_str(&format!("{sep}(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
+        }
+        // The expiry test uses the newest `now` of the chunk (entries are decided in memory already).
+        let now = chunk.iter().map(|r| r.now).max().unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        sql.push_str(&format!(
+            " ON CONFLICT (kind, issuer, jti) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE jti_replay.expires_at <= ${}",
+            chunk.len() * 4 + 1
+        ));
+        // Built from placeholders only: every value is bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in chunk {
+            query = query.bind(r.kind.as_str()).bind(&r.issuer).bind(&r.jti).bind(ts(r.expires_at));
+        }
+        query.bind(ts(now)).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The in-memory replay cache's key of a stored entry.
+fn jti_key(kind: &str, issuer: &str, jti: &str) -> String {
+    format!("{kind}\u{1f}{issuer}\u{1f}{jti}")
+}
+
 async fn remember_jti_on(
     conn: &mut SqliteConnection,
     kind: JtiKind,

@@ -746,6 +746,8 @@ async fn concurrent_hot_writes_are_batched_without_losing_their_own_answers() {
             }
         }
         assert_eq!(fresh, 1, "exactly one of 64 racing inserts of one jti is new");
+        // A jti is written behind (decided in memory): it is committed once a write queued after it is acknowledged.
+        store.insert_token(&token("after-the-jti", "app-1", Some("c1"), None)).await.unwrap();
         for (i, t) in tokens.into_iter().enumerate() {
             let result = t.await.unwrap();
             if i % 50 == 7 {
@@ -762,6 +764,39 @@ async fn concurrent_hot_writes_are_batched_without_losing_their_own_answers() {
         assert_eq!(stored.is_some(), i % 50 != 7, "token {i}");
     }
     assert!(!store.remember_jti(JtiKind::DpopProof, "jkt", "same", T0 + Duration::hours(1), now).await.unwrap());
+}
+
+/// Replay-cache entries are decided in memory and written behind, many rows per statement: every one of hundreds
+/// of concurrent new `jti`s is answered once as new, and after the writes queued behind them are acknowledged, a
+/// reopened store (its memory rebuilt from the table) refuses each of them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn written_behind_jtis_are_all_refused_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gateway.db");
+    let exp = T0 + Duration::minutes(10);
+    {
+        let store: DynStore = Arc::new(SqliteStore::open(&db, key()).await.unwrap());
+        authorized_consent(store.as_ref(), "app-1", "c1").await;
+        let tasks: Vec<_> = (0..450)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(
+                    async move { store.remember_jti(JtiKind::DpopProof, "jkt", &format!("j{i}"), exp, T0).await },
+                )
+            })
+            .collect();
+        for task in tasks {
+            assert!(task.await.unwrap().unwrap(), "each distinct jti is new once");
+        }
+        assert!(!store.remember_jti(JtiKind::DpopProof, "jkt", "j7", exp, T0).await.unwrap(), "a replay");
+        store.insert_token(&token("after-the-jtis", "app-1", Some("c1"), None)).await.unwrap();
+    }
+    let store = SqliteStore::open(&db, key()).await.unwrap();
+    for i in 0..450 {
+        let again = store.remember_jti(JtiKind::DpopProof, "jkt", &format!("j{i}"), exp, T0).await.unwrap();
+        assert!(!again, "j{i} is still remembered after the reopen");
+    }
+    assert!(store.remember_jti(JtiKind::DpopProof, "jkt", "j450", exp, T0).await.unwrap());
 }
 
 /// An SQL failure inside a group-committed batch reaches its caller as an error (never a hang, never an
@@ -792,9 +827,10 @@ async fn acknowledged_writes_survive_a_reopen_of_the_same_file() {
     {
         let store = SqliteStore::open(&db, key()).await.unwrap();
         authorized_consent(&store, "app-1", "c1").await;
+        // A jti is written behind: committed with (or before) the token acknowledged after it.
+        assert!(store.remember_jti(JtiKind::DpopProof, "jkt", "j1", T0 + Duration::hours(1), T0).await.unwrap());
         store.insert_token(&token("at-1", "app-1", Some("c1"), None)).await.unwrap();
         store.put_bank_tokens("c1", &bank_tokens(), T0).await.unwrap();
-        assert!(store.remember_jti(JtiKind::DpopProof, "jkt", "j1", T0 + Duration::hours(1), T0).await.unwrap());
         let code = code("app-1", "c1", "code-1");
         store.insert_code(&code).await.unwrap();
         assert!(matches!(store.redeem_code(&code.code_hash, "app-1", now).await.unwrap(), CodeRedemption::Redeemed(_)));
