@@ -1078,14 +1078,33 @@ impl<'a> Player<'a> {
         Ok(())
     }
 
-    /// A bank admin API call.
-    async fn admin(&mut self, bank: &str, method: &str, path: &str, body: Option<Value>) -> StepResult<Answer> {
-        let base = self
-            .system
+    /// The admin API base URL of `bank`.
+    fn bank_admin(&self, bank: &str) -> StepResult<String> {
+        self.system
             .endpoints
             .bank(bank)
             .map(|b| b.admin.clone())
-            .ok_or_else(|| StepError::Broken(format!("the system runs no bank `{bank}`")))?;
+            .ok_or_else(|| StepError::Broken(format!("the system runs no bank `{bank}`")))
+    }
+
+    /// A bank admin `GET` for the runner's own polling (not shown in the report); `what` names it in errors.
+    async fn admin_json_quietly(&self, url: &str, what: &str) -> StepResult<Value> {
+        let answer = async {
+            self.http
+                .get(url)
+                .bearer_auth(&self.system.endpoints.admin_token)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await
+        };
+        answer.await.map_err(|e: reqwest::Error| StepError::Broken(format!("reading {what}: {e}")))
+    }
+
+    /// A bank admin API call.
+    async fn admin(&mut self, bank: &str, method: &str, path: &str, body: Option<Value>) -> StepResult<Answer> {
+        let base = self.bank_admin(bank)?;
         let url = format!("{base}{path}");
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes())
             .map_err(|_| StepError::Failed(format!("`{method}` is not an HTTP method")))?;
@@ -1277,28 +1296,12 @@ impl Player<'_> {
     /// Poll the bank's admin list of notification subscriptions until the gateway's, for `consent_id`, covers
     /// `types` (bounded by [`BANK_SUBSCRIPTION_WAIT`]).
     async fn wait_bank_subscription(&mut self, bank: &str, consent_id: &str, types: &[&str]) -> StepResult<()> {
-        let base = self
-            .system
-            .endpoints
-            .bank(bank)
-            .map(|b| b.admin.clone())
-            .ok_or_else(|| StepError::Broken(format!("the system runs no bank `{bank}`")))?;
+        let base = self.bank_admin(bank)?;
         let url = format!("{base}/admin/notifications/subscriptions");
         let callback_end = format!("/{bank}/{consent_id}");
         let deadline = Instant::now() + BANK_SUBSCRIPTION_WAIT;
         loop {
-            let listed: Value = async {
-                self.http
-                    .get(&url)
-                    .bearer_auth(&self.system.endpoints.admin_token)
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await
-            }
-            .await
-            .map_err(|e: reqwest::Error| StepError::Broken(format!("reading bank `{bank}`'s subscriptions: {e}")))?;
+            let listed = self.admin_json_quietly(&url, &format!("bank `{bank}`'s subscriptions")).await?;
             let present: Vec<&str> = listed["subscriptions"]
                 .as_array()
                 .into_iter()
@@ -1472,18 +1475,7 @@ impl Player<'_> {
         for bank in self.system.endpoints.banks.clone() {
             let url = format!("{}/admin/notifications/outbox", bank.admin);
             loop {
-                let counts: Value = async {
-                    self.http
-                        .get(&url)
-                        .bearer_auth(&self.system.endpoints.admin_token)
-                        .send()
-                        .await?
-                        .error_for_status()?
-                        .json()
-                        .await
-                }
-                .await
-                .map_err(|e: reqwest::Error| StepError::Broken(format!("reading bank `{}`'s outbox: {e}", bank.id)))?;
+                let counts = self.admin_json_quietly(&url, &format!("bank `{}`'s outbox", bank.id)).await?;
                 if counts["queued"] == 0 && counts["inFlight"] == 0 {
                     break;
                 }

@@ -45,7 +45,6 @@ use certs::serve::PeerCertificates;
 use rustls_pki_types::CertificateDer;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
-use std::borrow::Cow;
 
 use super::model::{NotificationCategory, NotificationType};
 use super::sequence::Place;
@@ -74,34 +73,23 @@ pub fn bank_client_name(bank_id: &str) -> String {
     format!("bank-{bank_id}")
 }
 
-fn refusal(status: StatusCode, code: &'static str, message: &'static str, debug: impl Into<String>) -> FdxError {
-    FdxError {
-        status,
-        code: Cow::Borrowed(code),
-        message: Cow::Borrowed(message),
-        debug_message: debug.into(),
-        retry_after: None,
-        challenge: None,
-    }
-}
-
 fn invalid(debug: impl Into<String>) -> FdxError {
-    refusal(StatusCode::BAD_REQUEST, "401", "Invalid Input", debug)
+    FdxError::new(StatusCode::BAD_REQUEST, "401", "Invalid Input", debug)
 }
 
 fn unauthenticated(debug: impl Into<String>) -> FdxError {
-    refusal(StatusCode::UNAUTHORIZED, "603", "Authentication failed", debug)
+    FdxError::new(StatusCode::UNAUTHORIZED, "603", "Authentication failed", debug)
 }
 
 fn not_found(debug: impl Into<String>) -> FdxError {
-    refusal(StatusCode::NOT_FOUND, "1107", "Data not found for request parameters", debug)
+    FdxError::new(StatusCode::NOT_FOUND, "1107", "Data not found for request parameters", debug)
 }
 
 fn unavailable(cause: &dyn std::fmt::Display) -> FdxError {
     tracing::error!(%cause, "bank notification intake: store failed");
     FdxError {
         retry_after: Some(1),
-        ..refusal(
+        ..FdxError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "503",
             "Service Unavailable",
@@ -235,7 +223,7 @@ async fn intake(
     }
     // 3. The certificate names that bank.
     if peer.and_then(PeerCertificates::leaf_common_name).as_deref() != Some(bank_client_name(&bank_id).as_str()) {
-        return Err(refusal(
+        return Err(FdxError::new(
             StatusCode::FORBIDDEN,
             "403",
             "Forbidden",
@@ -244,7 +232,7 @@ async fn intake(
     }
     // 4-7. Size, media type, JWS, key binding, payload.
     let body = body.map_err(|_| {
-        refusal(
+        FdxError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "413",
             "Payload Too Large",

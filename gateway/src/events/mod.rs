@@ -37,7 +37,7 @@ use crate::app::AppState;
 use crate::consent::{Consent, ConsentStatus, DataCluster};
 use crate::fdx::table::{ENDPOINTS, Endpoint, opens};
 use crate::store::{EnqueueOutcome, EventRecord, StoreError};
-use model::{NotificationPayloadIdType, NotificationType, Party, PartyType};
+use model::{NotificationPayloadIdType, NotificationType};
 
 /// Longest `notificationId` accepted.
 const MAX_ID_LEN: usize = 128;
@@ -155,21 +155,7 @@ async fn visible_to_app(
         link.href = gateway_link(&state.issuer, &link.href, consent)?;
         Some(link)
     });
-    let client = state.store.client(&consent.client_id).await?;
-    let name = client
-        .as_ref()
-        .and_then(|c| c.metadata.get("client_name"))
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or(&consent.client_id)
-        .to_owned();
-    n.subscriber = Some(Party {
-        name,
-        party_type: PartyType::DataRecipient,
-        home_uri: None,
-        logo_uri: None,
-        registered_entity_name: None,
-        registered_entity_id: None,
-    });
+    n.subscriber = Some(subscriptions::app_party(state, &consent.client_id).await?);
     Ok(Some(n))
 }
 

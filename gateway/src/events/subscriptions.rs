@@ -26,14 +26,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use certs::serve::PeerCertificates;
 use serde::Serialize;
-use std::borrow::Cow;
 
 use super::model::{DeadLetter, DeadLetters, NotificationSubscription, Party, PartyType};
 use crate::app::AppState;
-use crate::consent::{Consent, ConsentStatus, DataCluster};
-use crate::fdx::FdxError;
-use crate::oauth::endpoints::presented::{self, PresentedTokenError};
-use crate::store::{SubscriptionRecord, TokenBinding};
+use crate::consent::{Consent, DataCluster};
+use crate::fdx::{FdxError, access};
+use crate::store::SubscriptionRecord;
 
 /// The subscriptions collection.
 pub const SUBSCRIPTIONS_PATH: &str = "/fdx/v6/notification-subscriptions";
@@ -90,35 +88,12 @@ pub struct AppAccess {
 
 /// Token (with sender constraint), consent active, `NOTIFICATIONS` granted.
 pub(super) async fn authorize(state: &AppState, request: &AppRequest) -> Result<AppAccess, FdxError> {
-    let presented_scheme = request
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .map(|(scheme, _)| if scheme.eq_ignore_ascii_case("DPoP") { "DPoP" } else { "Bearer" })
-        .unwrap_or("Bearer");
-    let token = presented::check(state, &request.method, &request.path, &request.headers, request.peer.as_ref())
-        .await
-        .map_err(|e| match e {
-            PresentedTokenError::Invalid(d) => FdxError::unauthenticated(presented_scheme, d),
-            PresentedTokenError::InvalidDpop(d) => FdxError::unauthenticated("DPoP", d),
-            PresentedTokenError::Internal(e) => FdxError::internal(&e),
-        })?;
-    let scheme = if matches!(token.record.binding, TokenBinding::Dpop { .. }) { "DPoP" } else { "Bearer" };
+    let token =
+        access::presented_token(state, &request.method, &request.path, &request.headers, request.peer.as_ref()).await?;
     let Some(consent_id) = token.record.consent_id.clone() else {
         return Err(FdxError::forbidden("a client_credentials token has no notifications: use a token of a consent"));
     };
-    let consent = match state.store.consent(&consent_id).await.map_err(|e| FdxError::internal(&e))? {
-        Some(c) if c.client_id == token.record.client_id => c,
-        _ => return Err(FdxError::unauthenticated(scheme, "the consent of this token does not exist")),
-    };
-    match consent.status_at(state.now()) {
-        ConsentStatus::Authorized => {}
-        ConsentStatus::Expired => {
-            return Err(FdxError::unauthenticated(scheme, "the consent of this token is expired"));
-        }
-        _ => return Err(FdxError::unauthenticated(scheme, "the consent of this token is not active")),
-    }
+    let consent = access::active_consent(state, &token.record, &consent_id).await?;
     if !consent.covers_cluster(DataCluster::Notifications) {
         return Err(FdxError::forbidden(format!(
             "the consent does not include NOTIFICATIONS (scope {})",
@@ -130,26 +105,22 @@ pub(super) async fn authorize(state: &AppState, request: &AppRequest) -> Result<
 
 /// 404 for a subscription that does not exist or belongs to another consent (the same answer).
 fn no_such_subscription() -> FdxError {
-    FdxError {
-        status: StatusCode::NOT_FOUND,
-        code: Cow::Borrowed("1107"),
-        message: Cow::Borrowed("Data not found for request parameters"),
-        debug_message: "no such notification subscription under this consent".into(),
-        retry_after: None,
-        challenge: None,
-    }
+    FdxError::new(
+        StatusCode::NOT_FOUND,
+        "1107",
+        "Data not found for request parameters",
+        "no such notification subscription under this consent",
+    )
 }
 
 /// 405, FDX 1206, for a method the notification endpoints do not have.
 fn method_not_allowed() -> FdxError {
-    FdxError {
-        status: StatusCode::METHOD_NOT_ALLOWED,
-        code: Cow::Borrowed("1206"),
-        message: Cow::Borrowed("Method Not Allowed"),
-        debug_message: "this method is not offered on this notification resource".into(),
-        retry_after: None,
-        challenge: None,
-    }
+    FdxError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "1206",
+        "Method Not Allowed",
+        "this method is not offered on this notification resource",
+    )
 }
 
 /// A JSON answer with `Cache-Control: no-store`.
@@ -203,8 +174,8 @@ pub fn check_callback_url(text: &str) -> Result<(), String> {
 }
 
 /// The app's own party (FDX `Partyentity`): its registered `client_name`, else its client_id.
-async fn app_party(state: &AppState, client_id: &str) -> Result<Party, FdxError> {
-    let client = state.store.client(client_id).await.map_err(|e| FdxError::internal(&e))?;
+pub(super) async fn app_party(state: &AppState, client_id: &str) -> Result<Party, crate::store::StoreError> {
+    let client = state.store.client(client_id).await?;
     let name = client
         .as_ref()
         .and_then(|c| c.metadata.get("client_name"))
@@ -233,7 +204,7 @@ async fn entity(state: &AppState, sub: &SubscriptionRecord) -> Result<Notificati
         notification_type: stored_enum("type", &sub.notification_type)?,
         category: stored_enum("category", &sub.category)?,
         callback_url: sub.callback_url.clone(),
-        subscriber: Some(app_party(state, &sub.client_id).await?),
+        subscriber: Some(app_party(state, &sub.client_id).await.map_err(|e| FdxError::internal(&e))?),
         effective_date: Some(format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())),
         subscription_id: Some(sub.id.clone()),
     })

@@ -38,7 +38,8 @@ struct Body<'a> {
 }
 
 impl FdxError {
-    fn new(status: StatusCode, code: &'static str, message: &'static str, debug: impl Into<String>) -> Self {
+    /// An FDX error with `code` and `message` from the FDX 6.2 error table.
+    pub fn new(status: StatusCode, code: &'static str, message: &'static str, debug: impl Into<String>) -> Self {
         Self {
             status,
             code: Cow::Borrowed(code),

@@ -14,6 +14,7 @@
 //! This module must never pass a bank field the table does not list, never answer from a bank without a consent
 //! check before and after the call, and never log a token.
 
+pub mod access;
 pub mod error;
 pub mod filter;
 pub mod proxy;

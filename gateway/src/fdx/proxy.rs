@@ -22,14 +22,15 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime, UtcOffset};
 
 use super::InteractionId;
+use super::access::{self, challenge_scheme};
 use super::error::FdxError;
 use super::filter::{Allowed, filter};
 use super::table::{Endpoint, opens};
 use crate::app::AppState;
 use crate::banks::{BankCallError, BankClient, BankOAuthError, BankSecret};
-use crate::consent::{Consent, ConsentStatus, DataCluster, Initiator, RevocationReason};
-use crate::oauth::endpoints::presented::{self, PresentedToken, PresentedTokenError};
-use crate::store::{AuditOutcome, AuditRecord, BankTokens, TokenBinding};
+use crate::consent::{Consent, DataCluster, Initiator, RevocationReason};
+use crate::oauth::endpoints::presented::PresentedToken;
+use crate::store::{AuditOutcome, AuditRecord, BankTokens};
 
 /// Refresh a bank token this long before the bank said it expires.
 const REFRESH_MARGIN: time::Duration = time::Duration::seconds(10);
@@ -139,21 +140,7 @@ pub async fn serve(state: &AppState, endpoint: Endpoint, request: FdxRequest) ->
 
 /// Token, rate limit, consent: the checks before anything is audited.
 async fn authorize(state: &AppState, endpoint: Endpoint, request: &FdxRequest) -> Result<Access, FdxError> {
-    let presented_scheme = request
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .map(|(scheme, _)| if scheme.eq_ignore_ascii_case("DPoP") { "DPoP" } else { "Bearer" })
-        .unwrap_or("Bearer");
-    let token =
-        presented::check(state, "GET", &request.path, &request.headers, request.peer.as_ref()).await.map_err(|e| {
-            match e {
-                PresentedTokenError::Invalid(d) => FdxError::unauthenticated(presented_scheme, d),
-                PresentedTokenError::InvalidDpop(d) => FdxError::unauthenticated("DPoP", d),
-                PresentedTokenError::Internal(e) => FdxError::internal(&e),
-            }
-        })?;
+    let token = access::presented_token(state, "GET", &request.path, &request.headers, request.peer.as_ref()).await?;
     let scheme = challenge_scheme(&token.record.binding);
     let Some(consent_id) = token.record.consent_id.clone() else {
         return Err(FdxError::forbidden("a client_credentials token reads no data: use a token of a consent"));
@@ -163,19 +150,7 @@ async fn authorize(state: &AppState, endpoint: Endpoint, request: &FdxRequest) -
     {
         return Err(FdxError::too_many_requests(wait.as_secs_f64().ceil() as u64));
     }
-    let now = state.now();
-    let consent = state.store.consent(&consent_id).await.map_err(|e| FdxError::internal(&e))?;
-    let consent = match consent {
-        Some(c) if c.client_id == token.record.client_id => c,
-        _ => return Err(FdxError::unauthenticated(scheme, "the consent of this token does not exist")),
-    };
-    match consent.status_at(now) {
-        ConsentStatus::Authorized => {}
-        status => {
-            let word = if status == ConsentStatus::Expired { "expired" } else { "revoked" };
-            return Err(FdxError::unauthenticated(scheme, format!("the consent of this token is {word}")));
-        }
-    }
+    let consent = access::active_consent(state, &token.record, &consent_id).await?;
     let Some(subject) = consent.subject.clone() else {
         return Err(FdxError::unauthenticated(scheme, "the consent of this token is not authorized"));
     };
@@ -235,10 +210,6 @@ impl Access {
 }
 
 /// The RFC 6750 / RFC 9449 §7.1 challenge scheme for a token bound as `binding`.
-fn challenge_scheme(binding: &TokenBinding) -> &'static str {
-    if matches!(binding, TokenBinding::Dpop { .. }) { "DPoP" } else { "Bearer" }
-}
-
 /// Whether the token and its consent are still active (read after any revocation's commit).
 async fn still_active(state: &AppState, access: &Access) -> bool {
     let now = state.now();

@@ -4,12 +4,9 @@
 
 use std::sync::Arc;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use crate::support::{Key, b64};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use certs::serve::PeerCertificates;
 use gateway::app::{AppState, router};
 use gateway::config::{GatewayConfig, ManualClock};
@@ -17,7 +14,6 @@ use gateway::consent::{Authorization, Consent, ConsentRequest, ConsentStatus, Co
 use gateway::oauth::access_token::{self, Confirmation};
 use gateway::oauth::client_auth::{JWT_BEARER_ASSERTION_TYPE, certificate_thumbprint_s256};
 use gateway::oauth::dpop::access_token_hash;
-use gateway::oauth::jws::PublicJwk;
 use gateway::server::build_state;
 use gateway::store::{CodeRecord, TokenHash};
 use http_body_util::BodyExt;
@@ -29,40 +25,12 @@ const ISSUER: &str = "https://gateway.bankgate.test";
 const REDIRECT: &str = "https://budget.example/callback";
 const VERIFIER: &str = "grants-test-pkce-verifier-0123456789-abcdefghijklmnop";
 
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 fn random() -> String {
     access_token::new_jti().expect("rng")
 }
 
 fn challenge_of(verifier: &str) -> String {
     b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()).as_ref())
-}
-
-/// A P-256 key signing JWTs by hand (client assertions, DPoP proofs).
-struct Key(EcdsaKeyPair);
-
-impl Key {
-    fn new() -> Self {
-        Self(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("P-256 key"))
-    }
-
-    fn public_jwk(&self) -> Value {
-        let p = self.0.public_key().as_ref();
-        json!({"kty": "EC", "crv": "P-256", "x": b64(&p[1..33]), "y": b64(&p[33..65])})
-    }
-
-    fn sign(&self, header: &Value, claims: &Value) -> String {
-        let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
-        let sig = self.0.sign(&SystemRandom::new(), input.as_bytes()).expect("sign");
-        format!("{input}.{}", b64(sig.as_ref()))
-    }
-
-    fn thumbprint(&self) -> String {
-        PublicJwk::from_json(&self.public_jwk()).expect("jwk").thumbprint().to_owned()
-    }
 }
 
 /// How a test client authenticates: private_key_jwt, or tls_client_auth with its certificate.

@@ -6,21 +6,19 @@
 
 use std::sync::Arc;
 
+use crate::support::{Key as ClientKey, b64};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents,
-};
+use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair, RsaPublicKeyComponents};
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use certs::serve::PeerCertificates;
 use gateway::app::{AppState, router};
 use gateway::config::{DeclaredClient, GatewayConfig, ManualClock, RegistrationPolicy, Secret};
 use gateway::oauth::access_token::{self, Confirmation};
 use gateway::oauth::client_auth::{JWT_BEARER_ASSERTION_TYPE, certificate_thumbprint_s256};
-use gateway::oauth::jws::PublicJwk;
 use gateway::server::{GatewayTls, build_state, start_with_clock};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
@@ -34,34 +32,6 @@ const VERIFIER: &str = "dBjftJeZ4CK-pkce-verifier-of-forty-three-characters-or-m
 fn start_instant() -> OffsetDateTime {
     // 2026-06-01T00:00:00Z: a fixed simulated instant.
     OffsetDateTime::from_unix_timestamp(1_780_272_000).expect("valid instant")
-}
-
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// A client's P-256 key, signing JWTs by hand (the tests do not trust the gateway to build its own inputs).
-struct ClientKey(EcdsaKeyPair);
-
-impl ClientKey {
-    fn new() -> Self {
-        Self(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("P-256 key"))
-    }
-
-    fn public_jwk(&self) -> Value {
-        let p = self.0.public_key().as_ref();
-        json!({"kty": "EC", "crv": "P-256", "x": b64(&p[1..33]), "y": b64(&p[33..65])})
-    }
-
-    fn sign(&self, header: &Value, claims: &Value) -> String {
-        let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
-        let sig = self.0.sign(&SystemRandom::new(), input.as_bytes()).expect("sign");
-        format!("{input}.{}", b64(sig.as_ref()))
-    }
-
-    fn thumbprint(&self) -> String {
-        PublicJwk::from_json(&self.public_jwk()).expect("jwk").thumbprint().to_owned()
-    }
 }
 
 struct Gateway {

@@ -9,3 +9,4 @@ mod notifications;
 mod oauth;
 mod sandbox_shortcut;
 mod store;
+mod support;

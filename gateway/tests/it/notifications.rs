@@ -7,12 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use crate::support::Key;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use gateway::app::{AppState, router};
 use gateway::config::{DeliveryPolicy, GatewayConfig, ManualClock, SigningKeySource, StoreLocation};
 use gateway::consent::RevocationReason;
@@ -40,36 +37,8 @@ const SUBSCRIPTIONS: &str = "/fdx/v6/notification-subscriptions";
 /// Longest a condition is waited for.
 const DEADLINE: StdDuration = StdDuration::from_secs(15);
 
-fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
 fn random() -> String {
     access_token::new_jti().expect("rng")
-}
-
-/// A P-256 key signing DPoP proofs by hand.
-struct Key(EcdsaKeyPair);
-
-impl Key {
-    fn new() -> Self {
-        Self(EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).expect("P-256 key"))
-    }
-
-    fn public_jwk(&self) -> Value {
-        let p = self.0.public_key().as_ref();
-        json!({"kty": "EC", "crv": "P-256", "x": b64(&p[1..33]), "y": b64(&p[33..65])})
-    }
-
-    fn sign(&self, header: &Value, claims: &Value) -> String {
-        let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
-        let sig = self.0.sign(&SystemRandom::new(), input.as_bytes()).expect("sign");
-        format!("{input}.{}", b64(sig.as_ref()))
-    }
-
-    fn thumbprint(&self) -> String {
-        PublicJwk::from_json(&self.public_jwk()).expect("jwk").thumbprint().to_owned()
-    }
 }
 
 /// The retry policy of most tests: fast, three attempts.

@@ -121,6 +121,21 @@ pub struct Party {
     pub registered_entity_id: Option<String>,
 }
 
+impl Party {
+    /// A party of type `DATA_PROVIDER` (a bank) with only its name.
+    pub fn data_provider(name: impl Into<String>) -> Party {
+        Party {
+            name: name.into(),
+            kind: "DATA_PROVIDER".into(),
+            home_uri: None,
+            logo_uri: None,
+            registry: None,
+            registered_entity_name: None,
+            registered_entity_id: None,
+        }
+    }
+}
+
 /// FDX `PartyType` values.
 pub const PARTY_TYPES: [&str; 6] =
     ["DATA_ACCESS_PLATFORM", "DATA_PROVIDER", "DATA_RECIPIENT", "INDIVIDUAL", "MERCHANT", "VENDOR"];
@@ -360,15 +375,7 @@ impl Notifier {
             .await
             .context("opening the notification outbox")?;
         Ok(Notifier {
-            publisher: Party {
-                name: config.bank_name,
-                kind: "DATA_PROVIDER".into(),
-                home_uri: None,
-                logo_uri: None,
-                registry: None,
-                registered_entity_name: None,
-                registered_entity_id: None,
-            },
+            publisher: Party::data_provider(config.bank_name),
             api_base: config.api_base.trim_end_matches('/').to_owned(),
             store,
             book: RwLock::new(book),

@@ -642,14 +642,6 @@ mod tests {
     }
 
     fn party() -> super::super::Party {
-        super::super::Party {
-            name: "x".into(),
-            kind: "DATA_PROVIDER".into(),
-            home_uri: None,
-            logo_uri: None,
-            registry: None,
-            registered_entity_name: None,
-            registered_entity_id: None,
-        }
+        super::super::Party::data_provider("x")
     }
 }
