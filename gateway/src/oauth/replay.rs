@@ -59,6 +59,14 @@ impl InMemoryReplayCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Forgets every key expired at `now`; answers how many were forgotten.
+    pub fn purge(&self, now: OffsetDateTime) -> usize {
+        let Ok(mut entries) = self.entries.lock() else { return 0 };
+        let before = entries.len();
+        entries.retain(|_, exp| *exp > now);
+        before - entries.len()
+    }
 }
 
 #[async_trait]

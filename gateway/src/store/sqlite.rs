@@ -12,8 +12,10 @@
 //! paths: such writes survive a crash of the gateway process (a committed WAL frame is in the OS's hands), but a power
 //! cut of the host can lose the last moments of them (an access record could be missing). Replay-cache entries are
 //! moreover decided in memory (an exact map: the store file has one owner process) and written behind, not waited
-//! for; the map is loaded from the table at open, so a restarted gateway still refuses every `jti` whose write reached
-//! the database. Decided for the token endpoint's and the resource API's hot paths: a `jti` accepted in the last
+//! for, to an append-only log without a unique key (`jti_log`: its rows land at the end of the table instead of on
+//! random pages of a B-tree, which the write-ahead log would copy whole at every commit); the map is loaded from the
+//! log at open, so a restarted gateway still refuses every `jti` whose write reached the database. The in-memory
+//! store keeps them in the map only (nothing of it outlives the process). Decided for the token endpoint's and the resource API's hot paths: a `jti` accepted in the last
 //! milliseconds before the process dies may be accepted once more after the restart, within what is left of its
 //! 60 s window. Client, token, consent and bank-token reads go through exact
 //! read caches ([`ReadCache`]) that every write of those tables invalidates before it returns (a client's deletion,
@@ -142,14 +144,19 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options.clone()).await?;
         let mut store = Self::migrated(pool, seal).await?;
-        store.writer = Some(GroupCommit::start(options.connect().await?));
+        // The writer does not checkpoint: the group commit's checkpointer does, off the commit path.
+        let writer = options.clone().pragma("wal_autocheckpoint", "0").connect().await?;
+        store.writer = Some(GroupCommit::start(writer, options.connect().await?)?);
         store.load_jtis().await?;
         Ok(store)
     }
 
-    /// Fills the in-memory replay cache with the stored entries (expired ones are skipped when they are checked).
+    /// Fills the in-memory replay cache with the stored entries (expired ones are skipped when they are checked;
+    /// of a `jti` logged twice, the latest expiry is kept: rows come newest first).
     async fn load_jtis(&self) -> Result<(), StoreError> {
-        let rows = sqlx::query("SELECT kind, issuer, jti, expires_at FROM jti_replay").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT kind, issuer, jti, expires_at FROM jti_log ORDER BY expires_at DESC")
+            .fetch_all(&self.pool)
+            .await?;
         for row in rows {
             let key = jti_key(row.try_get("kind")?, row.try_get("issuer")?, row.try_get("jti")?);
             let expires_at = from_ts(row.try_get("expires_at")?)?;
@@ -769,33 +776,31 @@ impl Store for SqliteStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        if let Some(writer) = &self.writer {
-            let key = jti_key(kind.as_str(), issuer, jti);
-            let fresh = self.jtis.insert_if_absent(&key, expires_at, now).await.map_err(|e| StoreError::Batch(e.0))?;
-            if fresh {
-                let row = JtiRow { kind, issuer: issuer.to_owned(), jti: jti.to_owned(), expires_at, now };
-                let first = {
-                    let mut behind = self.jtis_behind.lock().unwrap_or_else(|p| p.into_inner());
-                    behind.push(row);
-                    behind.len() == 1
-                };
-                // One queued job writes everything decided until it runs; the next entry queues the next job.
-                if first {
-                    let behind = Arc::clone(&self.jtis_behind);
-                    writer
-                        .run_detached(Durability::Relaxed, move |conn| {
-                            Box::pin(async move {
-                                let rows = std::mem::take(&mut *behind.lock().unwrap_or_else(|p| p.into_inner()));
-                                remember_jtis_on(conn, &rows).await
-                            })
-                        })
-                        .await?;
-                }
-            }
+        let key = jti_key(kind.as_str(), issuer, jti);
+        let fresh = self.jtis.insert_if_absent(&key, expires_at, now).await.map_err(|e| StoreError::Batch(e.0))?;
+        // An in-memory store ends with its process: the map is all it needs.
+        let Some(writer) = self.writer.as_ref().filter(|_| fresh) else {
             return Ok(fresh);
+        };
+        let row = JtiRow { kind, issuer: issuer.to_owned(), jti: jti.to_owned(), expires_at };
+        let first = {
+            let mut behind = self.jtis_behind.lock().unwrap_or_else(|p| p.into_inner());
+            behind.push(row);
+            behind.len() == 1
+        };
+        // One queued job writes everything decided until it runs; the next entry queues the next job.
+        if first {
+            let behind = Arc::clone(&self.jtis_behind);
+            writer
+                .run_detached(Durability::Relaxed, move |conn| {
+                    Box::pin(async move {
+                        let rows = std::mem::take(&mut *behind.lock().unwrap_or_else(|p| p.into_inner()));
+                        log_jtis_on(conn, &rows).await
+                    })
+                })
+                .await?;
         }
-        let mut conn = self.pool.acquire().await?;
-        remember_jti_on(&mut conn, kind, issuer, jti, expires_at, now).await
+        Ok(true)
     }
 
     async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
@@ -1126,7 +1131,10 @@ impl Store for SqliteStore {
 
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let jti = sqlx::query("DELETE FROM jti_replay WHERE expires_at <= $1").bind(ts(now)).execute(&mut *tx).await?;
+        // The replay decisions live in the map (module docs): its purge is the count; the log follows it (a row
+        // still being written behind is purged next time).
+        let jtis = self.jtis.purge(now) as u64;
+        sqlx::query("DELETE FROM jti_log WHERE expires_at <= $1").bind(ts(now)).execute(&mut *tx).await?;
         let par =
             sqlx::query("DELETE FROM par_requests WHERE expires_at <= $1").bind(ts(now)).execute(&mut *tx).await?;
         let codes = sqlx::query("DELETE FROM authorization_codes WHERE expires_at <= $1")
@@ -1134,7 +1142,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(jti.rows_affected() + par.rows_affected() + codes.rows_affected())
+        Ok(jtis + par.rows_affected() + codes.rows_affected())
     }
 }
 
@@ -1419,43 +1427,33 @@ async fn insert_token_on(conn: &mut SqliteConnection, t: &TokenRecord) -> Result
     Ok(())
 }
 
-/// [`Store::remember_jti`] as one statement: insert, or take over an entry that expired at `now`; a live entry
-/// is left alone (no row changed: a replay).
-/// A replay-cache entry waiting to be written.
+/// A replay-cache entry decided in memory, waiting to be logged.
 #[derive(Debug)]
 struct JtiRow {
     kind: JtiKind,
     issuer: String,
     jti: String,
     expires_at: OffsetDateTime,
-    now: OffsetDateTime,
 }
 
 /// Rows per multi-row `INSERT` (4 bound values each, far under SQLite's limit of bound values).
 const JTI_ROWS_PER_STATEMENT: usize = 200;
 
-/// Writes decided replay-cache entries, many per statement, with [`remember_jti_on`]'s conflict rule.
-async fn remember_jtis_on(conn: &mut SqliteConnection, rows: &[JtiRow]) -> Result<(), StoreError> {
+/// Appends decided replay-cache entries to `jti_log`, many per statement.
+async fn log_jtis_on(conn: &mut SqliteConnection, rows: &[JtiRow]) -> Result<(), StoreError> {
     for chunk in rows.chunks(JTI_ROWS_PER_STATEMENT) {
-        let mut sql = String::from("INSERT INTO jti_replay (kind, issuer, jti, expires_at) VALUES ");
+        let mut sql = String::from("INSERT INTO jti_log (kind, issuer, jti, expires_at) VALUES ");
         for i in 0..chunk.len() {
             let b = i * 4;
             let sep = if i == 0 { "" } else { ", " };
             sql.push_str(&format!("{sep}(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
         }
-        // The expiry test uses the newest `now` of the chunk (entries are decided in memory already).
-        let now = chunk.iter().map(|r| r.now).max().unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        sql.push_str(&format!(
-            " ON CONFLICT (kind, issuer, jti) DO UPDATE SET expires_at = excluded.expires_at \
-             WHERE jti_replay.expires_at <= ${}",
-            chunk.len() * 4 + 1
-        ));
         // Built from placeholders only: every value is bound.
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for r in chunk {
             query = query.bind(r.kind.as_str()).bind(&r.issuer).bind(&r.jti).bind(ts(r.expires_at));
         }
-        query.bind(ts(now)).execute(&mut *conn).await?;
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -1463,27 +1461,4 @@ async fn remember_jtis_on(conn: &mut SqliteConnection, rows: &[JtiRow]) -> Resul
 /// The in-memory replay cache's key of a stored entry.
 fn jti_key(kind: &str, issuer: &str, jti: &str) -> String {
     format!("{kind}\u{1f}{issuer}\u{1f}{jti}")
-}
-
-async fn remember_jti_on(
-    conn: &mut SqliteConnection,
-    kind: JtiKind,
-    issuer: &str,
-    jti: &str,
-    expires_at: OffsetDateTime,
-    now: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "INSERT INTO jti_replay (kind, issuer, jti, expires_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (kind, issuer, jti) DO UPDATE SET expires_at = excluded.expires_at
-         WHERE jti_replay.expires_at <= $5",
-    )
-    .bind(kind.as_str())
-    .bind(issuer)
-    .bind(jti)
-    .bind(ts(expires_at))
-    .bind(ts(now))
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
 }

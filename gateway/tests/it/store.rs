@@ -789,6 +789,10 @@ async fn written_behind_jtis_are_all_refused_after_a_reopen() {
             assert!(task.await.unwrap().unwrap(), "each distinct jti is new once");
         }
         assert!(!store.remember_jti(JtiKind::DpopProof, "jkt", "j7", exp, T0).await.unwrap(), "a replay");
+        // Taken over after its first expiry: the log holds it twice.
+        let early = T0 + Duration::minutes(1);
+        assert!(store.remember_jti(JtiKind::DpopProof, "jkt", "renewed", early, T0).await.unwrap());
+        assert!(store.remember_jti(JtiKind::DpopProof, "jkt", "renewed", exp, early).await.unwrap());
         store.insert_token(&token("after-the-jtis", "app-1", Some("c1"), None)).await.unwrap();
     }
     let store = SqliteStore::open(&db, key()).await.unwrap();
@@ -797,6 +801,9 @@ async fn written_behind_jtis_are_all_refused_after_a_reopen() {
         assert!(!again, "j{i} is still remembered after the reopen");
     }
     assert!(store.remember_jti(JtiKind::DpopProof, "jkt", "j450", exp, T0).await.unwrap());
+    let later = T0 + Duration::minutes(5);
+    let renewed = store.remember_jti(JtiKind::DpopProof, "jkt", "renewed", exp, later).await.unwrap();
+    assert!(!renewed, "the latest expiry of a jti logged twice is the one reloaded");
 }
 
 /// An SQL failure inside a group-committed batch reaches its caller as an error (never a hang, never an
