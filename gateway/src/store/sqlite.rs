@@ -22,7 +22,7 @@
 //! which cascades, clears them all). This module must never log stored values
 //! and never hold a raw token: only hashes, and bank tokens sealed by [`SealKey`].
 
-use super::group_commit::{Durability, GroupCommit};
+use super::group_commit::{Appender, Durability, GroupCommit, multi_row_insert};
 use super::{
     AttemptOutcome, AuditOutcome, AuditRecord, BankSubscribingState, BankSubscriptionRecord, BankSubscriptions,
     BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption, ConsentRevocationOutcome, DeliveryJob,
@@ -72,6 +72,11 @@ pub struct SqliteStore {
     jtis: Arc<crate::oauth::replay::InMemoryReplayCache>,
     /// Replay-cache entries decided and not yet handed to the writer (written as one multi-row `INSERT`).
     jtis_behind: Arc<std::sync::Mutex<Vec<JtiRow>>>,
+    /// Access-log records on their way to the writer (one multi-row `INSERT` per batch, each caller answered after
+    /// the commit).
+    audits: Appender<AuditRecord>,
+    /// Tokens without a consent or a parent code (nothing to check first): as `audits`, durable.
+    plain_tokens: Appender<TokenRecord>,
     seal: Arc<SealKey>,
 }
 
@@ -189,6 +194,8 @@ impl SqliteStore {
             bank_tokens: Arc::default(),
             jtis: Arc::default(),
             jtis_behind: Arc::default(),
+            audits: Appender::default(),
+            plain_tokens: Appender::default(),
             seal: Arc::new(seal),
         })
     }
@@ -685,6 +692,9 @@ impl Store for SqliteStore {
 
     async fn insert_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
         if let Some(writer) = &self.writer {
+            if t.consent_id.is_none() && t.parent_code.is_none() {
+                return writer.append(Durability::Durable, &self.plain_tokens, t.clone(), insert_plain_tokens_on).await;
+            }
             let t = t.clone();
             return writer
                 .run(Durability::Durable, move |conn| Box::pin(async move { insert_token_on(conn, &t).await }))
@@ -805,13 +815,10 @@ impl Store for SqliteStore {
 
     async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
         if let Some(writer) = &self.writer {
-            let record = record.clone();
-            return writer
-                .run(Durability::Relaxed, move |conn| Box::pin(async move { append_audit_on(conn, &record).await }))
-                .await;
+            return writer.append(Durability::Relaxed, &self.audits, record.clone(), append_audits_on).await;
         }
         let mut conn = self.pool.acquire().await?;
-        append_audit_on(&mut conn, record).await
+        append_audits_on(&mut conn, vec![record.clone()]).await
     }
 
     async fn audit_of_consent(&self, consent_id: &str, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
@@ -1304,27 +1311,39 @@ async fn cancel_deliveries_on(
     Ok(done.rows_affected())
 }
 
-async fn append_audit_on(conn: &mut SqliteConnection, r: &AuditRecord) -> Result<(), StoreError> {
-    let clusters: Vec<&str> = r.clusters.iter().map(|c| c.as_fdx()).collect();
-    sqlx::query(
-        "INSERT INTO audit_log (at, client_id, consent_id, bank, person, endpoint, account_id, clusters, status, outcome,
-                                interaction_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(ts(r.at))
-    .bind(&r.client_id)
-    .bind(&r.consent_id)
-    .bind(&r.bank)
-    .bind(&r.person)
-    .bind(&r.endpoint)
-    .bind(&r.account_id)
-    .bind(clusters.join(" "))
-    .bind(i64::from(r.status))
-    .bind(r.outcome.as_str())
-    .bind(&r.interaction_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+/// Rows per multi-row `INSERT` (at most 11 bound values each: far under SQLite's limit of bound values).
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Appends access-log records in arrival order, many per statement.
+fn append_audits_on(
+    conn: &mut SqliteConnection,
+    records: Vec<AuditRecord>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send + '_>> {
+    Box::pin(async move {
+        const HEAD: &str = "INSERT INTO audit_log (at, client_id, consent_id, bank, person, endpoint, account_id, \
+                            clusters, status, outcome, interaction_id)";
+        for chunk in records.chunks(ROWS_PER_STATEMENT) {
+            // Built from placeholders only: every value is bound.
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(multi_row_insert(HEAD, 11, chunk.len())));
+            for r in chunk {
+                let clusters: Vec<&str> = r.clusters.iter().map(|c| c.as_fdx()).collect();
+                query = query
+                    .bind(ts(r.at))
+                    .bind(&r.client_id)
+                    .bind(&r.consent_id)
+                    .bind(&r.bank)
+                    .bind(&r.person)
+                    .bind(&r.endpoint)
+                    .bind(&r.account_id)
+                    .bind(clusters.join(" "))
+                    .bind(i64::from(r.status))
+                    .bind(r.outcome.as_str())
+                    .bind(&r.interaction_id);
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok(())
+    })
 }
 
 fn audit_from_row(row: &SqliteRow) -> Result<AuditRecord, StoreError> {
@@ -1374,6 +1393,47 @@ async fn insert_revocation(
 
 /// [`Store::insert_token`]'s statements, inside the caller's `BEGIN IMMEDIATE` transaction: the checks refuse
 /// before anything is written.
+/// The `cnf_kind` and `cnf_value` columns of a binding.
+fn cnf_columns(binding: &TokenBinding) -> (Option<&'static str>, Option<&str>) {
+    match binding {
+        TokenBinding::Bearer => (None, None),
+        TokenBinding::Dpop { jkt } => (Some("jkt"), Some(jkt.as_str())),
+        TokenBinding::Mtls { x5t_s256 } => (Some("x5t#S256"), Some(x5t_s256.as_str())),
+    }
+}
+
+/// Inserts tokens that need no check first (no consent, no parent code), many per statement.
+fn insert_plain_tokens_on(
+    conn: &mut SqliteConnection,
+    tokens: Vec<TokenRecord>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send + '_>> {
+    Box::pin(async move {
+        const HEAD: &str = "INSERT INTO tokens (token_hash, kind, client_id, consent_id, scope, cnf_kind, cnf_value, \
+                            issued_at, expires_at, revoked_at, parent_code)";
+        for chunk in tokens.chunks(ROWS_PER_STATEMENT) {
+            // Built from placeholders only: every value is bound.
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(multi_row_insert(HEAD, 11, chunk.len())));
+            for t in chunk {
+                let (cnf_kind, cnf_value) = cnf_columns(&t.binding);
+                query = query
+                    .bind(t.token_hash.to_hex())
+                    .bind(t.kind.as_str())
+                    .bind(&t.client_id)
+                    .bind(&t.consent_id)
+                    .bind(&t.scope)
+                    .bind(cnf_kind)
+                    .bind(cnf_value)
+                    .bind(ts(t.issued_at))
+                    .bind(ts(t.expires_at))
+                    .bind(t.revoked_at.map(ts))
+                    .bind(t.parent_code.map(|h| h.to_hex()));
+            }
+            query.execute(&mut *conn).await?;
+        }
+        Ok(())
+    })
+}
+
 async fn insert_token_on(conn: &mut SqliteConnection, t: &TokenRecord) -> Result<(), StoreError> {
     if let Some(consent_id) = &t.consent_id {
         let row = sqlx::query("SELECT status, expires_at FROM consents WHERE id = $1")
@@ -1401,11 +1461,7 @@ async fn insert_token_on(conn: &mut SqliteConnection, t: &TokenRecord) -> Result
             Some(None) => {}
         }
     }
-    let (cnf_kind, cnf_value) = match &t.binding {
-        TokenBinding::Bearer => (None, None),
-        TokenBinding::Dpop { jkt } => (Some("jkt"), Some(jkt.as_str())),
-        TokenBinding::Mtls { x5t_s256 } => (Some("x5t#S256"), Some(x5t_s256.as_str())),
-    };
+    let (cnf_kind, cnf_value) = cnf_columns(&t.binding);
     sqlx::query(
         "INSERT INTO tokens (token_hash, kind, client_id, consent_id, scope, cnf_kind, cnf_value, issued_at,
             expires_at, revoked_at, parent_code)
@@ -1436,18 +1492,10 @@ struct JtiRow {
     expires_at: OffsetDateTime,
 }
 
-/// Rows per multi-row `INSERT` (4 bound values each, far under SQLite's limit of bound values).
-const JTI_ROWS_PER_STATEMENT: usize = 200;
-
 /// Appends decided replay-cache entries to `jti_log`, many per statement.
 async fn log_jtis_on(conn: &mut SqliteConnection, rows: &[JtiRow]) -> Result<(), StoreError> {
-    for chunk in rows.chunks(JTI_ROWS_PER_STATEMENT) {
-        let mut sql = String::from("INSERT INTO jti_log (kind, issuer, jti, expires_at) VALUES ");
-        for i in 0..chunk.len() {
-            let b = i * 4;
-            let sep = if i == 0 { "" } else { ", " };
-            sql.push_str(&format!("{sep}(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
-        }
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = multi_row_insert("INSERT INTO jti_log (kind, issuer, jti, expires_at)", 4, chunk.len());
         // Built from placeholders only: every value is bound.
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for r in chunk {

@@ -808,6 +808,54 @@ async fn written_behind_jtis_are_all_refused_after_a_reopen() {
 
 /// An SQL failure inside a group-committed batch reaches its caller as an error (never a hang, never an
 /// acknowledgement), nothing of it is written, and the writer keeps serving once the database is usable again.
+/// Access-log records and plain tokens are appended many rows per statement: hundreds of concurrent appends are
+/// each acknowledged and all readable; when the statement fails, every caller that joined it gets the error (none
+/// is left waiting, nothing is written), and appending works again once the database does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appended_rows_are_all_acknowledged_or_all_refused() {
+    use sqlx::{ConnectOptions as _, Connection as _};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gateway.db");
+    let store: DynStore = Arc::new(SqliteStore::open(&db, key()).await.unwrap());
+    authorized_consent(store.as_ref(), "app-1", "c1").await;
+    let append_all = |count: u16| {
+        let tasks: Vec<_> = (0..count)
+            .map(|i| {
+                let store = Arc::clone(&store);
+                tokio::spawn(async move {
+                    let audit = store.append_audit(&access(i, "c1", "p1", AuditOutcome::Served)).await;
+                    let plain = token(&format!("plain-{count}-{i}"), "app-1", None, None);
+                    (audit, store.insert_token(&plain).await)
+                })
+            })
+            .collect();
+        async move {
+            let mut results = Vec::new();
+            for task in tasks {
+                results.push(task.await.unwrap());
+            }
+            results
+        }
+    };
+    for (audit, plain) in append_all(300).await {
+        audit.unwrap();
+        plain.unwrap();
+    }
+    assert_eq!(store.audit_of_consent("c1", 1000).await.unwrap().len(), 300);
+    assert!(store.token(&TokenHash::of("plain-300-299")).await.unwrap().is_some());
+
+    let mut admin = sqlx::sqlite::SqliteConnectOptions::new().filename(&db).connect().await.unwrap();
+    sqlx::query("ALTER TABLE audit_log RENAME TO audit_away").execute(&mut admin).await.unwrap();
+    let refused = append_all(50).await;
+    assert!(refused.iter().all(|(audit, _)| audit.is_err()), "every joined caller gets the failure");
+    sqlx::query("ALTER TABLE audit_away RENAME TO audit_log").execute(&mut admin).await.unwrap();
+    admin.close().await.unwrap();
+    store.append_audit(&access(999, "c1", "p1", AuditOutcome::Denied)).await.unwrap();
+    let log = store.audit_of_consent("c1", 1000).await.unwrap();
+    assert_eq!(log.len(), 301, "the refused records left nothing");
+    assert_eq!(log[0].interaction_id, "ia-999");
+}
+
 #[tokio::test]
 async fn a_failing_batch_is_reported_and_the_writer_recovers() {
     use sqlx::{ConnectOptions as _, Connection as _};
