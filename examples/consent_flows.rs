@@ -1,7 +1,8 @@
 //! `cargo run --release --example consent_flows -- --workers 8 --seconds 20` (or `bench/consent-flows.sh`): a load
 //! driver for complete consent flows, not part of CI.
 //!
-//! Starts a sandbox in this process (ephemeral loopback ports, one bank, frozen bank clock, in-memory stores),
+//! Starts a sandbox in this process (ephemeral loopback ports, one bank, frozen bank clock, file-backed stores in a
+//! temporary directory as deployed, or in-memory ones with `--in-memory`),
 //! registers a `sandbox`-profile client (client_secret_basic: the driver measures the flow, not client-assertion
 //! signing), then runs N concurrent workers for D seconds, each doing complete flows: PAR -> GET /authorize ->
 //! consent form -> the bank's login form -> account selection -> the bank's consent -> back to the gateway ->
@@ -37,6 +38,9 @@ struct Args {
     /// The test user; `user_mfa` adds the one-time-code page.
     #[arg(long, default_value = "user_good")]
     user: String,
+    /// Run bank and gateway on in-memory stores instead of file-backed ones (in a temporary directory).
+    #[arg(long)]
+    in_memory: bool,
 }
 
 /// What one worker measured.
@@ -85,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     anyhow::ensure!(args.workers > 0 && args.seconds > 0, "--workers and --seconds must be positive");
     certs::install_crypto_provider();
+    let data_dir = (!args.in_memory).then(tempfile::tempdir).transpose()?;
     let options = SandboxOptions {
         customers: Some(100),
         banks: Some(vec![args.bank.clone()]),
@@ -92,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
         start: Some(datetime!(2026-03-04 15:00 UTC)),
         ticking: false,
         ephemeral_ports: true,
+        data_dir: data_dir.as_ref().map(|d| d.path().to_owned()),
         ..SandboxOptions::default()
     };
     let sandbox = Sandbox::start(options).await.context("starting the sandbox")?;

@@ -3,8 +3,8 @@
 //! Opened from a file (WAL journal, `synchronous=FULL` so an acknowledged write survives a power cut, foreign keys
 //! on, a busy timeout so concurrent writers queue instead of failing) or in memory (one connection kept forever).
 //! Multi-statement operations run in `BEGIN IMMEDIATE` transactions: the write lock is taken before the first read,
-//! so two racing redemptions of one code serialize and exactly one wins. The hot writes of a file-backed store are
-//! group-committed ([`super::group_commit`]): one commit for everything queued at once, acknowledged only after the
+//! so two racing redemptions of one code serialize and exactly one wins. The hot writes of a file-backed store, and
+//! the consent flow's (pushed requests, consents, codes and their redemption, bank tokens), are group-committed ([`super::group_commit`]): one commit for everything queued at once, acknowledged only after the
 //! commit. Issued tokens and accepted bank notifications (an event with its deliveries) are committed with
 //! `synchronous=FULL`; replay-cache `jti`s, the access log and webhook attempt outcomes (a lost one means one more
 //! delivery, which at-least-once allows) with `synchronous=NORMAL` when no durable write shares their batch, through
@@ -198,6 +198,29 @@ impl SqliteStore {
             plain_tokens: Appender::default(),
             seal: Arc::new(seal),
         })
+    }
+
+    /// Runs `op` as one durable write: in the writer's next batch when file-backed (one writer for every write of
+    /// the hot paths and the consent flow: a second writing connection would fight it for SQLite's lock through the
+    /// busy handler), in its own `BEGIN IMMEDIATE` transaction otherwise. `op` follows [`GroupCommit::run`]'s rule:
+    /// it refuses before it writes.
+    async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut SqliteConnection,
+            )
+                -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'c>>
+            + Send
+            + 'static,
+    {
+        if let Some(writer) = &self.writer {
+            return writer.run(Durability::Durable, op).await;
+        }
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let value = op(&mut tx).await?;
+        tx.commit().await?;
+        Ok(value)
     }
 
     /// Closes the pool, waiting for connections to finish (a clean shutdown checkpoints the WAL).
@@ -450,17 +473,25 @@ impl Store for SqliteStore {
     }
 
     async fn insert_par_request(&self, par: &ParRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO par_requests (request_uri, client_id, params, expires_at, used_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&par.request_uri)
-        .bind(&par.client_id)
-        .bind(to_json(&par.params)?)
-        .bind(ts(par.expires_at))
-        .bind(par.used_at.map(ts))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let par = par.clone();
+        let params = to_json(&par.params)?;
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO par_requests (request_uri, client_id, params, expires_at, used_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&par.request_uri)
+                .bind(&par.client_id)
+                .bind(params)
+                .bind(ts(par.expires_at))
+                .bind(par.used_at.map(ts))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn par_request(&self, request_uri: &str) -> Result<Option<ParRecord>, StoreError> {
@@ -477,65 +508,14 @@ impl Store for SqliteStore {
         client_id: &str,
         now: OffsetDateTime,
     ) -> Result<ParUse, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query("SELECT * FROM par_requests WHERE request_uri = $1")
-            .bind(request_uri)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(mut par) = row.as_ref().map(par_from_row).transpose()? else {
-            return Ok(ParUse::NotFound);
-        };
-        // RFC 9126 §4: the request_uri is bound to the client that pushed it; a foreign client does not consume it.
-        if par.client_id != client_id {
-            return Ok(ParUse::WrongClient);
-        }
-        if par.used_at.is_some() {
-            return Ok(ParUse::AlreadyUsed);
-        }
-        if now >= par.expires_at {
-            return Ok(ParUse::Expired);
-        }
-        sqlx::query("UPDATE par_requests SET used_at = $1 WHERE request_uri = $2")
-            .bind(ts(now))
-            .bind(request_uri)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        par.used_at = Some(crate::consent::whole_seconds(now));
-        Ok(ParUse::Used(par))
+        let (request_uri, client_id) = (request_uri.to_owned(), client_id.to_owned());
+        self.write(move |conn| Box::pin(async move { use_par_request_on(conn, &request_uri, &client_id, now).await }))
+            .await
     }
 
     async fn insert_consent(&self, c: &Consent) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "INSERT INTO consents (id, client_id, person, bank, clusters, requested_accounts, accounts, purposes,
-                duration_type, duration_period, lookback_period, secondary_use_opt_in, status, created_at,
-                updated_at, authorized_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-        )
-        .bind(&c.id)
-        .bind(&c.client_id)
-        .bind(c.subject.as_ref().map(|s| s.person.as_str()))
-        .bind(c.subject.as_ref().map(|s| s.bank.as_str()))
-        .bind(to_json(&c.request.clusters)?)
-        .bind(c.request.accounts.as_ref().map(to_json).transpose()?)
-        .bind(to_json(&c.accounts)?)
-        .bind(to_json(&c.request.purposes)?)
-        .bind(c.request.duration.kind().as_fdx())
-        .bind(c.request.duration.period_days().map(i64::from))
-        .bind(i64::from(c.request.lookback.days()))
-        .bind(c.secondary_use_opt_in)
-        .bind(c.status.as_str())
-        .bind(ts(c.created_at))
-        .bind(ts(c.updated_at))
-        .bind(c.authorized_at.map(ts))
-        .bind(c.expires_at.map(ts))
-        .execute(&mut *tx)
-        .await?;
-        for (seq, r) in c.revocations.iter().enumerate() {
-            insert_revocation(&mut tx, &c.id, seq, r).await?;
-        }
-        tx.commit().await?;
+        let consent = c.clone();
+        self.write(move |conn| Box::pin(async move { insert_consent_on(conn, &consent).await })).await?;
         self.consents.invalidate(&c.id);
         Ok(())
     }
@@ -554,14 +534,20 @@ impl Store for SqliteStore {
     }
 
     async fn update_consent(&self, c: &Consent, expected: ConsentStatus) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let consent = c.clone();
+        let accounts = to_json(&c.accounts)?;
+        let updated = self
+            .write(move |conn| {
+                Box::pin(async move {
+                    let c = &consent;
+                    let done = sqlx::query(
             "UPDATE consents SET person = $1, bank = $2, accounts = $3, secondary_use_opt_in = $4, status = $5,
                 updated_at = $6, authorized_at = $7, expires_at = $8
              WHERE id = $9 AND status = $10",
         )
         .bind(c.subject.as_ref().map(|s| s.person.as_str()))
         .bind(c.subject.as_ref().map(|s| s.bank.as_str()))
-        .bind(to_json(&c.accounts)?)
+        .bind(accounts)
         .bind(c.secondary_use_opt_in)
         .bind(c.status.as_str())
         .bind(ts(c.updated_at))
@@ -569,10 +555,14 @@ impl Store for SqliteStore {
         .bind(c.expires_at.map(ts))
         .bind(&c.id)
         .bind(expected.as_str())
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            })
+            .await?;
         self.consents.invalidate(&c.id);
-        Ok(done.rows_affected() == 1)
+        Ok(updated)
     }
 
     async fn consents_for_person(&self, bank: &str, person: &str) -> Result<Vec<Consent>, StoreError> {
@@ -625,7 +615,10 @@ impl Store for SqliteStore {
     }
 
     async fn insert_code(&self, code: &CodeRecord) -> Result<(), StoreError> {
-        sqlx::query(
+        let code = code.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, consent_id, pkce_challenge, redirect_uri, dpop_jkt,
                 expires_at, used_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -638,9 +631,12 @@ impl Store for SqliteStore {
         .bind(&code.dpop_jkt)
         .bind(ts(code.expires_at))
         .bind(code.used_at.map(ts))
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await?;
-        Ok(())
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn redeem_code(
@@ -650,44 +646,13 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<CodeRedemption, StoreError> {
         let hash = code_hash.to_hex();
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query("SELECT * FROM authorization_codes WHERE code_hash = $1")
-            .bind(&hash)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(mut code) = row.as_ref().map(code_from_row).transpose()? else {
-            return Ok(CodeRedemption::NotFound);
-        };
-        // RFC 6749 §4.1.3: the code must have been issued to the authenticated client.
-        if code.client_id != client_id {
-            return Ok(CodeRedemption::WrongClient);
-        }
-        if code.used_at.is_some() {
-            // RFC 6749 §4.1.2: deny, and revoke the tokens previously issued from this code.
-            sqlx::query("UPDATE authorization_codes SET replayed_at = $1 WHERE code_hash = $2 AND replayed_at IS NULL")
-                .bind(ts(now))
-                .bind(&hash)
-                .execute(&mut *tx)
-                .await?;
-            let revoked =
-                sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE parent_code = $2 AND revoked_at IS NULL")
-                    .bind(ts(now))
-                    .bind(&hash)
-                    .execute(&mut *tx)
-                    .await?;
-            tx.commit().await?;
+        let client_id = client_id.to_owned();
+        let redemption =
+            self.write(move |conn| Box::pin(async move { redeem_code_on(conn, &hash, &client_id, now).await })).await?;
+        if matches!(redemption, CodeRedemption::Replayed { .. }) {
             self.tokens.clear();
-            return Ok(CodeRedemption::Replayed { code, tokens_revoked: revoked.rows_affected() });
         }
-        sqlx::query("UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2")
-            .bind(ts(now))
-            .bind(&hash)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        let expired = now >= code.expires_at;
-        code.used_at = Some(crate::consent::whole_seconds(now));
-        Ok(if expired { CodeRedemption::Expired(code) } else { CodeRedemption::Redeemed(code) })
+        Ok(redemption)
     }
 
     async fn insert_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
@@ -741,14 +706,21 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let plain = serde_json::to_vec(tokens).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let sealed = self.seal.seal(&plain, consent_id)?;
-        sqlx::query(
-            "INSERT INTO bank_tokens (consent_id, sealed, updated_at) VALUES ($1, $2, $3)
-             ON CONFLICT (consent_id) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
-        )
-        .bind(consent_id)
-        .bind(sealed)
-        .bind(ts(now))
-        .execute(&self.pool)
+        let id = consent_id.to_owned();
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO bank_tokens (consent_id, sealed, updated_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (consent_id) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
+                )
+                .bind(id)
+                .bind(sealed)
+                .bind(ts(now))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
         .await?;
         self.bank_tokens.invalidate(consent_id);
         Ok(())
@@ -1504,6 +1476,114 @@ async fn log_jtis_on(conn: &mut SqliteConnection, rows: &[JtiRow]) -> Result<(),
         query.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// [`Store::use_par_request`] on the writer's connection.
+async fn use_par_request_on(
+    tx: &mut SqliteConnection,
+    request_uri: &str,
+    client_id: &str,
+    now: OffsetDateTime,
+) -> Result<ParUse, StoreError> {
+    let row = sqlx::query("SELECT * FROM par_requests WHERE request_uri = $1")
+        .bind(request_uri)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(mut par) = row.as_ref().map(par_from_row).transpose()? else {
+        return Ok(ParUse::NotFound);
+    };
+    // RFC 9126 §4: the request_uri is bound to the client that pushed it; a foreign client does not consume it.
+    if par.client_id != client_id {
+        return Ok(ParUse::WrongClient);
+    }
+    if par.used_at.is_some() {
+        return Ok(ParUse::AlreadyUsed);
+    }
+    if now >= par.expires_at {
+        return Ok(ParUse::Expired);
+    }
+    sqlx::query("UPDATE par_requests SET used_at = $1 WHERE request_uri = $2")
+        .bind(ts(now))
+        .bind(request_uri)
+        .execute(&mut *tx)
+        .await?;
+    par.used_at = Some(crate::consent::whole_seconds(now));
+    Ok(ParUse::Used(par))
+}
+
+/// [`Store::insert_consent`] on the writer's connection.
+async fn insert_consent_on(tx: &mut SqliteConnection, c: &Consent) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO consents (id, client_id, person, bank, clusters, requested_accounts, accounts, purposes,
+            duration_type, duration_period, lookback_period, secondary_use_opt_in, status, created_at,
+            updated_at, authorized_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(&c.id)
+    .bind(&c.client_id)
+    .bind(c.subject.as_ref().map(|s| s.person.as_str()))
+    .bind(c.subject.as_ref().map(|s| s.bank.as_str()))
+    .bind(to_json(&c.request.clusters)?)
+    .bind(c.request.accounts.as_ref().map(to_json).transpose()?)
+    .bind(to_json(&c.accounts)?)
+    .bind(to_json(&c.request.purposes)?)
+    .bind(c.request.duration.kind().as_fdx())
+    .bind(c.request.duration.period_days().map(i64::from))
+    .bind(i64::from(c.request.lookback.days()))
+    .bind(c.secondary_use_opt_in)
+    .bind(c.status.as_str())
+    .bind(ts(c.created_at))
+    .bind(ts(c.updated_at))
+    .bind(c.authorized_at.map(ts))
+    .bind(c.expires_at.map(ts))
+    .execute(&mut *tx)
+    .await?;
+    for (seq, r) in c.revocations.iter().enumerate() {
+        insert_revocation(tx, &c.id, seq, r).await?;
+    }
+    Ok(())
+}
+
+/// [`Store::redeem_code`] on the writer's connection (the caller clears the token cache after a replay).
+async fn redeem_code_on(
+    tx: &mut SqliteConnection,
+    hash: &str,
+    client_id: &str,
+    now: OffsetDateTime,
+) -> Result<CodeRedemption, StoreError> {
+    let row = sqlx::query("SELECT * FROM authorization_codes WHERE code_hash = $1")
+        .bind(hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(mut code) = row.as_ref().map(code_from_row).transpose()? else {
+        return Ok(CodeRedemption::NotFound);
+    };
+    // RFC 6749 §4.1.3: the code must have been issued to the authenticated client.
+    if code.client_id != client_id {
+        return Ok(CodeRedemption::WrongClient);
+    }
+    if code.used_at.is_some() {
+        // RFC 6749 §4.1.2: deny, and revoke the tokens previously issued from this code.
+        sqlx::query("UPDATE authorization_codes SET replayed_at = $1 WHERE code_hash = $2 AND replayed_at IS NULL")
+            .bind(ts(now))
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        let revoked = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE parent_code = $2 AND revoked_at IS NULL")
+            .bind(ts(now))
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        return Ok(CodeRedemption::Replayed { code, tokens_revoked: revoked.rows_affected() });
+    }
+    sqlx::query("UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2")
+        .bind(ts(now))
+        .bind(hash)
+        .execute(&mut *tx)
+        .await?;
+    let expired = now >= code.expires_at;
+    code.used_at = Some(crate::consent::whole_seconds(now));
+    Ok(if expired { CodeRedemption::Expired(code) } else { CodeRedemption::Redeemed(code) })
 }
 
 /// The in-memory replay cache's key of a stored entry.
