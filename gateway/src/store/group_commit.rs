@@ -24,8 +24,10 @@
 //! connection's SQLite thread, and on the shared runtime each of those waited behind request tasks (signature checks
 //! of about 100 microseconds each) before the batch could go on. Checkpoints are moved off the commit path: the
 //! writer's connection does not checkpoint (`wal_autocheckpoint=0`); a checkpointer task beside it, on a connection
-//! of its own, runs a passive checkpoint after commits, at most ten times a second. Before, every thousandth page
-//! made one commit copy the log into the database file and sync it while every caller waited.
+//! of its own, runs a passive checkpoint after commits, at most ten times a second, and a restarting one when the log
+//! outgrew [`WAL_RESTART_FRAMES`] (under steady load passive ones never reach the log's end, so it would not restart).
+//! Before, every thousandth page made one commit copy the log into the database file and sync it while every caller
+//! waited.
 //!
 //! Guarantees kept: a write is acknowledged only after its COMMIT returned (durable with `synchronous=FULL`); each
 //! operation runs the same statements as the unbatched path ([`super::sqlite`]) inside the batch transaction, so its
@@ -47,6 +49,8 @@ use super::{Placement, StoreError};
 pub const MAX_BATCH: usize = 256;
 /// Queued operations before callers wait for room (back-pressure, bounded memory).
 const QUEUE: usize = 4096;
+/// Log size (in pages of 4 KiB: 64 MiB) past which the checkpointer restarts the log (see [`checkpointer`]).
+const WAL_RESTART_FRAMES: i64 = 16_384;
 /// Least time between two checkpoints (each one syncs the database file).
 const CHECKPOINT_SPACING: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -332,14 +336,31 @@ async fn writer(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Job>, writt
 /// [`CHECKPOINT_SPACING`]; a last one when the writer stops.
 async fn checkpointer(mut conn: SqliteConnection, mut written: mpsc::Receiver<()>) {
     while written.recv().await.is_some() {
-        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut conn).await {
-            tracing::warn!(%error, "gateway store: checkpoint failed (retried after the next commit)");
+        match checkpoint(&mut conn).await {
+            // Under steady writes a passive checkpoint never catches up with the log's end, so the log is never
+            // restarted and would grow for as long as the load lasts: past a bound, one restarting checkpoint (it
+            // waits for the writer's current batch, then the next batch writes the log from its start).
+            Ok(frames) if frames >= WAL_RESTART_FRAMES => {
+                if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(RESTART)").execute(&mut conn).await {
+                    tracing::warn!(%error, frames, "gateway store: restarting the log failed (retried later)");
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "gateway store: checkpoint failed (retried after the next commit)"),
         }
         // Pacing, not waiting for anything: commits meanwhile leave one signal, served by the next round.
         tokio::time::sleep(CHECKPOINT_SPACING).await;
     }
     let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut conn).await;
     let _ = conn.close().await;
+}
+
+/// One passive checkpoint; answers how many frames the log holds.
+async fn checkpoint(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
+    // The pragma answers (busy, frames in the log, frames checkpointed).
+    let (_, frames, _): (i64, i64, i64) =
+        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut *conn).await?;
+    Ok(frames)
 }
 
 /// Switches the connection's `synchronous` pragma when the batch needs another class than the last one.
@@ -383,4 +404,33 @@ async fn run_batch(
     }
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::ConnectOptions as _;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+
+    /// The checkpointer reads the size of the log from the pragma's answer (a decoding failure would leave the log
+    /// growing silently), and after a passive checkpoint with no reader every frame is copied back.
+    #[tokio::test]
+    async fn a_passive_checkpoint_reports_the_frames_of_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = SqliteConnectOptions::new()
+            .filename(dir.path().join("log.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .pragma("wal_autocheckpoint", "0")
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)").execute(&mut conn).await.unwrap();
+        sqlx::query("INSERT INTO t VALUES (1), (2)").execute(&mut conn).await.unwrap();
+        let frames = checkpoint(&mut conn).await.unwrap();
+        assert!(frames >= 2, "the table and its row are in the log: {frames} frames");
+        let (busy, log, copied): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut conn).await.unwrap();
+        assert_eq!((busy, copied), (0, log), "everything was copied back");
+    }
 }
