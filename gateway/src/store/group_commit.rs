@@ -169,7 +169,6 @@ impl GroupCommit {
     }
 }
 
-/// The writer loop; after each commit it tells the checkpointer there are new frames in the log (`written`).
 /// A caller waiting in an [`Appender`]: its row and where its answer goes.
 type Pending<R> = (R, oneshot::Sender<Result<(), StoreError>>);
 
@@ -293,6 +292,7 @@ pub fn multi_row_insert(head: &str, width: usize, rows: usize) -> String {
     sql
 }
 
+/// The writer loop; after each commit it tells the checkpointer there are new frames in the log (`written`).
 async fn writer(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Job>, written: mpsc::Sender<()>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut current = Durability::Durable;
