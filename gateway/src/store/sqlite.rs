@@ -1,26 +1,27 @@
 //! The embedded SQLite implementation of [`Store`] (sqlx 0.9, runtime queries with `$n` placeholders).
 //!
-//! Opened from a file (WAL journal, `synchronous=FULL` so an acknowledged write survives a power cut, foreign keys
-//! on, a busy timeout so concurrent writers queue instead of failing) or in memory (one connection kept forever).
-//! Multi-statement operations run in `BEGIN IMMEDIATE` transactions: the write lock is taken before the first read,
-//! so two racing redemptions of one code serialize and exactly one wins. The hot writes of a file-backed store, and
-//! the consent flow's (pushed requests, consents, codes and their redemption, bank tokens), are group-committed ([`super::group_commit`]): one commit for everything queued at once, acknowledged only after the
-//! commit. Issued tokens and accepted bank notifications (an event with its deliveries) are committed with
-//! `synchronous=FULL`; replay-cache `jti`s, the access log and webhook attempt outcomes (a lost one means one more
-//! delivery, which at-least-once allows) with `synchronous=NORMAL` when no durable write shares their batch, through
-//! the same single writer connection ([`super::group_commit::Durability`]). Relaxed durability, decided for the hot
-//! paths: such writes survive a crash of the gateway process (a committed WAL frame is in the OS's hands), but a power
-//! cut of the host can lose the last moments of them (an access record could be missing). Replay-cache entries are
-//! moreover decided in memory (an exact map: the store file has one owner process) and written behind, not waited
-//! for, to an append-only log without a unique key (`jti_log`: its rows land at the end of the table instead of on
-//! random pages of a B-tree, which the write-ahead log would copy whole at every commit); the map is loaded from the
-//! log at open, so a restarted gateway still refuses every `jti` whose write reached the database. The in-memory
-//! store keeps them in the map only (nothing of it outlives the process). Decided for the token endpoint's and the resource API's hot paths: a `jti` accepted in the last
-//! milliseconds before the process dies may be accepted once more after the restart, within what is left of its
-//! 60 s window. Client, token, consent and bank-token reads go through exact
-//! read caches ([`ReadCache`]) that every write of those tables invalidates before it returns (a client's deletion,
-//! which cascades, clears them all). This module must never log stored values
-//! and never hold a raw token: only hashes, and bank tokens sealed by [`SealKey`].
+//! Opened from a file (WAL journal, `synchronous=FULL` so an acknowledged write survives a power cut, foreign keys on,
+//! a busy timeout so concurrent writers queue instead of failing) or in memory (one connection kept forever).
+//! Multi-statement operations run in `BEGIN IMMEDIATE` transactions: the write lock is taken before the first read, so
+//! two racing redemptions of one code serialize and exactly one wins. The hot writes of a file-backed store, and the
+//! consent flow's (pushed requests, consents, codes and their redemption, bank tokens), are group-committed
+//! ([`super::group_commit`]): one commit for everything queued at once, acknowledged only after the commit. Issued
+//! tokens and accepted bank notifications (an event with its deliveries) are committed with `synchronous=FULL`;
+//! replay-cache `jti`s, the access log and webhook attempt outcomes (a lost one means one more delivery, which
+//! at-least-once allows) with `synchronous=NORMAL` when no durable write shares their batch, through the same single
+//! writer connection ([`super::group_commit::Durability`]). Relaxed durability, decided for the hot paths: such writes
+//! survive a crash of the gateway process (a committed WAL frame is in the OS's hands), but a power cut of the host can
+//! lose the last moments of them (an access record could be missing). Replay-cache entries are moreover decided in
+//! memory (an exact map: the store file has one owner process) and written behind, not waited for, to an append-only
+//! log without a unique key (`jti_log`: its rows land at the end of the table instead of on random pages of a B-tree,
+//! which the write-ahead log would copy whole at every commit); the map is loaded from the log at open, so a restarted
+//! gateway still refuses every `jti` whose write reached the database. The in-memory store keeps them in the map only
+//! (nothing of it outlives the process). Decided for the token endpoint's and the resource API's hot paths: a `jti`
+//! accepted in the last milliseconds before the process dies may be accepted once more after the restart, within what
+//! is left of its 60 s window. Client, token, consent and bank-token reads go through exact read caches ([`ReadCache`])
+//! that every write of those tables invalidates before it returns (a client's deletion, which cascades, clears them
+//! all). This module must never log stored values and never hold a raw token: only hashes, and bank tokens sealed by
+//! [`SealKey`].
 
 use super::group_commit::{Appender, Durability, GroupCommit, multi_row_insert};
 use super::{
