@@ -29,7 +29,7 @@ pub async fn presented_token(
     let presented_scheme = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
+        .and_then(presented::authorization_parts)
         .map(|(scheme, _)| if scheme.eq_ignore_ascii_case("DPoP") { "DPoP" } else { "Bearer" })
         .unwrap_or("Bearer");
     presented::check(state, method, path, headers, peer).await.map_err(|e| match e {

@@ -15,9 +15,10 @@
 //! writers fight for its lock through the busy handler, which sleeps in steps of milliseconds; the pragma is switched
 //! between transactions, only when the class changes.
 //!
-//! Rows that many requests append (access-log records, plain tokens) go through an [`Appender`]: the first row queues
-//! one job, the rows arriving before it runs join it, and it writes them all in multi-row `INSERT`s; each caller is
-//! still answered only after the commit. Each statement is a round trip to SQLite's thread (two context switches);
+//! Rows that many requests append (access-log records, plain tokens, replay-cache `jti`s) go through an [`Appender`]:
+//! the first row queues one job, the rows arriving before it runs join it, and it writes them all in multi-row
+//! `INSERT`s; each waiting caller is answered only after the commit (`jti`s, decided in memory, are written behind:
+//! their callers do not wait). Each statement is a round trip to SQLite's thread (two context switches);
 //! one statement per batch instead of one per row was, by the profile, most of the writer's cost.
 //!
 //! The writer runs on a thread of its own (a single-threaded Tokio runtime): every statement is a round trip to the
@@ -124,25 +125,6 @@ impl GroupCommit {
         self.run_placed(durability, None, op).await
     }
 
-    /// Queues `op` for the next batch and returns once it is queued, without waiting for its commit (write-behind:
-    /// the caller has already decided, e.g. from an exact in-memory copy; a failure is only logged by the writer).
-    pub async fn run_detached<F>(&self, durability: Durability, op: F) -> Result<(), StoreError>
-    where
-        F: for<'c> FnOnce(
-                &'c mut SqliteConnection,
-            ) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'c>>
-            + Send
-            + 'static,
-    {
-        let work: Work = Box::new(move |conn| {
-            Box::pin(async move {
-                let failed = matches!(op(conn).await, Err(StoreError::Database(_)));
-                Outcome { deliver: Box::new(|_| {}), failed }
-            })
-        });
-        self.queue.send(Job { durability, work }).await.map_err(|_| StoreError::Closed)
-    }
-
     /// [`Self::run`], dropping `placed` as soon as the write is queued (its place in the commit order is fixed).
     pub async fn run_placed<T, F>(&self, durability: Durability, placed: Placement, op: F) -> Result<T, StoreError>
     where
@@ -169,15 +151,16 @@ impl GroupCommit {
     }
 }
 
-/// A caller waiting in an [`Appender`]: its row and where its answer goes.
-type Pending<R> = (R, oneshot::Sender<Result<(), StoreError>>);
+/// A row in an [`Appender`], and where its answer goes (none for a row written behind).
+type Pending<R> = (R, Option<oneshot::Sender<Result<(), StoreError>>>);
 
 /// Writes the rows an [`Appender`] collected, on the batch's connection (multi-row statements).
 pub type WriteRows<R> =
     for<'c> fn(&'c mut SqliteConnection, Vec<R>) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'c>>;
 
 /// Rows of one kind appended by many callers, written by ONE job of the next batch in multi-row statements; every
-/// caller is answered after that batch's commit (module docs). Cheap to share (`Arc` inside).
+/// waiting caller is answered after that batch's commit, a row written behind is not waited for (module docs). Cheap
+/// to share (`Arc` inside).
 pub struct Appender<R> {
     pending: Arc<Mutex<Vec<Pending<R>>>>,
 }
@@ -231,45 +214,68 @@ impl GroupCommit {
         write: WriteRows<R>,
     ) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
-        let first = {
-            let mut pending = lock(&appender.pending);
-            pending.push((row, reply));
-            pending.len() == 1
-        };
-        if first {
-            let flush = Flush { pending: Arc::clone(&appender.pending), ran: false };
-            let work: Work = Box::new(move |conn| {
-                Box::pin(async move {
-                    let mut flush = flush;
-                    flush.ran = true;
-                    let (rows, replies): (Vec<R>, Vec<_>) =
-                        std::mem::take(&mut *lock(&flush.pending)).into_iter().unzip();
-                    let result = write(conn, rows).await;
-                    let failed = matches!(result, Err(StoreError::Database(_)));
-                    let deliver: Box<dyn FnOnce(Result<(), StoreError>) + Send> = Box::new(move |batch| {
-                        let outcome = batch.and(result);
-                        let mut replies = replies;
-                        if replies.len() == 1
-                            && let Some(reply) = replies.pop()
-                        {
-                            let _ = reply.send(outcome);
-                            return;
-                        }
-                        let outcome = outcome.map_err(|e| e.to_string());
-                        for reply in replies {
-                            let _ = reply.send(outcome.clone().map_err(StoreError::Batch));
-                        }
-                    });
-                    Outcome { deliver, failed }
-                })
-            });
-            if self.queue.send(Job { durability, work }).await.is_err() {
-                // The job was dropped unqueued (its Flush answered every row that joined it).
-                return Err(StoreError::Closed);
-            }
-        }
+        self.push(durability, appender, (row, Some(reply)), write).await?;
         // A dropped reply: the job's batch failed before it ran, or the writer stopped.
         answer.await.map_err(|_| StoreError::Batch("an earlier write of the same batch failed".into()))?
+    }
+
+    /// Appends `row` as [`Self::append`] does, returning once it is queued (write-behind: the caller has decided
+    /// already, e.g. from an exact in-memory copy; a failure is only logged by the writer).
+    pub async fn append_behind<R: Send + 'static>(
+        &self,
+        durability: Durability,
+        appender: &Appender<R>,
+        row: R,
+        write: WriteRows<R>,
+    ) -> Result<(), StoreError> {
+        self.push(durability, appender, (row, None), write).await
+    }
+
+    /// Adds `pending` to `appender`, queuing the job that will write it when it is the first row waiting.
+    async fn push<R: Send + 'static>(
+        &self,
+        durability: Durability,
+        appender: &Appender<R>,
+        pending: Pending<R>,
+        write: WriteRows<R>,
+    ) -> Result<(), StoreError> {
+        let first = {
+            let mut rows = lock(&appender.pending);
+            rows.push(pending);
+            rows.len() == 1
+        };
+        if !first {
+            return Ok(());
+        }
+        let flush = Flush { pending: Arc::clone(&appender.pending), ran: false };
+        let work: Work = Box::new(move |conn| {
+            Box::pin(async move {
+                let mut flush = flush;
+                flush.ran = true;
+                let (rows, replies): (Vec<R>, Vec<_>) = std::mem::take(&mut *lock(&flush.pending)).into_iter().unzip();
+                let result = write(conn, rows).await;
+                let failed = matches!(result, Err(StoreError::Database(_)));
+                let deliver: Box<dyn FnOnce(Result<(), StoreError>) + Send> =
+                    Box::new(move |batch| answer_all(replies.into_iter().flatten().collect(), batch.and(result)));
+                Outcome { deliver, failed }
+            })
+        });
+        // Not queued: the job was dropped, and its Flush answered every row that joined it.
+        self.queue.send(Job { durability, work }).await.map_err(|_| StoreError::Closed)
+    }
+}
+
+/// Sends `outcome` to every waiting caller of one appender job (the error as text when there are several).
+fn answer_all(mut replies: Vec<oneshot::Sender<Result<(), StoreError>>>, outcome: Result<(), StoreError>) {
+    if replies.len() == 1
+        && let Some(reply) = replies.pop()
+    {
+        let _ = reply.send(outcome);
+        return;
+    }
+    let outcome = outcome.map_err(|e| e.to_string());
+    for reply in replies {
+        let _ = reply.send(outcome.clone().map_err(StoreError::Batch));
     }
 }
 

@@ -71,8 +71,8 @@ pub struct SqliteStore {
     /// A file-backed store's replay-cache entries, decided here (exact: one owner process) and written behind
     /// (module docs); loaded from the table at open.
     jtis: Arc<crate::oauth::replay::InMemoryReplayCache>,
-    /// Replay-cache entries decided and not yet handed to the writer (written as one multi-row `INSERT`).
-    jtis_behind: Arc<std::sync::Mutex<Vec<JtiRow>>>,
+    /// Replay-cache entries decided and written behind (one multi-row `INSERT` per batch, not waited for).
+    jtis_behind: Appender<JtiRow>,
     /// Access-log records on their way to the writer (one multi-row `INSERT` per batch, each caller answered after
     /// the commit).
     audits: Appender<AuditRecord>,
@@ -194,7 +194,7 @@ impl SqliteStore {
             consents: Arc::default(),
             bank_tokens: Arc::default(),
             jtis: Arc::default(),
-            jtis_behind: Arc::default(),
+            jtis_behind: Appender::default(),
             audits: Appender::default(),
             plain_tokens: Appender::default(),
             seal: Arc::new(seal),
@@ -657,19 +657,14 @@ impl Store for SqliteStore {
     }
 
     async fn insert_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
-        if let Some(writer) = &self.writer {
-            if t.consent_id.is_none() && t.parent_code.is_none() {
-                return writer.append(Durability::Durable, &self.plain_tokens, t.clone(), insert_plain_tokens_on).await;
-            }
-            let t = t.clone();
-            return writer
-                .run(Durability::Durable, move |conn| Box::pin(async move { insert_token_on(conn, &t).await }))
-                .await;
+        if let Some(writer) = &self.writer
+            && t.consent_id.is_none()
+            && t.parent_code.is_none()
+        {
+            return writer.append(Durability::Durable, &self.plain_tokens, t.clone(), insert_plain_tokens_on).await;
         }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        insert_token_on(&mut tx, t).await?;
-        tx.commit().await?;
-        Ok(())
+        let t = t.clone();
+        self.write(move |conn| Box::pin(async move { insert_token_on(conn, &t).await })).await
     }
 
     async fn token(&self, token_hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
@@ -762,28 +757,11 @@ impl Store for SqliteStore {
         let key = jti_key(kind.as_str(), issuer, jti);
         let fresh = self.jtis.insert_if_absent(&key, expires_at, now).await.map_err(|e| StoreError::Batch(e.0))?;
         // An in-memory store ends with its process: the map is all it needs.
-        let Some(writer) = self.writer.as_ref().filter(|_| fresh) else {
-            return Ok(fresh);
-        };
-        let row = JtiRow { kind, issuer: issuer.to_owned(), jti: jti.to_owned(), expires_at };
-        let first = {
-            let mut behind = self.jtis_behind.lock().unwrap_or_else(|p| p.into_inner());
-            behind.push(row);
-            behind.len() == 1
-        };
-        // One queued job writes everything decided until it runs; the next entry queues the next job.
-        if first {
-            let behind = Arc::clone(&self.jtis_behind);
-            writer
-                .run_detached(Durability::Relaxed, move |conn| {
-                    Box::pin(async move {
-                        let rows = std::mem::take(&mut *behind.lock().unwrap_or_else(|p| p.into_inner()));
-                        log_jtis_on(conn, &rows).await
-                    })
-                })
-                .await?;
+        if let (true, Some(writer)) = (fresh, &self.writer) {
+            let row = JtiRow { kind, issuer: issuer.to_owned(), jti: jti.to_owned(), expires_at };
+            writer.append_behind(Durability::Relaxed, &self.jtis_behind, row, log_jtis_on).await?;
         }
-        Ok(true)
+        Ok(fresh)
     }
 
     async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
@@ -1466,17 +1444,22 @@ struct JtiRow {
 }
 
 /// Appends decided replay-cache entries to `jti_log`, many per statement.
-async fn log_jtis_on(conn: &mut SqliteConnection, rows: &[JtiRow]) -> Result<(), StoreError> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let sql = multi_row_insert("INSERT INTO jti_log (kind, issuer, jti, expires_at)", 4, chunk.len());
-        // Built from placeholders only: every value is bound.
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for r in chunk {
-            query = query.bind(r.kind.as_str()).bind(&r.issuer).bind(&r.jti).bind(ts(r.expires_at));
+fn log_jtis_on(
+    conn: &mut SqliteConnection,
+    rows: Vec<JtiRow>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send + '_>> {
+    Box::pin(async move {
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = multi_row_insert("INSERT INTO jti_log (kind, issuer, jti, expires_at)", 4, chunk.len());
+            // Built from placeholders only: every value is bound.
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                query = query.bind(r.kind.as_str()).bind(&r.issuer).bind(&r.jti).bind(ts(r.expires_at));
+            }
+            query.execute(&mut *conn).await?;
         }
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// [`Store::use_par_request`] on the writer's connection.

@@ -856,6 +856,25 @@ async fn appended_rows_are_all_acknowledged_or_all_refused() {
     assert_eq!(log[0].interaction_id, "ia-999");
 }
 
+/// The writer's connection never checkpoints (`wal_autocheckpoint=0`): the checkpointer beside it copies committed
+/// pages from the write-ahead log into the database file. Without it the file would not grow, whatever was written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkpointer_copies_committed_writes_into_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gateway.db");
+    let store = SqliteStore::open(&db, key()).await.unwrap();
+    authorized_consent(&store, "app-1", "c1").await;
+    let before = std::fs::metadata(&db).unwrap().len();
+    for i in 0..400 {
+        store.insert_token(&token(&format!("plain-{i}"), "app-1", None, None)).await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::metadata(&db).unwrap().len() <= before {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint copied the tokens into the file within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_failing_batch_is_reported_and_the_writer_recovers() {
     use sqlx::{ConnectOptions as _, Connection as _};

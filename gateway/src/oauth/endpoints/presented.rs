@@ -75,6 +75,11 @@ pub enum PresentedTokenError {
     Internal(#[from] StoreError),
 }
 
+/// The scheme and the credentials of an `Authorization` header value (RFC 9110 §11.4: `scheme SP credentials`).
+pub fn authorization_parts(value: &str) -> Option<(&str, &str)> {
+    value.split_once(' ')
+}
+
 /// Checks the access token of a request to `method path` (`path` as the client addressed it, without the query:
 /// the DPoP `htu` is compared without query, RFC 9449 §4.3 check 9).
 pub async fn check(
@@ -89,7 +94,8 @@ pub async fn check(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| invalid("an access token is required"))?;
-    let (scheme, token) = authorization.split_once(' ').ok_or_else(|| invalid("malformed Authorization header"))?;
+    let (scheme, token) =
+        authorization_parts(authorization).ok_or_else(|| invalid("malformed Authorization header"))?;
     let token = token.trim();
     if token.is_empty() || token.len() > 4096 {
         return Err(invalid("malformed access token"));
