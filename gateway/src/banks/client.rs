@@ -22,7 +22,7 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use super::directory::BankEntry;
-use super::fdx::{BankCallError, BankResponse, check_fdx_path, into_bank_response};
+use super::fdx::{BankCallError, BankResponse, RawBankResponse, check_fdx_path, into_bank_response, into_raw_response};
 use super::secret::{BankSecret, PkceVerifier};
 use super::transport::{OAuthTransport, build_http_client};
 
@@ -378,6 +378,17 @@ impl BankClient {
         self.fdx_call(reqwest::Method::DELETE, path, access_token, interaction_id, None).await
     }
 
+    /// GET an FDX resource as [`get_json`](Self::get_json) does, the body left as the bank sent it (the resource
+    /// API's filter reads the bytes, [`crate::fdx::filter`]); malformed JSON is the caller's to find.
+    pub async fn get_raw(
+        &self,
+        path: &str,
+        access_token: &BankSecret,
+        interaction_id: &str,
+    ) -> Result<RawBankResponse, BankCallError> {
+        into_raw_response(self.send(reqwest::Method::GET, path, access_token, interaction_id, None).await?).await
+    }
+
     /// One FDX call: the path rule, the bearer token, the interaction id, an optional JSON body, classified answers.
     async fn fdx_call(
         &self,
@@ -387,6 +398,18 @@ impl BankClient {
         interaction_id: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<BankResponse, BankCallError> {
+        into_bank_response(self.send(method, path, access_token, interaction_id, body).await?).await
+    }
+
+    /// Sends one FDX request (the path rule, the bearer token, the interaction id, an optional JSON body).
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        access_token: &BankSecret,
+        interaction_id: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<reqwest::Response, BankCallError> {
         check_fdx_path(path)?;
         let mut request = self
             .http
@@ -397,8 +420,7 @@ impl BankClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| BankCallError::from_reqwest(&e))?;
-        into_bank_response(response).await
+        request.send().await.map_err(|e| BankCallError::from_reqwest(&e))
     }
 
     /// The sandbox shortcut at the bank: the RFC 6749 §4.5 extension grant [`SANDBOX_LOGIN_GRANT`] with a test

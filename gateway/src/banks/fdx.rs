@@ -137,24 +137,43 @@ pub(crate) fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// Turn a response into a [`BankResponse`], or a [`BankCallError`] for 5xx and malformed JSON.
-pub(crate) async fn into_bank_response(response: reqwest::Response) -> Result<BankResponse, BankCallError> {
+/// A bank's answer below 500 with its body as the bank sent it (the resource API filters the bytes without
+/// building a tree of them, [`crate::fdx::filter`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawBankResponse {
+    pub status: u16,
+    pub interaction_id: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl RawBankResponse {
+    /// The body as JSON (`Null` when empty).
+    pub fn json(&self) -> Result<Value, BankCallError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&self.body).map_err(|e| BankCallError::MalformedBody(e.to_string()))
+    }
+}
+
+/// Turn a response into a [`RawBankResponse`], or a [`BankCallError`] for 5xx (its body parsed when it is JSON).
+pub(crate) async fn into_raw_response(response: reqwest::Response) -> Result<RawBankResponse, BankCallError> {
     let status = response.status().as_u16();
     let interaction_id =
         response.headers().get("x-fapi-interaction-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let retry_after = retry_after(response.headers());
-    let bytes = read_body(response).await?;
-    let body =
-        if bytes.iter().all(u8::is_ascii_whitespace) { None } else { Some(serde_json::from_slice::<Value>(&bytes)) };
+    let answer = RawBankResponse { status, interaction_id, body: read_body(response).await? };
     if status >= 500 {
-        return Err(BankCallError::ServerError { status, retry_after, body: body.and_then(Result::ok) });
+        return Err(BankCallError::ServerError { status, retry_after, body: answer.json().ok() });
     }
-    let body = match body {
-        None => Value::Null,
-        Some(Ok(value)) => value,
-        Some(Err(e)) => return Err(BankCallError::MalformedBody(e.to_string())),
-    };
-    Ok(BankResponse { status, interaction_id, body })
+    Ok(answer)
+}
+
+/// Turn a response into a [`BankResponse`], or a [`BankCallError`] for 5xx and malformed JSON.
+pub(crate) async fn into_bank_response(response: reqwest::Response) -> Result<BankResponse, BankCallError> {
+    let raw = into_raw_response(response).await?;
+    let body = raw.json()?;
+    Ok(BankResponse { status: raw.status, interaction_id: raw.interaction_id, body })
 }
 
 /// An FDX path the gateway may request: `/fdx/v6/...`, no dot segments, no scheme or authority smuggled in.

@@ -25,5 +25,5 @@ pub use client::{
 };
 pub use directory::{BankDirectory, BankEntry, DirectoryError, SandboxEndpoints};
 pub(crate) use fdx::is_fdx_path;
-pub use fdx::{BankCallError, BankResponse};
+pub use fdx::{BankCallError, BankResponse, RawBankResponse};
 pub use secret::{BankSecret, PkceVerifier};

@@ -12,8 +12,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{FromRequestParts, RawPathParams, State};
-use axum::http::request::Parts;
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use certs::serve::PeerCertificates;
@@ -24,7 +23,7 @@ use time::{Date, OffsetDateTime, UtcOffset};
 use super::InteractionId;
 use super::access::{self, challenge_scheme};
 use super::error::FdxError;
-use super::filter::{Allowed, filter};
+use super::filter::{Allowed, FilterError, filter};
 use super::table::{Endpoint, opens};
 use crate::app::AppState;
 use crate::banks::{BankCallError, BankClient, BankOAuthError, BankSecret};
@@ -49,24 +48,23 @@ pub struct FdxRequest {
     account: Option<String>,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for FdxRequest {
+/// By value (the handlers' last extractor): the request's headers move into the pipeline instead of being copied.
+impl<S: Send + Sync> FromRequest<S> for FdxRequest {
     type Rejection = FdxError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, FdxError> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, FdxError> {
+        let (mut parts, _body) = request.into_parts();
         let params =
-            RawPathParams::from_request_parts(parts, state).await.map_err(|_| FdxError::account_not_found())?;
+            RawPathParams::from_request_parts(&mut parts, state).await.map_err(|_| FdxError::account_not_found())?;
         let account = params.iter().find(|(name, _)| *name == "accountId").map(|(_, value)| value.to_owned());
-        let path = parts.uri.path().to_owned();
-        let interaction_id = parts
-            .extensions
-            .get::<InteractionId>()
-            .map_or_else(|| HeaderValue::from_static("unknown"), |id| id.0.clone());
+        let interaction_id =
+            parts.extensions.remove::<InteractionId>().map_or_else(|| HeaderValue::from_static("unknown"), |id| id.0);
         Ok(Self {
-            headers: parts.headers.clone(),
-            peer: parts.extensions.get::<PeerCertificates>().cloned(),
-            interaction_id,
-            path,
+            path: parts.uri.path().to_owned(),
             query: parts.uri.query().map(str::to_owned),
+            peer: parts.extensions.remove::<PeerCertificates>(),
+            headers: parts.headers,
+            interaction_id,
             account,
         })
     }
@@ -170,7 +168,7 @@ async fn authorize(state: &AppState, endpoint: Endpoint, request: &FdxRequest) -
 }
 
 /// Account, clusters, query, the bank call and the filter: the filtered body, or the refusal and its outcome.
-async fn answer(state: &AppState, access: &Access, request: &FdxRequest) -> Result<Value, (FdxError, AuditOutcome)> {
+async fn answer(state: &AppState, access: &Access, request: &FdxRequest) -> Result<Vec<u8>, (FdxError, AuditOutcome)> {
     let denied = |e: FdxError| (e, AuditOutcome::Denied);
     let consent = &access.consent;
     if let Some(account) = &access.account
@@ -199,7 +197,20 @@ async fn answer(state: &AppState, access: &Access, request: &FdxRequest) -> Resu
         earliest,
         base: &state.issuer,
     };
-    filter(access.endpoint, body, &allowed).map_err(|e| (FdxError::bad_gateway(e.to_string()), AuditOutcome::Failed))
+    filter(access.endpoint, &body, &allowed).map_err(|e| {
+        let refusal = match e {
+            // Not JSON at all: the bank is unwell (its breaker counts it, as a reset would be counted).
+            FilterError::Malformed(detail) => {
+                let error = BankCallError::MalformedBody(detail);
+                match state.banks.get(&access.bank) {
+                    Some(client) => upstream_failure(client, error),
+                    None => FdxError::bad_gateway(error.to_string()),
+                }
+            }
+            FilterError::Shape(shape) => FdxError::bad_gateway(shape.to_string()),
+        };
+        (refusal, AuditOutcome::Failed)
+    })
 }
 
 impl Access {
@@ -219,8 +230,7 @@ async fn still_active(state: &AppState, access: &Access) -> bool {
 }
 
 /// The final check under the revocation gate, the audit record, and the response.
-async fn finish(state: &AppState, access: &Access, body: Value) -> Result<Response, FdxError> {
-    let bytes = serde_json::to_vec(&body).map_err(|e| FdxError::internal(&e))?;
+async fn finish(state: &AppState, access: &Access, bytes: Vec<u8>) -> Result<Response, FdxError> {
     let _gate = state.revocations.read(&access.consent.id).await;
     if !still_active(state, access).await {
         return Err(FdxError::unauthenticated(access.scheme(), "the consent was revoked while the bank answered"));
@@ -358,18 +368,19 @@ fn parse_date(name: &str, text: &str) -> Result<Date, FdxError> {
         .ok_or_else(bad)
 }
 
-fn empty_page(endpoint: Endpoint) -> Value {
+fn empty_page(endpoint: Endpoint) -> Vec<u8> {
     let list = match endpoint {
         Endpoint::Accounts => "accounts",
         Endpoint::Transactions => "transactions",
         Endpoint::Statements => "statements",
         _ => "items",
     };
-    json!({ "page": { "totalElements": 0 }, "links": {}, list: [] })
+    json!({ "page": { "totalElements": 0 }, "links": {}, list: [] }).to_string().into_bytes()
 }
 
-/// The bank's answer to `path` (status 200, JSON), through the breaker, with one forced token refresh on 401.
-async fn call_bank(state: &AppState, access: &Access, path: &str) -> Result<Value, (FdxError, AuditOutcome)> {
+/// The bank's answer to `path` (status 200, its body unparsed), through the breaker, with one forced token refresh
+/// on 401.
+async fn call_bank(state: &AppState, access: &Access, path: &str) -> Result<Vec<u8>, (FdxError, AuditOutcome)> {
     let failed = |e: FdxError| (e, AuditOutcome::Failed);
     let Some(client) = state.banks.get(&access.bank) else {
         return Err(failed(FdxError::bad_gateway(format!("bank `{}` is not configured at this gateway", access.bank))));
@@ -385,7 +396,7 @@ async fn call_bank(state: &AppState, access: &Access, path: &str) -> Result<Valu
     let mut forced = false;
     loop {
         let token = bank_token(state, client, access, forced).await?;
-        let answer = client.get_json(path, &token, &access.interaction_id).await;
+        let answer = client.get_raw(path, &token, &access.interaction_id).await;
         let response = match answer {
             Ok(response) => response,
             Err(error) => return Err(failed(upstream_failure(client, error))),
@@ -396,7 +407,8 @@ async fn call_bank(state: &AppState, access: &Access, path: &str) -> Result<Valu
             200 => return Ok(response.body),
             401 if !forced => forced = true,
             400 | 403 | 404 => {
-                let refusal = FdxError::from_bank(status, &response.body).unwrap_or_else(|| match response.status {
+                let body = response.json().unwrap_or(Value::Null);
+                let refusal = FdxError::from_bank(status, &body).unwrap_or_else(|| match response.status {
                     404 => FdxError::account_not_found(),
                     403 => FdxError::forbidden("the bank refused this request"),
                     _ => FdxError::invalid_input("the bank refused this request"),

@@ -19,7 +19,10 @@
 //! the first row queues one job, the rows arriving before it runs join it, and it writes them all in multi-row
 //! `INSERT`s; each waiting caller is answered only after the commit (`jti`s, decided in memory, are written behind:
 //! their callers do not wait). Each statement is a round trip to SQLite's thread (two context switches);
-//! one statement per batch instead of one per row was, by the profile, most of the writer's cost.
+//! one statement per batch instead of one per row was, by the profile, most of the writer's cost. An appender's job
+//! alone in its batch (the common case under resource-API load: only access-log records) runs without the batch's
+//! `BEGIN` and `COMMIT`: its one multi-row `INSERT` is a transaction by itself (SQLite's autocommit), and when its
+//! rows need several statements it opens a transaction of its own; one round trip per batch instead of three.
 //!
 //! The writer runs on a thread of its own (a single-threaded Tokio runtime): every statement is a round trip to the
 //! connection's SQLite thread, and on the shared runtime each of those waited behind request tasks (signature checks
@@ -64,13 +67,22 @@ pub enum Durability {
     Relaxed,
 }
 
-/// One queued write: runs on the writer's connection inside the batch transaction.
-type Work =
-    Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'c>> + Send>;
+/// Most rows an [`Appender`]'s write function puts in one statement (SQLite's limit on bound values is 32,766).
+pub const ROWS_PER_STATEMENT: usize = 200;
+
+/// One queued write: runs on the writer's connection inside the batch transaction, or, for a [`Job::self_contained`]
+/// job alone in its batch, on its own (the flag it is given says which: `true` inside the batch transaction).
+type Work = Box<
+    dyn for<'c> FnOnce(&'c mut SqliteConnection, bool) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'c>> + Send,
+>;
 
 struct Job {
     durability: Durability,
     work: Work,
+    /// The job is all-or-nothing by itself (an appender's rows: one statement, or a transaction of its own when
+    /// they need several), so alone in a batch it runs without the batch's `BEGIN` and `COMMIT`: one round trip to
+    /// SQLite's thread instead of three.
+    self_contained: bool,
 }
 
 /// What an operation did: its answer is delivered after the commit (or replaced by the commit's error).
@@ -134,7 +146,7 @@ impl GroupCommit {
             + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<T, StoreError>>();
-        let work: Work = Box::new(move |conn| {
+        let work: Work = Box::new(move |conn, _| {
             Box::pin(async move {
                 let result = op(conn).await;
                 let failed = matches!(result, Err(StoreError::Database(_)));
@@ -144,7 +156,7 @@ impl GroupCommit {
                 Outcome { deliver, failed }
             })
         });
-        self.queue.send(Job { durability, work }).await.map_err(|_| StoreError::Closed)?;
+        self.queue.send(Job { durability, work, self_contained: false }).await.map_err(|_| StoreError::Closed)?;
         drop(placed);
         // A dropped reply: the batch failed before this operation ran (it was rolled back, nothing written).
         answer.await.map_err(|_| StoreError::Batch("an earlier write of the same batch failed".into()))?
@@ -248,12 +260,17 @@ impl GroupCommit {
             return Ok(());
         }
         let flush = Flush { pending: Arc::clone(&appender.pending), ran: false };
-        let work: Work = Box::new(move |conn| {
+        let work: Work = Box::new(move |conn, in_batch| {
             Box::pin(async move {
                 let mut flush = flush;
                 flush.ran = true;
                 let (rows, replies): (Vec<R>, Vec<_>) = std::mem::take(&mut *lock(&flush.pending)).into_iter().unzip();
-                let result = write(conn, rows).await;
+                let result = if in_batch || rows.len() <= ROWS_PER_STATEMENT {
+                    write(conn, rows).await
+                } else {
+                    // Alone but several statements: a transaction of its own keeps the rows all-or-nothing.
+                    write_in_transaction(conn, rows, write).await
+                };
                 let failed = matches!(result, Err(StoreError::Database(_)));
                 let deliver: Box<dyn FnOnce(Result<(), StoreError>) + Send> =
                     Box::new(move |batch| answer_all(replies.into_iter().flatten().collect(), batch.and(result)));
@@ -261,7 +278,23 @@ impl GroupCommit {
             })
         });
         // Not queued: the job was dropped, and its Flush answered every row that joined it.
-        self.queue.send(Job { durability, work }).await.map_err(|_| StoreError::Closed)
+        self.queue.send(Job { durability, work, self_contained: true }).await.map_err(|_| StoreError::Closed)
+    }
+}
+
+/// `write(rows)` in a transaction of its own, rolled back when it fails.
+async fn write_in_transaction<R>(
+    conn: &mut SqliteConnection,
+    rows: Vec<R>,
+    write: WriteRows<R>,
+) -> Result<(), StoreError> {
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    match write(&mut tx, rows).await {
+        Ok(()) => Ok(tx.commit().await?),
+        Err(error) => {
+            tx.rollback().await?;
+            Err(error)
+        }
     }
 }
 
@@ -279,21 +312,20 @@ fn answer_all(mut replies: Vec<oneshot::Sender<Result<(), StoreError>>>, outcome
     }
 }
 
-/// `INSERT INTO table (columns) VALUES ($1, ..), (..), ..` for `rows` rows of `width` placeholders each.
+/// `INSERT INTO table (columns) VALUES (?, ..), (..), ..` for `rows` rows of `width` placeholders each, bound in
+/// order. Anonymous `?` on purpose: SQLite looks a numbered parameter's name up in a list for each bind, so binding
+/// a statement of 200 rows by `$n` names took quadratic time (`sqlite3VListNumToName` led the writer thread's
+/// profile).
 pub fn multi_row_insert(head: &str, width: usize, rows: usize) -> String {
-    let mut sql = String::with_capacity(head.len() + rows * width * 5);
+    let row = format!("({})", vec!["?"; width].join(", "));
+    let mut sql = String::with_capacity(head.len() + 8 + rows * (row.len() + 2));
     sql.push_str(head);
     sql.push_str(" VALUES ");
-    for row in 0..rows {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for column in 0..width {
-            if column > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('$');
-            sql.push_str(&(row * width + column + 1).to_string());
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
         }
-        sql.push(')');
+        sql.push_str(&row);
     }
     sql
 }
@@ -312,7 +344,10 @@ async fn writer(mut conn: SqliteConnection, mut jobs: mpsc::Receiver<Job>, writt
         let result = match set_synchronous(&mut conn, current, wanted).await {
             Ok(()) => {
                 current = wanted;
-                run_batch(&mut conn, batch.drain(..), &mut outcomes).await
+                let result = run_batch(&mut conn, &mut batch, &mut outcomes).await;
+                // Jobs a failed BEGIN left unrun are dropped, which answers their callers with an error.
+                batch.clear();
+                result
             }
             Err(err) => {
                 // Nothing ran: every caller of the batch gets the error.
@@ -386,21 +421,35 @@ async fn set_synchronous(
     Ok(())
 }
 
-/// One transaction for `jobs`; `Err` when it could not be committed (then it was rolled back).
+/// One transaction for `jobs` (taken out of the vector); `Err` when it could not be committed (then it was rolled
+/// back). A self-contained job alone runs without it.
 async fn run_batch(
     conn: &mut SqliteConnection,
-    jobs: impl Iterator<Item = Job>,
+    jobs: &mut Vec<Job>,
     outcomes: &mut Vec<Outcome>,
 ) -> Result<(), StoreError> {
+    if jobs.len() == 1
+        && jobs[0].self_contained
+        && let Some(job) = jobs.pop()
+    {
+        let outcome = (job.work)(conn, false).await;
+        let failed = outcome.failed;
+        outcomes.push(outcome);
+        return if failed {
+            Err(StoreError::Batch("the write failed; nothing of it was written".into()))
+        } else {
+            Ok(())
+        };
+    }
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let mut failed = false;
-    for job in jobs {
+    for job in jobs.drain(..) {
         if failed {
             // The batch is lost anyway: later jobs are not run; dropping them answers their callers with an error.
             drop(job);
             continue;
         }
-        let outcome = (job.work)(&mut tx).await;
+        let outcome = (job.work)(&mut tx, true).await;
         failed = outcome.failed;
         outcomes.push(outcome);
     }
@@ -417,6 +466,12 @@ mod tests {
     use super::*;
     use sqlx::ConnectOptions as _;
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+
+    #[test]
+    fn a_multi_row_insert_has_one_anonymous_placeholder_per_value() {
+        assert_eq!(multi_row_insert("INSERT INTO t (a, b)", 2, 1), "INSERT INTO t (a, b) VALUES (?, ?)");
+        assert_eq!(multi_row_insert("INSERT INTO t (a)", 1, 3), "INSERT INTO t (a) VALUES (?), (?), (?)");
+    }
 
     /// The checkpointer reads the size of the log from the pragma's answer (a decoding failure would leave the log
     /// growing silently), and after a passive checkpoint with no reader every frame is copied back.

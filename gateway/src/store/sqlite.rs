@@ -23,7 +23,7 @@
 //! all). This module must never log stored values and never hold a raw token: only hashes, and bank tokens sealed by
 //! [`SealKey`].
 
-use super::group_commit::{Appender, Durability, GroupCommit, multi_row_insert};
+use super::group_commit::{Appender, Durability, GroupCommit, ROWS_PER_STATEMENT, multi_row_insert};
 use super::{
     AttemptOutcome, AuditOutcome, AuditRecord, BankSubscribingState, BankSubscriptionRecord, BankSubscriptions,
     BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption, ConsentRevocationOutcome, DeliveryJob,
@@ -1261,9 +1261,6 @@ async fn cancel_deliveries_on(
     .await?;
     Ok(done.rows_affected())
 }
-
-/// Rows per multi-row `INSERT` (at most 11 bound values each: far under SQLite's limit of bound values).
-const ROWS_PER_STATEMENT: usize = 200;
 
 /// Appends access-log records in arrival order, many per statement.
 fn append_audits_on(
