@@ -270,13 +270,15 @@ async fn bank_failures_become_fdx_errors_and_the_breaker_recovers_by_itself() {
         let retry: u64 = answer.headers["retry-after"].to_str().unwrap().parse().unwrap();
         assert!((3000..=3600).contains(&retry), "{retry}");
     }
-    // A 5xx, a reset, a malformed body: 502; a bank slower than the timeout: 504. Each counts towards the breaker
-    // (threshold 3), which then answers 503 at once without calling the bank.
+    // A 5xx, a malformed body (a 200 whose JSON is cut off), a reset: 502; a bank slower than the timeout: 504. Each
+    // counts towards the breaker (threshold 3: three in a row), which then answers 503 at once without calling the
+    // bank. The malformed 200 must not count as an answer that resets the streak.
     set_faults(&sandbox, json!([{"endpoint": "accounts", "error": {"rate": 1.0, "status": 500, "code": "500"}}])).await;
     let answer = app.get("/fdx/v6/accounts", &token).await;
     assert_eq!((answer.status, answer.body["code"].as_str()), (502, Some("502")), "{:?}", answer.body);
-    set_faults(&sandbox, json!([{"endpoint": "accounts", "connectionResetRate": 1.0}])).await;
-    assert_eq!(app.get("/fdx/v6/accounts", &token).await.status, 502);
+    set_faults(&sandbox, json!([{"endpoint": "accounts", "malformedBodyRate": 1.0}])).await;
+    let answer = app.get("/fdx/v6/accounts", &token).await;
+    assert_eq!((answer.status, answer.body["code"].as_str()), (502, Some("502")), "{:?}", answer.body);
     set_faults(&sandbox, json!([{"endpoint": "accounts", "latency": {"kind": "fixed", "ms": 5000}}])).await;
     let started = std::time::Instant::now();
     let answer = app.get("/fdx/v6/accounts", &token).await;
@@ -301,6 +303,9 @@ async fn bank_failures_become_fdx_errors_and_the_breaker_recovers_by_itself() {
     }
     assert_eq!(statuses.last(), Some(&200), "the breaker closes after its cooldown: {statuses:?}");
     assert!(statuses.iter().all(|s| *s == 503 || *s == 200), "{statuses:?}");
+    set_faults(&sandbox, json!([{"endpoint": "accounts", "connectionResetRate": 1.0}])).await;
+    assert_eq!(app.get("/fdx/v6/accounts", &token).await.status, 502);
+    set_faults(&sandbox, json!([])).await;
     sandbox.shutdown().await.unwrap();
 }
 

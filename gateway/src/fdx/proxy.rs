@@ -189,7 +189,6 @@ async fn answer(state: &AppState, access: &Access, request: &FdxRequest) -> Resu
     };
     let path = access.endpoint.path_for(access.account.as_deref());
     let bank_path = if query.is_empty() { path } else { format!("{path}?{query}") };
-    let body = call_bank(state, access, &bank_path).await?;
     let allowed = Allowed {
         granted: &consent.request.clusters,
         accounts: &consent.accounts,
@@ -197,20 +196,7 @@ async fn answer(state: &AppState, access: &Access, request: &FdxRequest) -> Resu
         earliest,
         base: &state.issuer,
     };
-    filter(access.endpoint, &body, &allowed).map_err(|e| {
-        let refusal = match e {
-            // Not JSON at all: the bank is unwell (its breaker counts it, as a reset would be counted).
-            FilterError::Malformed(detail) => {
-                let error = BankCallError::MalformedBody(detail);
-                match state.banks.get(&access.bank) {
-                    Some(client) => upstream_failure(client, error),
-                    None => FdxError::bad_gateway(error.to_string()),
-                }
-            }
-            FilterError::Shape(shape) => FdxError::bad_gateway(shape.to_string()),
-        };
-        (refusal, AuditOutcome::Failed)
-    })
+    call_bank(state, access, &bank_path, &allowed).await
 }
 
 impl Access {
@@ -378,9 +364,15 @@ fn empty_page(endpoint: Endpoint) -> Vec<u8> {
     json!({ "page": { "totalElements": 0 }, "links": {}, list: [] }).to_string().into_bytes()
 }
 
-/// The bank's answer to `path` (status 200, its body unparsed), through the breaker, with one forced token refresh
-/// on 401.
-async fn call_bank(state: &AppState, access: &Access, path: &str) -> Result<Vec<u8>, (FdxError, AuditOutcome)> {
+/// The bank's answer to `path` (status 200), filtered to what `allowed` lets through, through the breaker, with one
+/// forced token refresh on 401. The filter runs before the breaker hears of the answer: a 200 whose body is not JSON
+/// is a failure of the bank (counted like a reset), not a success.
+async fn call_bank(
+    state: &AppState,
+    access: &Access,
+    path: &str,
+    allowed: &Allowed<'_>,
+) -> Result<Vec<u8>, (FdxError, AuditOutcome)> {
     let failed = |e: FdxError| (e, AuditOutcome::Failed);
     let Some(client) = state.banks.get(&access.bank) else {
         return Err(failed(FdxError::bad_gateway(format!("bank `{}` is not configured at this gateway", access.bank))));
@@ -401,10 +393,17 @@ async fn call_bank(state: &AppState, access: &Access, path: &str) -> Result<Vec<
             Ok(response) => response,
             Err(error) => return Err(failed(upstream_failure(client, error))),
         };
+        if response.status == 200 {
+            let filtered = filter(access.endpoint, &response.body, allowed);
+            if let Err(FilterError::Malformed(detail)) = filtered {
+                return Err(failed(upstream_failure(client, BankCallError::MalformedBody(detail))));
+            }
+            breaker.record_success();
+            return filtered.map_err(|shape| failed(FdxError::bad_gateway(shape.to_string())));
+        }
         breaker.record_success();
         let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::BAD_GATEWAY);
         match response.status {
-            200 => return Ok(response.body),
             401 if !forced => forced = true,
             400 | 403 | 404 => {
                 let body = response.json().unwrap_or(Value::Null);

@@ -536,32 +536,8 @@ impl Store for SqliteStore {
 
     async fn update_consent(&self, c: &Consent, expected: ConsentStatus) -> Result<bool, StoreError> {
         let consent = c.clone();
-        let accounts = to_json(&c.accounts)?;
-        let updated = self
-            .write(move |conn| {
-                Box::pin(async move {
-                    let c = &consent;
-                    let done = sqlx::query(
-            "UPDATE consents SET person = $1, bank = $2, accounts = $3, secondary_use_opt_in = $4, status = $5,
-                updated_at = $6, authorized_at = $7, expires_at = $8
-             WHERE id = $9 AND status = $10",
-        )
-        .bind(c.subject.as_ref().map(|s| s.person.as_str()))
-        .bind(c.subject.as_ref().map(|s| s.bank.as_str()))
-        .bind(accounts)
-        .bind(c.secondary_use_opt_in)
-        .bind(c.status.as_str())
-        .bind(ts(c.updated_at))
-        .bind(c.authorized_at.map(ts))
-        .bind(c.expires_at.map(ts))
-        .bind(&c.id)
-        .bind(expected.as_str())
-        .execute(&mut *conn)
-        .await?;
-                    Ok(done.rows_affected() == 1)
-                })
-            })
-            .await?;
+        let updated =
+            self.write(move |conn| Box::pin(async move { update_consent_on(conn, &consent, expected).await })).await?;
         self.consents.invalidate(&c.id);
         Ok(updated)
     }
@@ -617,27 +593,7 @@ impl Store for SqliteStore {
 
     async fn insert_code(&self, code: &CodeRecord) -> Result<(), StoreError> {
         let code = code.clone();
-        self.write(move |conn| {
-            Box::pin(async move {
-                sqlx::query(
-            "INSERT INTO authorization_codes (code_hash, client_id, consent_id, pkce_challenge, redirect_uri, dpop_jkt,
-                expires_at, used_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(code.code_hash.to_hex())
-        .bind(&code.client_id)
-        .bind(&code.consent_id)
-        .bind(&code.pkce_challenge)
-        .bind(&code.redirect_uri)
-        .bind(&code.dpop_jkt)
-        .bind(ts(code.expires_at))
-        .bind(code.used_at.map(ts))
-        .execute(&mut *conn)
-        .await?;
-                Ok(())
-            })
-        })
-        .await
+        self.write(move |conn| Box::pin(async move { insert_code_on(conn, &code).await })).await
     }
 
     async fn redeem_code(
@@ -1522,6 +1478,52 @@ async fn insert_consent_on(tx: &mut SqliteConnection, c: &Consent) -> Result<(),
     for (seq, r) in c.revocations.iter().enumerate() {
         insert_revocation(tx, &c.id, seq, r).await?;
     }
+    Ok(())
+}
+
+/// [`Store::update_consent`] on the writer's connection: whether the consent still had the `expected` status.
+async fn update_consent_on(
+    conn: &mut SqliteConnection,
+    c: &Consent,
+    expected: ConsentStatus,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE consents SET person = $1, bank = $2, accounts = $3, secondary_use_opt_in = $4, status = $5,
+            updated_at = $6, authorized_at = $7, expires_at = $8
+         WHERE id = $9 AND status = $10",
+    )
+    .bind(c.subject.as_ref().map(|s| s.person.as_str()))
+    .bind(c.subject.as_ref().map(|s| s.bank.as_str()))
+    .bind(to_json(&c.accounts)?)
+    .bind(c.secondary_use_opt_in)
+    .bind(c.status.as_str())
+    .bind(ts(c.updated_at))
+    .bind(c.authorized_at.map(ts))
+    .bind(c.expires_at.map(ts))
+    .bind(&c.id)
+    .bind(expected.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// [`Store::insert_code`] on the writer's connection.
+async fn insert_code_on(conn: &mut SqliteConnection, code: &CodeRecord) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO authorization_codes (code_hash, client_id, consent_id, pkce_challenge, redirect_uri, dpop_jkt,
+            expires_at, used_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(code.code_hash.to_hex())
+    .bind(&code.client_id)
+    .bind(&code.consent_id)
+    .bind(&code.pkce_challenge)
+    .bind(&code.redirect_uri)
+    .bind(&code.dpop_jkt)
+    .bind(ts(code.expires_at))
+    .bind(code.used_at.map(ts))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
