@@ -25,9 +25,23 @@ use crate::oauth::replay::{ReplayCache, ReplayCacheError};
 use crate::pages::{self, BankRegistry, ConsentSessions};
 use crate::store::{DynStore, JtiKind};
 
-/// Everything a handler needs; cheap to clone (shared parts behind `Arc`).
+/// Everything a handler needs, behind one `Arc`: axum clones the state for every request (each extractor and
+/// middleware that takes `State`), and a clone of the twenty shared parts one by one cost twenty atomic increments
+/// and as many decrements per clone (1.5% of the CPU under resource-API load, by the profile).
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`]; cheap to clone (shared parts behind `Arc`).
+#[derive(Debug, Clone)]
+pub struct SharedState {
     pub config: Arc<GatewayConfig>,
     /// The RFC 8414 issuer identifier actually in use (configured, or derived from the bound port).
     pub issuer: Arc<str>,
@@ -80,7 +94,7 @@ impl AppState {
         // Whole seconds: proofs carry `iat` in whole seconds.
         let started_at = clock.now().replace_nanosecond(0).unwrap_or_else(|_| clock.now());
         let rate_limiter = config.rate_limit.map(|limit| Arc::new(crate::fdx::rate_limit::RateLimiter::new(limit)));
-        Self {
+        Self(Arc::new(SharedState {
             config: Arc::new(config),
             assertions: Arc::new(ClientAssertionValidator::new(issuer.clone())),
             issuer: issuer.into(),
@@ -102,19 +116,24 @@ impl AppState {
             rate_limiter,
             deliveries: Arc::default(),
             bank_lanes: Arc::default(),
-        }
+        }))
+    }
+
+    /// The same state with `change` made to its parts (for building it; the parts are copied when already shared).
+    pub fn changed(self, change: impl FnOnce(&mut SharedState)) -> Self {
+        let mut parts = Arc::unwrap_or_clone(self.0);
+        change(&mut parts);
+        Self(Arc::new(parts))
     }
 
     /// The same state fetching `jwks_uri` key sets with `fetcher`.
-    pub fn with_jwks_fetcher(mut self, fetcher: JwksFetcher) -> Self {
-        self.jwks_fetcher = Arc::new(fetcher);
-        self
+    pub fn with_jwks_fetcher(self, fetcher: JwksFetcher) -> Self {
+        self.changed(|parts| parts.jwks_fetcher = Arc::new(fetcher))
     }
 
     /// The same state offering `banks` on the consent page.
-    pub fn with_banks(mut self, banks: BankRegistry) -> Self {
-        self.banks = Arc::new(banks);
-        self
+    pub fn with_banks(self, banks: BankRegistry) -> Self {
+        self.changed(|parts| parts.banks = Arc::new(banks))
     }
 
     pub fn now(&self) -> OffsetDateTime {

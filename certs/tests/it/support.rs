@@ -47,7 +47,7 @@ async fn whoami(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     version: Version,
 ) -> String {
-    let cn = peer_certs.leaf_common_name().unwrap_or_else(|| "none".to_owned());
+    let cn = peer_certs.leaf_common_name().unwrap_or("none");
     let sha = peer_certs.leaf_sha256().map_or_else(|| "none".to_owned(), |h| hex(&h));
     format!("cn={cn} sha={sha} peer={} version={version:?}", addr.ip())
 }

@@ -222,7 +222,7 @@ async fn intake(
         return Err(not_found("no such bank at this gateway"));
     }
     // 3. The certificate names that bank.
-    if peer.and_then(PeerCertificates::leaf_common_name).as_deref() != Some(bank_client_name(&bank_id).as_str()) {
+    if peer.and_then(PeerCertificates::leaf_common_name) != Some(bank_client_name(&bank_id).as_str()) {
         return Err(FdxError::new(
             StatusCode::FORBIDDEN,
             "403",
@@ -412,7 +412,7 @@ mod tests {
             .body(body.into())
             .unwrap();
         let chain = peer.map(|p| vec![p.cert_der()]).unwrap_or_default();
-        request.extensions_mut().insert(PeerCertificates(Arc::new(chain)));
+        request.extensions_mut().insert(PeerCertificates::new(chain));
         let response = crate::app::router(state.clone()).oneshot(request).await.unwrap();
         assert_eq!(response.headers()[INTERACTION_ID], "bank-interaction-1", "echoed on every answer");
         let status = response.status();
@@ -441,7 +441,7 @@ mod tests {
             .header(super::super::sequence::SEQUENCE_HEADER, place.to_string())
             .body(Body::from(signed(&payload, harbor)))
             .unwrap();
-        request.extensions_mut().insert(PeerCertificates(Arc::new(vec![harbor.cert_der()])));
+        request.extensions_mut().insert(PeerCertificates::new(vec![harbor.cert_der()]));
         crate::app::router(state).oneshot(request).await.unwrap().status()
     }
 
@@ -449,8 +449,8 @@ mod tests {
     async fn overlapping_deliveries_of_a_lane_are_queued_in_the_banks_order() {
         let mut f = fixture().await;
         // A long bound, so only the predecessor's arrival (not the timeout) can let place 3 go.
-        f.state.bank_lanes =
-            Arc::new(super::super::sequence::IngressSequencer::with_wait(std::time::Duration::from_secs(60)));
+        let lanes = Arc::new(super::super::sequence::IngressSequencer::with_wait(std::time::Duration::from_secs(60)));
+        f.state = f.state.clone().changed(|parts| parts.bank_lanes = lanes);
         assert_eq!(deliver_numbered(f.state.clone(), &f.harbor, "n-1", 1).await, StatusCode::ACCEPTED);
         let third = tokio::spawn({
             let (state, harbor) = (f.state.clone(), f.harbor.clone());

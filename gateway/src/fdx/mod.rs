@@ -77,15 +77,46 @@ pub(crate) async fn interaction_id(mut request: Request, next: Next) -> Response
     response
 }
 
-/// A random RFC 4122 version-4 UUID.
+/// A random RFC 4122 version-4 UUID. The random bytes come from the operating system 4 KiB at a time (a buffer per
+/// thread), not one `getrandom` call per request.
 fn new_interaction_id() -> Result<HeaderValue, FdxError> {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).map_err(|e| FdxError::internal(&e))?;
+    let mut b = random_16().map_err(|e| FdxError::internal(&e))?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    let text = format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]);
-    HeaderValue::from_str(&text).map_err(|e| FdxError::internal(&e))
+    let mut text = [0u8; 36];
+    let mut at = 0;
+    for (i, byte) in b.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            text[at] = b'-';
+            at += 1;
+        }
+        text[at] = HEX[usize::from(byte >> 4)];
+        text[at + 1] = HEX[usize::from(byte & 0x0f)];
+        at += 2;
+    }
+    HeaderValue::from_bytes(&text).map_err(|e| FdxError::internal(&e))
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// 16 bytes from this thread's buffer of operating-system randomness (each byte handed out once).
+fn random_16() -> Result<[u8; 16], getrandom::Error> {
+    const SIZE: usize = 4096;
+    thread_local! {
+        static POOL: std::cell::RefCell<([u8; SIZE], usize)> = const { std::cell::RefCell::new(([0; SIZE], SIZE)) };
+    }
+    POOL.with_borrow_mut(|(bytes, used)| {
+        if *used + 16 > SIZE {
+            getrandom::fill(bytes)?;
+            *used = 0;
+        }
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&bytes[*used..*used + 16]);
+        // Handed out: not kept in memory any longer than needed.
+        bytes[*used..*used + 16].fill(0);
+        *used += 16;
+        Ok(out)
+    })
 }
 
 impl Endpoint {
@@ -94,6 +125,26 @@ impl Endpoint {
         match account {
             Some(id) => self.rule().path.replace("{accountId}", id),
             None => self.rule().path.to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interaction_ids_are_distinct_version_4_uuids_across_refills_of_the_random_buffer() {
+        // 600 ids take 9,600 random bytes: the thread's 4 KiB buffer is refilled twice on the way.
+        let ids: Vec<String> = (0..600).map(|_| new_interaction_id().unwrap().to_str().unwrap().to_owned()).collect();
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        for id in &ids {
+            let parts: Vec<&str> = id.split('-').collect();
+            assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), [8, 4, 4, 4, 12], "{id}");
+            assert!(id.bytes().all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b)), "{id}");
+            assert!(parts[2].starts_with('4'), "version 4: {id}");
+            assert!(matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'), "RFC 4122 variant: {id}");
         }
     }
 }

@@ -413,8 +413,13 @@ pub fn match_tls_client_auth(
 /// RFC 8705 §3.1: the `x5t#S256` confirmation value of a certificate (base64url SHA-256 of its DER), for
 /// certificate-bound access tokens.
 pub fn certificate_thumbprint_s256(der: &[u8]) -> String {
+    thumbprint_text(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref())
+}
+
+/// A certificate's SHA-256 `digest` as `x5t#S256` carries it (base64url without padding).
+pub fn thumbprint_text(digest: &[u8]) -> String {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }
 
 #[cfg(test)]

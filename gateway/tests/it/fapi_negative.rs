@@ -125,7 +125,7 @@ impl Gateway {
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(Body::from(body))
             .expect("request");
-        request.extensions_mut().insert(PeerCertificates(Arc::new(vec![self.app_cert.cert_der()])));
+        request.extensions_mut().insert(PeerCertificates::new(vec![self.app_cert.cert_der()]));
         self.send(request).await
     }
 

@@ -94,7 +94,7 @@ impl Gw {
     async fn send(&self, request: Request<Body>, cert: Option<&certs::Identity>) -> Reply {
         let mut request = request;
         if let Some(identity) = cert {
-            request.extensions_mut().insert(PeerCertificates(Arc::new(vec![identity.cert_der()])));
+            request.extensions_mut().insert(PeerCertificates::new(vec![identity.cert_der()]));
         }
         let response = router(self.state.clone()).oneshot(request).await.expect("infallible");
         let (parts, body) = response.into_parts();

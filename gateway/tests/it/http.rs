@@ -91,7 +91,7 @@ impl Gateway {
         }
         let mut request = request.body(Body::from(body)).expect("request");
         if let Some(identity) = cert {
-            request.extensions_mut().insert(PeerCertificates(Arc::new(vec![identity.cert_der()])));
+            request.extensions_mut().insert(PeerCertificates::new(vec![identity.cert_der()]));
         }
         self.send(request).await
     }

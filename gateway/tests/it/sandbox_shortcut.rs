@@ -145,7 +145,7 @@ async fn only_authenticated_sandbox_clients_may_use_it() {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body.to_string()))
         .unwrap();
-    request.extensions_mut().insert(PeerCertificates(Arc::new(vec![identity.cert_der()])));
+    request.extensions_mut().insert(PeerCertificates::new(vec![identity.cert_der()]));
     let (status, _, reply) = gw.send(request).await;
     assert_eq!((status, reply["error"].as_str()), (StatusCode::FORBIDDEN, Some("unauthorized_client")), "{reply}");
 }

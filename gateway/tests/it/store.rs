@@ -933,3 +933,59 @@ async fn acknowledged_writes_survive_a_reopen_of_the_same_file() {
     let other = SqliteStore::open(&db, SealKey::from_bytes(&[1u8; 32]).unwrap()).await.unwrap();
     assert!(matches!(other.bank_tokens("c1").await, Err(StoreError::Unseal)));
 }
+
+/// Migration 0006 rebuilds the access log without AUTOINCREMENT: records written before it keep their `seq` and
+/// order, records written after it continue above them, and the sequence table no longer counts the log (one page
+/// less per commit).
+#[tokio::test]
+async fn the_access_log_keeps_its_records_and_order_across_the_rowid_migration() {
+    use sqlx::{ConnectOptions as _, Connection as _};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gateway.db");
+    let mut old =
+        sqlx::sqlite::SqliteConnectOptions::new().filename(&db).create_if_missing(true).connect().await.unwrap();
+    sqlx::migrate!("./migrations/sqlite").run_to(5, &mut old).await.unwrap();
+    for i in 1..=3 {
+        sqlx::query(
+            "INSERT INTO audit_log (at, client_id, consent_id, bank, person, endpoint, account_id, clusters, status, \
+             outcome, interaction_id) VALUES (1, 'app-1', 'c1', 'first-national', 'p1', 'accounts', NULL, \
+             'ACCOUNT_BASIC', 200, 'served', $1)",
+        )
+        .bind(format!("ia-{i}"))
+        .execute(&mut old)
+        .await
+        .unwrap();
+    }
+    // A gap, as AUTOINCREMENT allows: the next record must still come after the largest seq.
+    sqlx::query("UPDATE audit_log SET seq = 40 WHERE interaction_id = 'ia-3'").execute(&mut old).await.unwrap();
+    old.close().await.unwrap();
+
+    let store = SqliteStore::open(&db, key()).await.unwrap();
+    store.append_audit(&access(4, "c1", "p1", AuditOutcome::Denied)).await.unwrap();
+    let log = store.audit_of_consent("c1", 10).await.unwrap();
+    let order: Vec<(i64, &str)> = log.iter().map(|r| (r.seq, r.interaction_id.as_str())).collect();
+    assert_eq!(order, [(41, "ia-4"), (40, "ia-3"), (2, "ia-2"), (1, "ia-1")]);
+    assert_eq!(log[1].outcome, AuditOutcome::Served);
+    assert_eq!(log[1].clusters, [DataCluster::AccountBasic]);
+    store.close().await;
+
+    let mut after = sqlx::sqlite::SqliteConnectOptions::new().filename(&db).connect().await.unwrap();
+    let schema: String = sqlx::query_scalar("SELECT sql FROM sqlite_master WHERE name = 'audit_log'")
+        .fetch_one(&mut after)
+        .await
+        .unwrap();
+    assert!(!schema.contains("AUTOINCREMENT"), "{schema}");
+    let counted: Option<i64> = sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'")
+        .fetch_optional(&mut after)
+        .await
+        .unwrap();
+    assert_eq!(counted, None);
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_log' ORDER BY name",
+    )
+    .fetch_all(&mut after)
+    .await
+    .unwrap();
+    assert_eq!(indexes, ["audit_log_by_consent", "audit_log_by_person"]);
+    after.close().await.unwrap();
+}

@@ -293,7 +293,7 @@ impl FromRequestParts<Arc<BankState>> for Authorized {
         // RFC 8705 §3: the token is bound to the client certificate it was issued to (tls_client_auth, subject CN =
         // client_id). The TLS layer always inserts the peer chain; a missing leaf or another client's is refused.
         if let Some(peer) = parts.extensions.get::<certs::serve::PeerCertificates>()
-            && peer.leaf_common_name().as_deref() != Some(grant.client_id.as_str())
+            && peer.leaf_common_name() != Some(grant.client_id.as_str())
         {
             return Err(FdxError::unauthenticated(true, "the token is bound to another client certificate"));
         }

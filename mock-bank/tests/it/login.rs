@@ -41,7 +41,7 @@ struct Bank {
 
 fn peer(pki: &certs::Pki, name: &str) -> certs::serve::PeerCertificates {
     let identity = pki.issue_client(name).expect("client certificate");
-    certs::serve::PeerCertificates(Arc::new(vec![identity.cert_der()]))
+    certs::serve::PeerCertificates::new(vec![identity.cert_der()])
 }
 
 async fn bank_named(id: &str, store_path: Option<&Path>) -> Bank {
@@ -785,7 +785,7 @@ async fn client_certificate_must_match_the_client_id() {
     assert_eq!((status, s(&json, "error")), (StatusCode::UNAUTHORIZED, "invalid_client"));
     let (status, _, json) = token_call(&bank, "/oauth/token", None, &pairs).await;
     assert_eq!((status, s(&json, "error")), (StatusCode::UNAUTHORIZED, "invalid_client"));
-    let empty = certs::serve::PeerCertificates(Arc::new(vec![]));
+    let empty = certs::serve::PeerCertificates::new(vec![]);
     let (status, _, _) = token_call(&bank, "/oauth/token", Some(&empty), &pairs).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // Failed client authentication does not burn the code: the real client still gets its tokens.

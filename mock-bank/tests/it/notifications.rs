@@ -59,7 +59,7 @@ async fn record(
 ) -> StatusCode {
     let received = Received {
         name,
-        peer_cn: peer.leaf_common_name(),
+        peer_cn: peer.leaf_common_name().map(str::to_owned),
         peer_der: peer.leaf().map(|d| d.to_vec()).unwrap_or_default(),
         headers,
         body,

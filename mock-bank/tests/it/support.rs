@@ -90,7 +90,7 @@ pub async fn bank_with(
         notifier,
     });
     let pki = certs::Pki::generate().unwrap();
-    let peer = |name: &str| certs::serve::PeerCertificates(Arc::new(vec![pki.issue_client(name).unwrap().cert_der()]));
+    let peer = |name: &str| certs::serve::PeerCertificates::new(vec![pki.issue_client(name).unwrap().cert_der()]);
     TestBank {
         fdx: mock_bank::api::fdx_router().with_state(state.clone()),
         admin: mock_bank::api::admin_router().with_state(state.clone()),
