@@ -8,6 +8,8 @@
 #   token-pkjwt:   POST /token client_credentials, fapi2 client: private_key_jwt (ES256) + DPoP proof, each request
 #                  with its own pre-signed assertion and proof (gateway example `token_requests`, bench/token.lua)
 #   token-eddsa:   the same with Ed25519 client and DPoP keys (FAPI 2.0 allows PS256, ES256 and EdDSA)
+#   pkjwt-bearer:  POST /token client_credentials, sandbox client: private_key_jwt (ES256) without DPoP (a bearer
+#                  token: one signature check and one signature per request instead of two checks and one signature)
 #   token-secret:  POST /token client_credentials, sandbox client with client_secret_basic (bearer token)
 #   introspect:    POST /introspect of one access token (sandbox client, client_secret_basic)
 # and prints throughput, p50/p99 and each ratio to the baseline measured in the same run.
@@ -57,6 +59,8 @@ run baseline "$gw/jwks" bench/simple.lua
 TOKEN_REQUESTS="$dir/token-requests.txt" WRK_THREADS=$threads run token-pkjwt "$gw/token" bench/token.lua
 ./target/release/examples/token_requests "$gw" "$ca" $((secs * 8000)) "$dir/token-requests.txt" EdDSA
 TOKEN_REQUESTS="$dir/token-requests.txt" WRK_THREADS=$threads run token-eddsa "$gw/token" bench/token.lua
+./target/release/examples/token_requests "$gw" "$ca" $((secs * 10000)) "$dir/token-requests.txt" ES256 bearer
+TOKEN_REQUESTS="$dir/token-requests.txt" WRK_THREADS=$threads run pkjwt-bearer "$gw/token" bench/token.lua
 METHOD=POST CTYPE=application/x-www-form-urlencoded AUTH="$basic" \
   BODY="grant_type=client_credentials&scope=consent_management" run token-secret "$gw/token" bench/simple.lua
 METHOD=POST CTYPE=application/x-www-form-urlencoded AUTH="$basic" BODY="token=$token" \

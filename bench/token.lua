@@ -30,10 +30,10 @@ end
 function request()
   local entry = lines[next_line]
   if next_line < #lines then next_line = next_line + 1 end
-  return wrk.format("POST", nil, {
-    ["Content-Type"] = "application/x-www-form-urlencoded",
-    ["DPoP"] = entry[2],
-  }, entry[1])
+  local headers = { ["Content-Type"] = "application/x-www-form-urlencoded" }
+  -- An empty proof field: a bearer-token client (token_requests ... bearer).
+  if entry[2] ~= "" then headers["DPoP"] = entry[2] end
+  return wrk.format("POST", nil, headers, entry[1])
 end
 
 function done(summary, latency, requests)

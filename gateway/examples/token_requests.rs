@@ -6,8 +6,10 @@
 //! `<form body>\t<DPoP proof>\n`. `bench/token.lua` replays them with wrk, one line per request. Every assertion
 //! and proof is valid for 60 s from the moment it is written, so the load run must start right after.
 //!
-//! Usage: `token_requests <issuer> <ca.pem> <count> <out file> [ES256|EdDSA]` (the algorithm of the client key and
-//! the DPoP key; default ES256). Not part of the product: never used by the gateway.
+//! Usage: `token_requests <issuer> <ca.pem> <count> <out file> [ES256|EdDSA] [dpop|bearer]`: the algorithm of the
+//! client key and the DPoP key (default ES256); `bearer` registers a `sandbox` client instead and writes no proof
+//! (an empty second field: the token is a plain bearer token, one signature check per request instead of two). Not
+//! part of the product: never used by the gateway.
 
 use std::io::Write as _;
 
@@ -21,11 +23,15 @@ const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let (issuer, ca, count, out, alg) = match args.as_slice() {
-        [_, issuer, ca, count, out] => (issuer, ca, count, out, "ES256"),
-        [_, issuer, ca, count, out, alg] => (issuer, ca, count, out, alg.as_str()),
-        _ => anyhow::bail!("usage: token_requests <issuer> <ca.pem> <count> <out file> [ES256|EdDSA]"),
+    let (issuer, ca, count, out, alg, binding) = match args.as_slice() {
+        [_, issuer, ca, count, out] => (issuer, ca, count, out, "ES256", "dpop"),
+        [_, issuer, ca, count, out, alg] => (issuer, ca, count, out, alg.as_str(), "dpop"),
+        [_, issuer, ca, count, out, alg, binding] if binding == "dpop" || binding == "bearer" => {
+            (issuer, ca, count, out, alg.as_str(), binding.as_str())
+        }
+        _ => anyhow::bail!("usage: token_requests <issuer> <ca.pem> <count> <out file> [ES256|EdDSA] [dpop|bearer]"),
     };
+    let dpop = binding == "dpop";
     let count: usize = count.parse()?;
     let ca = reqwest::Certificate::from_pem(&std::fs::read(ca)?)?;
     let http = reqwest::Client::builder().tls_certs_only([ca]).build()?;
@@ -38,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
         .post(format!("{issuer}/register"))
         .json(&json!({
             "client_name": "token load run",
+            "profile": if dpop { "fapi2" } else { "sandbox" },
             "token_endpoint_auth_method": "private_key_jwt",
             "jwks": {"keys": [jwk]},
             "redirect_uris": ["https://localhost/cb"],
@@ -59,8 +66,11 @@ async fn main() -> anyhow::Result<()> {
         let claims = json!({"iss": client_id, "sub": client_id, "aud": issuer, "iat": now, "exp": now + 60,
                             "jti": unique()?});
         let assertion = client_key.sign(&assertion_header, &claims)?;
-        let proof =
-            dpop_key.sign(&dpop_header, &json!({"htm": "POST", "htu": token_url, "iat": now, "jti": unique()?}))?;
+        let proof = if dpop {
+            dpop_key.sign(&dpop_header, &json!({"htm": "POST", "htu": token_url, "iat": now, "jti": unique()?}))?
+        } else {
+            String::new()
+        };
         writeln!(
             file,
             "grant_type=client_credentials&scope=consent_management&client_assertion_type={}&client_assertion={assertion}\t{proof}",
