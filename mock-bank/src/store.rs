@@ -7,7 +7,11 @@
 //! FDX notification subscriptions (`notification_subscriptions`, migration 0003) and the notifications still to
 //! deliver (the outbox, migration 0004), both owned by `events`.
 //!
-//! Every write here is durable once acknowledged: the file is opened in WAL mode with `synchronous=FULL`. This
+//! Every write here is durable once acknowledged: the file is opened in WAL mode with `synchronous=FULL`. Writes go
+//! through [`BankStore::writer`], a pool of ONE connection, reads through [`BankStore::pool`] (four): SQLite has one
+//! writer at a time, and two pooled connections writing at once meet in SQLite's busy handler, which sleeps (1 ms,
+//! 2 ms, 5 ms, ...) instead of queueing; the one-connection pool queues writers in order, without sleeping. A write
+//! must never wait for another write while it holds the writer (the in-memory store is one connection for both). This
 //! module must never hold anything a restart could regenerate, and never log stored values (the meta table holds the
 //! cursor-signing key).
 
@@ -26,10 +30,12 @@ pub const META_CLOCK_NOW: &str = "clock.now";
 /// Meta key: hex of the 256-bit key that signs FDX paging cursors.
 pub const META_CURSOR_KEY: &str = "cursor.key";
 
-/// Handle to the bank's SQLite database (cheap to clone: a pool inside).
+/// Handle to the bank's SQLite database (cheap to clone: pools inside).
 #[derive(Debug, Clone)]
 pub struct BankStore {
     pool: SqlitePool,
+    /// The one connection every write goes through (module docs); the same pool as `pool` in memory.
+    writer: SqlitePool,
 }
 
 /// One persisted injected transaction.
@@ -45,7 +51,7 @@ impl BankStore {
     /// Open (creating if missing) the database at `path`, or a private in-memory one for `None`, and run the
     /// migrations in `mock-bank/migrations`.
     pub async fn open(path: Option<&Path>) -> anyhow::Result<BankStore> {
-        let pool = match path {
+        let (pool, writer) = match path {
             Some(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -58,32 +64,45 @@ impl BankStore {
                     .synchronous(SqliteSynchronous::Full)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(5));
-                SqlitePoolOptions::new()
+                let pool = SqlitePoolOptions::new()
                     .max_connections(4)
+                    .connect_with(options.clone())
+                    .await
+                    .with_context(|| format!("cannot open the bank store {}", path.display()))?;
+                sqlx::migrate!("./migrations").run(&pool).await.context("cannot migrate the bank store")?;
+                let writer = SqlitePoolOptions::new()
+                    .max_connections(1)
                     .connect_with(options)
                     .await
-                    .with_context(|| format!("cannot open the bank store {}", path.display()))?
+                    .with_context(|| format!("cannot open the bank store {}", path.display()))?;
+                (pool, writer)
             }
             None => {
                 // An in-memory database lives as long as its one connection: keep exactly one, forever.
                 let options = SqliteConnectOptions::new().in_memory(true).foreign_keys(true);
-                SqlitePoolOptions::new()
+                let pool = SqlitePoolOptions::new()
                     .max_connections(1)
                     .min_connections(1)
                     .idle_timeout(None)
                     .max_lifetime(None)
                     .connect_with(options)
                     .await
-                    .context("cannot open an in-memory bank store")?
+                    .context("cannot open an in-memory bank store")?;
+                sqlx::migrate!("./migrations").run(&pool).await.context("cannot migrate the bank store")?;
+                (pool.clone(), pool)
             }
         };
-        sqlx::migrate!("./migrations").run(&pool).await.context("cannot migrate the bank store")?;
-        Ok(BankStore { pool })
+        Ok(BankStore { pool, writer })
     }
 
-    /// The pool, for the other parts of the bank that keep tables in the same file (login).
+    /// The reading pool, for the other parts of the bank that keep tables in the same file (login, events).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// The writing pool (one connection, module docs): every `INSERT`, `UPDATE`, `DELETE` and write transaction.
+    pub fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 
     pub async fn get_meta(&self, key: &str) -> anyhow::Result<Option<String>> {
@@ -101,7 +120,7 @@ impl BankStore {
         )
         .bind(key)
         .bind(value)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .with_context(|| format!("cannot write meta `{key}`"))?;
         Ok(())
@@ -127,7 +146,7 @@ impl BankStore {
         build: impl FnOnce(i64) -> Transaction,
     ) -> anyhow::Result<Transaction> {
         let created = created_at.format(&time::format_description::well_known::Rfc3339)?;
-        let mut tx = self.pool.begin().await.context("cannot begin an injection")?;
+        let mut tx = self.writer.begin().await.context("cannot begin an injection")?;
         let placeholder = format!("(being written {created})");
         let seq: i64 = sqlx::query(
             "INSERT INTO injected_transactions (transaction_id, account_id, customer_index, body, created_at) \
@@ -176,7 +195,7 @@ impl BankStore {
     /// Drop every injected transaction (reset to the seed). Returns how many were removed.
     pub async fn delete_injections(&self) -> anyhow::Result<u64> {
         let done = sqlx::query("DELETE FROM injected_transactions")
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .context("cannot delete injections")?;
         Ok(done.rows_affected())
@@ -198,7 +217,7 @@ impl BankStore {
         .bind(consent_id)
         .bind(kind)
         .bind(body)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .context("cannot write a notification subscription")?;
         Ok(())
@@ -206,7 +225,7 @@ impl BankStore {
 
     /// Delete notification subscriptions by id. Returns how many were removed.
     pub async fn delete_subscriptions(&self, subscription_ids: &[String]) -> anyhow::Result<u64> {
-        let mut tx = self.pool.begin().await.context("cannot begin deleting subscriptions")?;
+        let mut tx = self.writer.begin().await.context("cannot begin deleting subscriptions")?;
         let mut removed = 0;
         for id in subscription_ids {
             removed += sqlx::query("DELETE FROM notification_subscriptions WHERE subscription_id = $1")

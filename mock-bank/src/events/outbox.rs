@@ -576,7 +576,7 @@ impl Outbox {
 
 /// Applies one batch of the persister's work in one transaction.
 async fn write_batch(store: &BankStore, batch: &[Persist]) -> anyhow::Result<()> {
-    let mut tx = store.pool().begin().await?;
+    let mut tx = store.writer().begin().await?;
     for work in batch {
         match work {
             Persist::Save(url, queued) => {

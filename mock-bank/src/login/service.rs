@@ -285,7 +285,7 @@ impl AuthServer {
                 return Err(AuthError::InvalidClientMetadata(format!("the bank keeps at most {MAX_CLIENTS} clients")));
             }
         }
-        persist::upsert_client(self.store.pool(), &client).await.map_err(AuthError::storage)?;
+        persist::upsert_client(self.store.writer(), &client).await.map_err(AuthError::storage)?;
         write(&self.clients).insert(client.client_id.clone(), client);
         Ok(())
     }
@@ -363,7 +363,7 @@ impl AuthServer {
             }
         }
         write(&self.tokens).retain(|_, t| t.consent_id != consent_id);
-        persist::revoke_consent(self.store.pool(), consent_id, now).await.map_err(AuthError::storage)?;
+        persist::revoke_consent(self.store.writer(), consent_id, now).await.map_err(AuthError::storage)?;
         Ok(true)
     }
 
@@ -503,7 +503,9 @@ impl AuthServer {
         let (access_token, access) = self.new_token(TokenKind::Access, &consent, consent.clusters.clone(), now)?;
         let (refresh_token, refresh) = self.new_token(TokenKind::Refresh, &consent, consent.clusters.clone(), now)?;
         let stored = StoredConsent { consent, chosen_error: terms.chosen_error };
-        persist::insert_consent(self.store.pool(), &stored, &[&access, &refresh]).await.map_err(AuthError::storage)?;
+        persist::insert_consent(self.store.writer(), &stored, &[&access, &refresh])
+            .await
+            .map_err(AuthError::storage)?;
         let consent = stored.consent;
         let response = TokenResponse {
             access_token,
@@ -626,7 +628,7 @@ impl AuthServer {
             }
         };
         let (access_token, access) = self.new_token(TokenKind::Access, &consent, clusters.clone(), now)?;
-        persist::insert_token(self.store.pool(), &access).await.map_err(AuthError::storage)?;
+        persist::insert_token(self.store.writer(), &access).await.map_err(AuthError::storage)?;
         let expires_in = (access.expires_at - now).whole_seconds();
         {
             // The consent may have been revoked while the token was being written: never hand out a live token then.
@@ -668,7 +670,7 @@ impl AuthServer {
             TokenKind::Access => {
                 write(&self.tokens).remove(&hash);
                 let now = whole_seconds(self.clock.now());
-                persist::revoke_token(self.store.pool(), &hash, now).await.map_err(AuthError::storage)?;
+                persist::revoke_token(self.store.writer(), &hash, now).await.map_err(AuthError::storage)?;
             }
         }
         Ok(())
