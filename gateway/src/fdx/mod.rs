@@ -112,8 +112,6 @@ fn random_16() -> Result<[u8; 16], getrandom::Error> {
         }
         let mut out = [0u8; 16];
         out.copy_from_slice(&bytes[*used..*used + 16]);
-        // Handed out: not kept in memory any longer than needed.
-        bytes[*used..*used + 16].fill(0);
         *used += 16;
         Ok(out)
     })

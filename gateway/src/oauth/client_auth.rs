@@ -416,8 +416,14 @@ pub fn certificate_thumbprint_s256(der: &[u8]) -> String {
     thumbprint_text(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der).as_ref())
 }
 
+/// The `x5t#S256` of the client certificate of a connection (none presented: `None`), from the SHA-256 the
+/// connection keeps: the binding of an issued token and the check of a presented one both use this.
+pub fn peer_thumbprint_s256(peer: &certs::serve::PeerCertificates) -> Option<String> {
+    peer.leaf_sha256().map(|digest| thumbprint_text(&digest))
+}
+
 /// A certificate's SHA-256 `digest` as `x5t#S256` carries it (base64url without padding).
-pub fn thumbprint_text(digest: &[u8]) -> String {
+fn thumbprint_text(digest: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }

@@ -935,24 +935,7 @@ impl Store for SqliteStore {
 
     async fn begin_bank_subscribing(&self, consent_id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
         let consent_id = consent_id.to_owned();
-        self.write(move |conn| {
-            Box::pin(async move {
-                if !consent_exists(conn, &consent_id).await? {
-                    return Err(StoreError::Missing("consent"));
-                }
-                let done = sqlx::query(
-                    "INSERT INTO bank_subscribing (consent_id, state, error, updated_at) VALUES ($1, 'pending', NULL, $2)
-                     ON CONFLICT (consent_id) DO UPDATE SET state = 'pending', error = NULL, updated_at = excluded.updated_at
-                     WHERE bank_subscribing.state <> 'ended'",
-                )
-                .bind(&consent_id)
-                .bind(ts(now))
-                .execute(&mut *conn)
-                .await?;
-                Ok(done.rows_affected() == 1)
-            })
-        })
-        .await
+        self.write(move |conn| Box::pin(async move { begin_bank_subscribing_on(conn, &consent_id, now).await })).await
     }
 
     async fn add_bank_subscription(
@@ -962,34 +945,8 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let (consent_id, sub) = (consent_id.to_owned(), sub.clone());
-        self.write(move |conn| {
-            Box::pin(async move {
-                let touched = sqlx::query(
-                    "UPDATE bank_subscribing SET updated_at = $1 WHERE consent_id = $2 AND state = 'pending'",
-                )
-                .bind(ts(now))
-                .bind(&consent_id)
-                .execute(&mut *conn)
-                .await?;
-                if touched.rows_affected() == 0 {
-                    return Ok(false);
-                }
-                sqlx::query(
-                    "INSERT INTO bank_subscriptions (consent_id, subscription_id, type, category, created_at)
-                     VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (consent_id, subscription_id) DO UPDATE SET type = excluded.type, category = excluded.category",
-                )
-                .bind(&consent_id)
-                .bind(&sub.subscription_id)
-                .bind(&sub.notification_type)
-                .bind(&sub.category)
-                .bind(ts(sub.created_at))
-                .execute(&mut *conn)
-                .await?;
-                Ok(true)
-            })
-        })
-        .await
+        self.write(move |conn| Box::pin(async move { add_bank_subscription_on(conn, &consent_id, &sub, now).await }))
+            .await
     }
 
     async fn settle_bank_subscribing(
@@ -998,22 +955,9 @@ impl Store for SqliteStore {
         error: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let state = if error.is_some() { BankSubscribingState::Failed } else { BankSubscribingState::Subscribed };
         let (consent_id, error) = (consent_id.to_owned(), error.map(str::to_owned));
         self.write(move |conn| {
-            Box::pin(async move {
-                let done = sqlx::query(
-                    "UPDATE bank_subscribing SET state = $1, error = $2, updated_at = $3
-                     WHERE consent_id = $4 AND state = 'pending'",
-                )
-                .bind(state.as_str())
-                .bind(error)
-                .bind(ts(now))
-                .bind(consent_id)
-                .execute(&mut *conn)
-                .await?;
-                Ok(done.rows_affected() == 1)
-            })
+            Box::pin(async move { settle_bank_subscribing_on(conn, &consent_id, error.as_deref(), now).await })
         })
         .await
     }
@@ -1544,6 +1488,79 @@ async fn insert_code_on(conn: &mut SqliteConnection, code: &CodeRecord) -> Resul
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// [`Store::begin_bank_subscribing`] on the writer's connection.
+async fn begin_bank_subscribing_on(
+    conn: &mut SqliteConnection,
+    consent_id: &str,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    if !consent_exists(conn, consent_id).await? {
+        return Err(StoreError::Missing("consent"));
+    }
+    let done = sqlx::query(
+        "INSERT INTO bank_subscribing (consent_id, state, error, updated_at) VALUES ($1, 'pending', NULL, $2)
+         ON CONFLICT (consent_id) DO UPDATE SET state = 'pending', error = NULL, updated_at = excluded.updated_at
+         WHERE bank_subscribing.state <> 'ended'",
+    )
+    .bind(consent_id)
+    .bind(ts(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// [`Store::add_bank_subscription`] on the writer's connection (nothing written unless subscribing is pending).
+async fn add_bank_subscription_on(
+    conn: &mut SqliteConnection,
+    consent_id: &str,
+    sub: &BankSubscriptionRecord,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let touched =
+        sqlx::query("UPDATE bank_subscribing SET updated_at = $1 WHERE consent_id = $2 AND state = 'pending'")
+            .bind(ts(now))
+            .bind(consent_id)
+            .execute(&mut *conn)
+            .await?;
+    if touched.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO bank_subscriptions (consent_id, subscription_id, type, category, created_at)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (consent_id, subscription_id) DO UPDATE SET type = excluded.type, category = excluded.category",
+    )
+    .bind(consent_id)
+    .bind(&sub.subscription_id)
+    .bind(&sub.notification_type)
+    .bind(&sub.category)
+    .bind(ts(sub.created_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}
+
+/// [`Store::settle_bank_subscribing`] on the writer's connection.
+async fn settle_bank_subscribing_on(
+    conn: &mut SqliteConnection,
+    consent_id: &str,
+    error: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let state = if error.is_some() { BankSubscribingState::Failed } else { BankSubscribingState::Subscribed };
+    let done = sqlx::query(
+        "UPDATE bank_subscribing SET state = $1, error = $2, updated_at = $3
+         WHERE consent_id = $4 AND state = 'pending'",
+    )
+    .bind(state.as_str())
+    .bind(error)
+    .bind(ts(now))
+    .bind(consent_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// [`Store::redeem_code`] on the writer's connection (the caller clears the token cache after a replay).

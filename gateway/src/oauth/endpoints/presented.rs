@@ -26,7 +26,7 @@ use certs::serve::PeerCertificates;
 use super::token::dpop_headers;
 use crate::app::AppState;
 use crate::oauth::access_token::{self, AccessTokenClaims};
-use crate::oauth::client_auth::thumbprint_text;
+use crate::oauth::client_auth::peer_thumbprint_s256;
 use crate::oauth::dpop::DpopRequest;
 use crate::store::{StoreError, TokenBinding, TokenHash, TokenKind, TokenRecord};
 
@@ -142,7 +142,7 @@ pub async fn check(
         }
         TokenBinding::Mtls { x5t_s256 } => {
             // RFC 8705 §3: the certificate of the connection must be the one the token is bound to.
-            let presented = peer.and_then(PeerCertificates::leaf_sha256).map(|digest| thumbprint_text(&digest));
+            let presented = peer.and_then(peer_thumbprint_s256);
             if !scheme.eq_ignore_ascii_case("Bearer") || presented.as_deref() != Some(x5t_s256.as_str()) {
                 return Err(invalid("the access token is bound to another client certificate"));
             }

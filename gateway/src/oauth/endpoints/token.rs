@@ -32,7 +32,7 @@ use crate::app::AppState;
 use crate::consent::Consent;
 use crate::error::OAuthFailure;
 use crate::oauth::access_token::{self, AccessTokenClaims, Confirmation};
-use crate::oauth::client_auth::certificate_thumbprint_s256;
+use crate::oauth::client_auth::peer_thumbprint_s256;
 use crate::oauth::dpop::DpopRequest;
 use crate::oauth::pkce::CodeChallenge;
 use crate::store::{ClientProfile, CodeRedemption, StoreError, TokenBinding, TokenHash, TokenKind, TokenRecord};
@@ -68,8 +68,8 @@ pub async fn binding_for(
             .map_err(|e| OAuthFailure::from(e.oauth_error()).with_dpop_nonce(e.fresh_nonce()))?;
         return Ok(TokenBinding::Dpop { jkt: proof.jkt });
     }
-    if let Some(leaf) = peer.and_then(PeerCertificates::leaf) {
-        return Ok(TokenBinding::Mtls { x5t_s256: certificate_thumbprint_s256(leaf) });
+    if let Some(x5t_s256) = peer.and_then(peer_thumbprint_s256) {
+        return Ok(TokenBinding::Mtls { x5t_s256 });
     }
     if client.record.profile == ClientProfile::Sandbox {
         return Ok(TokenBinding::Bearer);
