@@ -11,9 +11,10 @@
 //! through [`BankStore::writer`], a pool of ONE connection, reads through [`BankStore::pool`] (four): SQLite has one
 //! writer at a time, and two pooled connections writing at once meet in SQLite's busy handler, which sleeps (1 ms,
 //! 2 ms, 5 ms, ...) instead of queueing; the one-connection pool queues writers in order, without sleeping. A write
-//! must never wait for another write while it holds the writer (the in-memory store is one connection for both). This
-//! module must never hold anything a restart could regenerate, and never log stored values (the meta table holds the
-//! cursor-signing key).
+//! must never wait for another write while it holds the writer (the in-memory store is one connection for both). New
+//! consents, written once per completed authorization, are group-committed (`login::persist::ConsentWrites`): one
+//! flush for every consent queued meanwhile. This module must never hold anything a restart could regenerate, and
+//! never log stored values (the meta table holds the cursor-signing key).
 
 use crate::ledger::model::Transaction;
 use anyhow::Context as _;
@@ -60,7 +61,8 @@ impl BankStore {
                     .filename(path)
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    // An acknowledged write survives a power cut (the few writes here are admin actions).
+                    // An acknowledged write survives a power cut. The one write per consent flow (the new
+                    // consent and its tokens) is group-committed: login::persist::ConsentWrites.
                     .synchronous(SqliteSynchronous::Full)
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(5));

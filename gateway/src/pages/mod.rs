@@ -55,11 +55,11 @@ use time::OffsetDateTime;
 
 use crate::app::AppState;
 use crate::banks::{BankTokenSet, CallbackError};
-use crate::consent::{
-    Authorization, Consent, ConsentRequest, ConsentStatus, ConsentSubject, Initiator, RevocationReason,
-};
+use crate::consent::{Authorization, Consent, ConsentRequest, ConsentSubject, Initiator, RevocationReason};
 use crate::oauth::endpoints::AUTHORIZE_PATH;
-use crate::store::{BankTokens, CodeRecord, ConsentRevocationOutcome, ParUse, StoreError, TokenHash};
+use crate::store::{
+    Approval, BankTokens, CodeRecord, ConsentApproval, ConsentRevocationOutcome, ParUse, StoreError, TokenHash,
+};
 use session::{PageSession, SESSION_LIFETIME, Stage};
 
 /// The session cookie. `__Host-` (RFC 6265bis §4.1.3.2): Secure, Path=/, no Domain.
@@ -610,7 +610,6 @@ pub(crate) async fn record_pending_consent(
     tokens: &BankTokenSet,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    state.store.insert_consent(consent).await?;
     let sealed = BankTokens {
         bank: bank.to_owned(),
         access_token: tokens.access_token.expose().to_owned(),
@@ -618,7 +617,7 @@ pub(crate) async fn record_pending_consent(
         expires_at: tokens.expires_at,
         scope: tokens.scope.as_ref().map(|s| s.join(" ")).unwrap_or_else(|| consent.request.scope()),
     };
-    state.store.put_bank_tokens(&consent.id, &sealed, now).await
+    state.store.insert_pending_consent(consent, &sealed, now).await
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -763,34 +762,28 @@ async fn approve(
     decision: Authorization,
 ) -> Result<Response, Failed> {
     let now = state.now();
-    let par = match state.store.use_par_request(&session.request_uri, &session.client_id, now).await {
-        Ok(ParUse::Used(par)) => par,
-        // Expired: nobody can complete it any more.
-        Ok(ParUse::Expired) => return Err(with_cookie(already_finished(), cleared_cookie()).into()),
-        Ok(_) => {
-            let response = Box::new(with_cookie(already_finished(), cleared_cookie()));
-            return Err(Failed { response, abandon: false });
-        }
-        Err(err) => return Err(Failed { response: Box::new(store_failed(&err)), abandon: false }),
-    };
     let mut consent = match state.store.consent(consent_id).await {
         Ok(Some(consent)) => consent,
         Ok(None) => return Err(store_failed(&crate::store::StoreError::Missing("consent")).into()),
         Err(err) => return Err(store_failed(&err).into()),
     };
     if let Err(err) = consent.authorize(decision, now) {
+        // A completion all the same: it consumes the request_uri before the app hears of the refusal.
+        let par_use = state.store.use_par_request(&session.request_uri, &session.client_id, now).await;
         let text = err.to_string();
-        return Err(with_cookie(
-            client_redirect(state, session, &[("error", "access_denied"), ("error_description", &text)]),
-            cleared_cookie(),
-        )
-        .into());
+        let refusal = [("error", "access_denied"), ("error_description", text.as_str())];
+        return Err(par_refusal(par_use.map(|used| match used {
+            ParUse::Used(_) => Ok(client_redirect(state, session, &refusal)),
+            other => Err(other),
+        })));
     }
-    match state.store.update_consent(&consent, ConsentStatus::Pending).await {
-        Ok(true) => {}
-        Ok(false) => return Err(with_cookie(already_finished(), cleared_cookie()).into()),
-        Err(err) => return Err(store_failed(&err).into()),
-    }
+    // Read only: the code's PKCE challenge and DPoP key come from the pushed request; `approve_consent` below
+    // consumes it, in the same transaction as the consent's authorization and the code.
+    let par = match state.store.par_request(&session.request_uri).await {
+        Ok(Some(par)) => par,
+        Ok(None) => return Err(par_refusal(Ok(Err(ParUse::NotFound)))),
+        Err(err) => return Err(Failed { response: Box::new(store_failed(&err)), abandon: false }),
+    };
     let text = |name: &str| par.params.get(name).and_then(Value::as_str).map(str::to_owned);
     let (Some(code), Some(challenge)) = (random_text(32), text("code_challenge")) else {
         let text = "The code could not be issued.";
@@ -806,12 +799,36 @@ async fn approve(
         expires_at: now + state.config.code_lifetime,
         used_at: None,
     };
-    if let Err(err) = state.store.insert_code(&record).await {
-        return Err(store_failed(&err).into());
+    let approval = ConsentApproval {
+        request_uri: &session.request_uri,
+        client_id: &session.client_id,
+        consent: &consent,
+        code: &record,
+        now,
+    };
+    match state.store.approve_consent(approval).await {
+        Ok(Approval::Approved) => {}
+        Ok(Approval::Refused(refusal)) => return Err(par_refusal(Ok(Err(refusal)))),
+        Ok(Approval::ConsentChanged) => return Err(with_cookie(already_finished(), cleared_cookie()).into()),
+        // Nothing was written; another completion of the same session may have won: it owns the consent.
+        Err(err) => return Err(Failed { response: Box::new(store_failed(&err)), abandon: false }),
     }
     // Issue 5: subscribe at the bank to the consent's notifications, off the person's request path (best effort).
     crate::banks::notifications::spawn_subscribe(state, consent_id);
     Ok(with_cookie(client_redirect(state, session, &[("code", &code)]), cleared_cookie()))
+}
+
+/// What a confirmation gets when consuming the request_uri answered `used` (`Ok(response)`: this completion consumed
+/// it) or refused it (`Err`). Only the completion that consumed it, or an expired one that nobody can complete any
+/// more, abandons the PENDING consent; another client's, an unknown or an already used request_uri belongs to
+/// another completion.
+fn par_refusal(used: Result<Result<Response, ParUse>, StoreError>) -> Failed {
+    match used {
+        Ok(Ok(response)) => with_cookie(response, cleared_cookie()).into(),
+        Ok(Err(ParUse::Expired)) => with_cookie(already_finished(), cleared_cookie()).into(),
+        Ok(Err(_)) => Failed { response: Box::new(with_cookie(already_finished(), cleared_cookie())), abandon: false },
+        Err(err) => Failed { response: Box::new(store_failed(&err)), abandon: false },
+    }
 }
 
 /// The redirect URI to register at bank `bank_id` (`{issuer}/banks/{bank_id}/callback`), for

@@ -175,6 +175,30 @@ pub enum ParUse {
     AlreadyUsed,
 }
 
+/// Result of [`Store::approve_consent`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Approval {
+    /// The request_uri is consumed, the consent saved AUTHORIZED and the code stored, together.
+    Approved,
+    /// The request_uri could not be used (never [`ParUse::Used`]): nothing changed.
+    Refused(ParUse),
+    /// The consent was no longer PENDING: nothing changed.
+    ConsentChanged,
+}
+
+/// What [`Store::approve_consent`] commits as one transaction: the end of a confirmed authorization.
+#[derive(Debug, Clone, Copy)]
+pub struct ConsentApproval<'a> {
+    /// The request_uri to consume, for `client_id` (as [`Store::use_par_request`]).
+    pub request_uri: &'a str,
+    pub client_id: &'a str,
+    /// The consent as authorized (saved as [`Store::update_consent`] does, expected PENDING).
+    pub consent: &'a Consent,
+    /// The code issued for it.
+    pub code: &'a CodeRecord,
+    pub now: OffsetDateTime,
+}
+
 /// An authorization code (stored as a hash).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CodeRecord {
@@ -564,6 +588,19 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     // Consents.
     async fn insert_consent(&self, consent: &Consent) -> Result<(), StoreError>;
+    /// Stores a PENDING `consent` and the tokens its bank issued for it (as [`put_bank_tokens`]
+    /// (Store::put_bank_tokens) does) in one transaction: never a consent without its bank tokens.
+    async fn insert_pending_consent(
+        &self,
+        consent: &Consent,
+        bank_tokens: &BankTokens,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// The confirmed end of an authorization, all or nothing: consumes the request_uri (as
+    /// [`use_par_request`](Store::use_par_request)), saves the consent as authorized if it is still PENDING (as
+    /// [`update_consent`](Store::update_consent)) and stores the code (as [`insert_code`](Store::insert_code)).
+    /// A refusal of either check changes nothing.
+    async fn approve_consent(&self, approval: ConsentApproval<'_>) -> Result<Approval, StoreError>;
     /// The consent with its revocation history.
     async fn consent(&self, id: &str) -> Result<Option<Consent>, StoreError>;
     /// Saves `consent` (everything but its revocation history) if its stored status is still `expected`
@@ -602,6 +639,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// AUTHORIZED or has expired at `issued_at`, and with [`StoreError::CodeReplayed`] when its parent code was
     /// replayed.
     async fn insert_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    /// Stores tokens issued together (an access token and its refresh token), all or none: each is checked as
+    /// [`insert_token`](Store::insert_token) checks before any is written.
+    async fn insert_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StoreError>;
     async fn token(&self, token_hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError>;
     /// RFC 7009: true when the token was active and is now revoked.
     async fn revoke_token(&self, token_hash: &TokenHash, now: OffsetDateTime) -> Result<bool, StoreError>;

@@ -3,13 +3,18 @@
 //! Opened from a file (WAL journal, `synchronous=FULL` so an acknowledged write survives a power cut, foreign keys on,
 //! a busy timeout so concurrent writers queue instead of failing) or in memory (one connection kept forever).
 //! Multi-statement operations run in `BEGIN IMMEDIATE` transactions: the write lock is taken before the first read, so
-//! two racing redemptions of one code serialize and exactly one wins. The hot writes of a file-backed store, and the
-//! consent flow's (pushed requests, consents, codes and their redemption, bank tokens, and the subscription to the
-//! bank's notifications that follows each authorization), are group-committed ([`super::group_commit`]): one commit
-//! for everything queued at once, acknowledged only after the commit. A write on a pooled connection instead takes
-//! SQLite's write lock beside the writer, which then waits in SQLite's busy handler (sleeps of 1 ms and more) while
-//! every queued caller waits behind it: the bank subscription's three transactions did that once per consent flow,
-//! and halved the flows per second (176 -> 329/s with them moved to the writer). Issued
+//! two racing redemptions of one code serialize and exactly one wins. Every write of a file-backed store is
+//! group-committed ([`super::group_commit`]): one commit for everything queued at once, acknowledged only after the
+//! commit; the pool's connections only read. A write on a pooled connection would take SQLite's write lock beside the
+//! writer, which then waits in SQLite's busy handler (sleeps of 1 ms and more) while every queued caller waits
+//! behind it: the bank subscription's three transactions did that once per consent flow and halved the flows per
+//! second (176 -> 329/s with them moved to the writer); a revocation, a client's registration or an acknowledgement
+//! of events under load did the same to the token endpoint and the resource API (moved too). A step of the flow that changes
+//! several things does it in ONE write, all or nothing, so the person waits for one commit and nothing is left
+//! half-written: the callback stores the PENDING consent with its bank tokens ([`Store::insert_pending_consent`]),
+//! the confirmation consumes the request_uri, authorizes the consent and stores the code
+//! ([`Store::approve_consent`]), the code exchange stores the access token with its refresh token
+//! ([`Store::insert_tokens`]); each checks before it writes, so a refusal changes nothing. Issued
 //! tokens and accepted bank notifications (an event with its deliveries) are committed with `synchronous=FULL`;
 //! replay-cache `jti`s, the access log and webhook attempt outcomes (a lost one means one more delivery, which
 //! at-least-once allows) with `synchronous=NORMAL` when no durable write shares their batch, through the same single
@@ -29,10 +34,11 @@
 
 use super::group_commit::{Appender, Durability, GroupCommit, ROWS_PER_STATEMENT, multi_row_insert};
 use super::{
-    AttemptOutcome, AuditOutcome, AuditRecord, BankSubscribingState, BankSubscriptionRecord, BankSubscriptions,
-    BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption, ConsentRevocationOutcome, DeliveryJob,
-    DeliveryRecord, DeliveryState, EnqueueOutcome, EventRecord, JtiKind, ParRecord, ParUse, Placement, SealKey, Store,
-    StoreError, SubscriptionRecord, TokenBinding, TokenHash, TokenKind, TokenRecord,
+    Approval, AttemptOutcome, AuditOutcome, AuditRecord, BankSubscribingState, BankSubscriptionRecord,
+    BankSubscriptions, BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption, ConsentApproval,
+    ConsentRevocationOutcome, DeliveryJob, DeliveryRecord, DeliveryState, EnqueueOutcome, EventRecord, JtiKind,
+    ParRecord, ParUse, Placement, SealKey, Store, StoreError, SubscriptionRecord, TokenBinding, TokenHash, TokenKind,
+    TokenRecord,
 };
 use crate::consent::{
     Consent, ConsentDuration, ConsentRequest, ConsentStatus, ConsentSubject, DataCluster, DurationType, Initiator,
@@ -228,6 +234,20 @@ impl SqliteStore {
         Ok(value)
     }
 
+    /// One statement with one text parameter, as one write ([`Self::write`]); answers the rows it changed.
+    async fn execute(&self, sql: &'static str, param: String) -> Result<u64, StoreError> {
+        self.write(move |conn| {
+            Box::pin(async move { Ok(sqlx::query(sql).bind(param).execute(&mut *conn).await?.rows_affected()) })
+        })
+        .await
+    }
+
+    /// A consent's bank tokens sealed for storage, with the consent id as associated data.
+    fn sealed_bank_tokens(&self, consent_id: &str, tokens: &BankTokens) -> Result<Vec<u8>, StoreError> {
+        let plain = serde_json::to_vec(tokens).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.seal.seal(&plain, consent_id)
+    }
+
     /// Closes the pool, waiting for connections to finish (a clean shutdown checkpoints the WAL).
     pub async fn close(&self) {
         self.pool.close().await;
@@ -414,17 +434,24 @@ async fn load_consents(
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO clients (client_id, metadata, registration_token_hash, profile, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&client.client_id)
-        .bind(to_json(&client.metadata)?)
-        .bind(client.registration_token_hash.map(|h| h.to_hex()))
-        .bind(client.profile.as_str())
-        .bind(ts(client.created_at))
-        .bind(ts(client.updated_at))
-        .execute(&self.pool)
+        let (c, metadata) = (client.clone(), to_json(&client.metadata)?);
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO clients (client_id, metadata, registration_token_hash, profile, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&c.client_id)
+                .bind(metadata)
+                .bind(c.registration_token_hash.map(|h| h.to_hex()))
+                .bind(c.profile.as_str())
+                .bind(ts(c.created_at))
+                .bind(ts(c.updated_at))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
         .await?;
         self.clients.invalidate(&client.client_id);
         Ok(())
@@ -447,29 +474,37 @@ impl Store for SqliteStore {
     }
 
     async fn update_client(&self, client: &ClientRecord) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE clients SET metadata = $1, registration_token_hash = $2, profile = $3, updated_at = $4
-             WHERE client_id = $5",
-        )
-        .bind(to_json(&client.metadata)?)
-        .bind(client.registration_token_hash.map(|h| h.to_hex()))
-        .bind(client.profile.as_str())
-        .bind(ts(client.updated_at))
-        .bind(&client.client_id)
-        .execute(&self.pool)
-        .await?;
+        let (c, metadata) = (client.clone(), to_json(&client.metadata)?);
+        let updated = self
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE clients SET metadata = $1, registration_token_hash = $2, profile = $3, updated_at = $4
+                         WHERE client_id = $5",
+                    )
+                    .bind(metadata)
+                    .bind(c.registration_token_hash.map(|h| h.to_hex()))
+                    .bind(c.profile.as_str())
+                    .bind(ts(c.updated_at))
+                    .bind(&c.client_id)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            })
+            .await?;
         self.clients.invalidate(&client.client_id);
-        Ok(done.rows_affected() == 1)
+        Ok(updated)
     }
 
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(&self.pool).await?;
+        let done = self.execute("DELETE FROM clients WHERE client_id = $1", client_id.to_owned()).await?;
         self.clients.invalidate(client_id);
         // The cascade removed its consents, their tokens and bank tokens.
         self.consents.clear();
         self.tokens.clear();
         self.bank_tokens.clear();
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     async fn list_clients(&self) -> Result<Vec<ClientRecord>, StoreError> {
@@ -546,6 +581,38 @@ impl Store for SqliteStore {
         Ok(updated)
     }
 
+    async fn insert_pending_consent(
+        &self,
+        c: &Consent,
+        bank_tokens: &BankTokens,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let sealed = self.sealed_bank_tokens(&c.id, bank_tokens)?;
+        let consent = c.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                insert_consent_on(conn, &consent).await?;
+                put_bank_tokens_on(conn, &consent.id, sealed, now).await
+            })
+        })
+        .await?;
+        self.consents.invalidate(&c.id);
+        self.bank_tokens.invalidate(&c.id);
+        Ok(())
+    }
+
+    async fn approve_consent(&self, approval: ConsentApproval<'_>) -> Result<Approval, StoreError> {
+        let (request_uri, client_id) = (approval.request_uri.to_owned(), approval.client_id.to_owned());
+        let (consent, code, now) = (approval.consent.clone(), approval.code.clone(), approval.now);
+        let outcome = self
+            .write(move |conn| {
+                Box::pin(async move { approve_consent_on(conn, &request_uri, &client_id, &consent, &code, now).await })
+            })
+            .await?;
+        self.consents.invalidate(&approval.consent.id);
+        Ok(outcome)
+    }
+
     async fn consents_for_person(&self, bank: &str, person: &str) -> Result<Vec<Consent>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         load_consents(&mut conn, "bank = $1 AND person = $2", &[bank, person]).await
@@ -563,36 +630,17 @@ impl Store for SqliteStore {
         initiator: Initiator,
         now: OffsetDateTime,
     ) -> Result<ConsentRevocationOutcome, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let Some(mut consent) = load_consent(&mut tx, id).await? else {
-            return Ok(ConsentRevocationOutcome::NotFound);
-        };
-        let revocation = match consent.revoke(reason, initiator, now) {
-            Ok(r) => r,
-            Err(refusal) => return Ok(ConsentRevocationOutcome::Refused(refusal)),
-        };
-        sqlx::query("UPDATE consents SET status = $1, updated_at = $2 WHERE id = $3")
-            .bind(consent.status.as_str())
-            .bind(ts(consent.updated_at))
-            .bind(id)
-            .execute(&mut *tx)
+        let consent_id = id.to_owned();
+        let outcome = self
+            .write(move |conn| {
+                Box::pin(async move { revoke_consent_on(conn, &consent_id, reason, initiator, now).await })
+            })
             .await?;
-        insert_revocation(&mut tx, id, consent.revocations.len() - 1, &revocation).await?;
-        let tokens = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE consent_id = $2 AND revoked_at IS NULL")
-            .bind(ts(now))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE authorization_codes SET used_at = $1 WHERE consent_id = $2 AND used_at IS NULL")
-            .bind(ts(now))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        cancel_deliveries_on(&mut tx, id, now).await?;
-        tx.commit().await?;
-        self.tokens.clear();
-        self.consents.invalidate(id);
-        Ok(ConsentRevocationOutcome::Revoked { consent, tokens_revoked: tokens.rows_affected() })
+        if matches!(outcome, ConsentRevocationOutcome::Revoked { .. }) {
+            self.tokens.clear();
+            self.consents.invalidate(id);
+        }
+        Ok(outcome)
     }
 
     async fn insert_code(&self, code: &CodeRecord) -> Result<(), StoreError> {
@@ -627,6 +675,23 @@ impl Store for SqliteStore {
         self.write(move |conn| Box::pin(async move { insert_token_on(conn, &t).await })).await
     }
 
+    async fn insert_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StoreError> {
+        let tokens = tokens.to_vec();
+        self.write(move |conn| {
+            Box::pin(async move {
+                // Every check before any row: a refusal must leave nothing behind (GroupCommit::run's rule).
+                for t in &tokens {
+                    check_token_on(conn, t).await?;
+                }
+                for t in &tokens {
+                    insert_token_row_on(conn, t).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
     async fn token(&self, token_hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError> {
         let key = token_hash.to_hex();
         let (generation, cached) = self.tokens.get(&key);
@@ -643,15 +708,25 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_token(&self, token_hash: &TokenHash, now: OffsetDateTime) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL AND expires_at > $1",
-        )
-        .bind(ts(now))
-        .bind(token_hash.to_hex())
-        .execute(&self.pool)
-        .await?;
-        self.tokens.invalidate(&token_hash.to_hex());
-        Ok(done.rows_affected() == 1)
+        let key = token_hash.to_hex();
+        let hash = key.clone();
+        let revoked = self
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE tokens SET revoked_at = $1
+                         WHERE token_hash = $2 AND revoked_at IS NULL AND expires_at > $1",
+                    )
+                    .bind(ts(now))
+                    .bind(hash)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            })
+            .await?;
+        self.tokens.invalidate(&key);
+        Ok(revoked)
     }
 
     async fn put_bank_tokens(
@@ -660,24 +735,9 @@ impl Store for SqliteStore {
         tokens: &BankTokens,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let plain = serde_json::to_vec(tokens).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let sealed = self.seal.seal(&plain, consent_id)?;
+        let sealed = self.sealed_bank_tokens(consent_id, tokens)?;
         let id = consent_id.to_owned();
-        self.write(move |conn| {
-            Box::pin(async move {
-                sqlx::query(
-                    "INSERT INTO bank_tokens (consent_id, sealed, updated_at) VALUES ($1, $2, $3)
-                     ON CONFLICT (consent_id) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
-                )
-                .bind(id)
-                .bind(sealed)
-                .bind(ts(now))
-                .execute(&mut *conn)
-                .await?;
-                Ok(())
-            })
-        })
-        .await?;
+        self.write(move |conn| Box::pin(async move { put_bank_tokens_on(conn, &id, sealed, now).await })).await?;
         self.bank_tokens.invalidate(consent_id);
         Ok(())
     }
@@ -700,10 +760,9 @@ impl Store for SqliteStore {
     }
 
     async fn delete_bank_tokens(&self, consent_id: &str) -> Result<bool, StoreError> {
-        let deleted =
-            sqlx::query("DELETE FROM bank_tokens WHERE consent_id = $1").bind(consent_id).execute(&self.pool).await?;
+        let deleted = self.execute("DELETE FROM bank_tokens WHERE consent_id = $1", consent_id.to_owned()).await?;
         self.bank_tokens.invalidate(consent_id);
-        Ok(deleted.rows_affected() > 0)
+        Ok(deleted > 0)
     }
 
     async fn remember_jti(
@@ -752,27 +811,30 @@ impl Store for SqliteStore {
     }
 
     async fn insert_subscription(&self, sub: &SubscriptionRecord) -> Result<(), StoreError> {
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM consents WHERE id = $1")
-            .bind(&sub.consent_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        if exists.is_none() {
-            return Err(StoreError::Missing("consent"));
-        }
-        sqlx::query(
-            "INSERT INTO notification_subscriptions (id, consent_id, client_id, type, category, callback_url, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&sub.id)
-        .bind(&sub.consent_id)
-        .bind(&sub.client_id)
-        .bind(&sub.notification_type)
-        .bind(&sub.category)
-        .bind(&sub.callback_url)
-        .bind(ts(sub.created_at))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let sub = sub.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                if !consent_exists(conn, &sub.consent_id).await? {
+                    return Err(StoreError::Missing("consent"));
+                }
+                sqlx::query(
+                    "INSERT INTO notification_subscriptions
+                        (id, consent_id, client_id, type, category, callback_url, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&sub.id)
+                .bind(&sub.consent_id)
+                .bind(&sub.client_id)
+                .bind(&sub.notification_type)
+                .bind(&sub.category)
+                .bind(&sub.callback_url)
+                .bind(ts(sub.created_at))
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn subscription(&self, id: &str) -> Result<Option<SubscriptionRecord>, StoreError> {
@@ -784,9 +846,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_subscription(&self, id: &str) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("DELETE FROM notification_subscriptions WHERE id = $1").bind(id).execute(&self.pool).await?;
-        Ok(done.rows_affected() == 1)
+        Ok(self.execute("DELETE FROM notification_subscriptions WHERE id = $1", id.to_owned()).await? == 1)
     }
 
     async fn enqueue_event(
@@ -833,22 +893,26 @@ impl Store for SqliteStore {
     }
 
     async fn ack_events(&self, consent_id: &str, ids: &[String], now: OffsetDateTime) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut changed = 0;
-        for id in ids {
-            let done = sqlx::query(
-                "UPDATE notification_events SET acked_at = $1
-                 WHERE consent_id = $2 AND notification_id = $3 AND acked_at IS NULL",
-            )
-            .bind(ts(now))
-            .bind(consent_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            changed += done.rows_affected();
-        }
-        tx.commit().await?;
-        Ok(changed)
+        let (consent_id, ids) = (consent_id.to_owned(), ids.to_vec());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let mut changed = 0;
+                for id in ids {
+                    let done = sqlx::query(
+                        "UPDATE notification_events SET acked_at = $1
+                         WHERE consent_id = $2 AND notification_id = $3 AND acked_at IS NULL",
+                    )
+                    .bind(ts(now))
+                    .bind(&consent_id)
+                    .bind(id)
+                    .execute(&mut *conn)
+                    .await?;
+                    changed += done.rows_affected();
+                }
+                Ok(changed)
+            })
+        })
+        .await
     }
 
     async fn pending_deliveries_after(&self, after: i64, limit: u32) -> Result<Vec<DeliveryJob>, StoreError> {
@@ -929,8 +993,8 @@ impl Store for SqliteStore {
     }
 
     async fn cancel_deliveries(&self, consent_id: &str, now: OffsetDateTime) -> Result<u64, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        cancel_deliveries_on(&mut conn, consent_id, now).await
+        let consent_id = consent_id.to_owned();
+        self.write(move |conn| Box::pin(async move { cancel_deliveries_on(conn, &consent_id, now).await })).await
     }
 
     async fn begin_bank_subscribing(&self, consent_id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
@@ -988,38 +1052,31 @@ impl Store for SqliteStore {
         consent_id: &str,
         now: OffsetDateTime,
     ) -> Result<Vec<BankSubscriptionRecord>, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if !consent_exists(&mut tx, consent_id).await? {
-            return Ok(Vec::new());
-        }
-        let ended = bank_subscriptions_on(&mut tx, consent_id).await?;
-        sqlx::query("DELETE FROM bank_subscriptions WHERE consent_id = $1").bind(consent_id).execute(&mut *tx).await?;
-        sqlx::query(
-            "INSERT INTO bank_subscribing (consent_id, state, error, updated_at) VALUES ($1, 'ended', NULL, $2)
-             ON CONFLICT (consent_id) DO UPDATE SET state = 'ended', error = NULL, updated_at = excluded.updated_at",
-        )
-        .bind(consent_id)
-        .bind(ts(now))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(ended)
+        let consent_id = consent_id.to_owned();
+        self.write(move |conn| Box::pin(async move { end_bank_subscriptions_on(conn, &consent_id, now).await })).await
     }
 
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         // The replay decisions live in the map (module docs): its purge is the count; the log follows it (a row
         // still being written behind is purged next time).
         let jtis = self.jtis.purge(now) as u64;
-        sqlx::query("DELETE FROM jti_log WHERE expires_at <= $1").bind(ts(now)).execute(&mut *tx).await?;
-        let par =
-            sqlx::query("DELETE FROM par_requests WHERE expires_at <= $1").bind(ts(now)).execute(&mut *tx).await?;
-        let codes = sqlx::query("DELETE FROM authorization_codes WHERE expires_at <= $1")
-            .bind(ts(now) - CODE_RETENTION_SECS)
-            .execute(&mut *tx)
+        let purged = self
+            .write(move |tx| {
+                Box::pin(async move {
+                    sqlx::query("DELETE FROM jti_log WHERE expires_at <= $1").bind(ts(now)).execute(&mut *tx).await?;
+                    let par = sqlx::query("DELETE FROM par_requests WHERE expires_at <= $1")
+                        .bind(ts(now))
+                        .execute(&mut *tx)
+                        .await?;
+                    let codes = sqlx::query("DELETE FROM authorization_codes WHERE expires_at <= $1")
+                        .bind(ts(now) - CODE_RETENTION_SECS)
+                        .execute(&mut *tx)
+                        .await?;
+                    Ok(par.rows_affected() + codes.rows_affected())
+                })
+            })
             .await?;
-        tx.commit().await?;
-        Ok(jtis + par.rows_affected() + codes.rows_affected())
+        Ok(jtis + purged)
     }
 }
 
@@ -1302,6 +1359,13 @@ fn insert_plain_tokens_on(
 }
 
 async fn insert_token_on(conn: &mut SqliteConnection, t: &TokenRecord) -> Result<(), StoreError> {
+    check_token_on(conn, t).await?;
+    insert_token_row_on(conn, t).await
+}
+
+/// [`Store::insert_token`]'s refusals: the token's consent must be AUTHORIZED and unexpired at `issued_at`, its
+/// parent code not replayed. Reads only.
+async fn check_token_on(conn: &mut SqliteConnection, t: &TokenRecord) -> Result<(), StoreError> {
     if let Some(consent_id) = &t.consent_id {
         let row = sqlx::query("SELECT status, expires_at FROM consents WHERE id = $1")
             .bind(consent_id)
@@ -1328,6 +1392,11 @@ async fn insert_token_on(conn: &mut SqliteConnection, t: &TokenRecord) -> Result
             Some(None) => {}
         }
     }
+    Ok(())
+}
+
+/// The token's row, unchecked (see [`check_token_on`]).
+async fn insert_token_row_on(conn: &mut SqliteConnection, t: &TokenRecord) -> Result<(), StoreError> {
     let (cnf_kind, cnf_value) = cnf_columns(&t.binding);
     sqlx::query(
         "INSERT INTO tokens (token_hash, kind, client_id, consent_id, scope, cnf_kind, cnf_value, issued_at,
@@ -1385,30 +1454,110 @@ async fn use_par_request_on(
     client_id: &str,
     now: OffsetDateTime,
 ) -> Result<ParUse, StoreError> {
+    match usable_par_on(tx, request_uri, client_id, now).await? {
+        Ok(par) => Ok(ParUse::Used(mark_par_used_on(tx, par, now).await?)),
+        Err(refusal) => Ok(refusal),
+    }
+}
+
+/// The request_uri if `client_id` may consume it at `now`, else why not (never [`ParUse::Used`]). Reads only.
+async fn usable_par_on(
+    tx: &mut SqliteConnection,
+    request_uri: &str,
+    client_id: &str,
+    now: OffsetDateTime,
+) -> Result<Result<ParRecord, ParUse>, StoreError> {
     let row = sqlx::query("SELECT * FROM par_requests WHERE request_uri = $1")
         .bind(request_uri)
         .fetch_optional(&mut *tx)
         .await?;
-    let Some(mut par) = row.as_ref().map(par_from_row).transpose()? else {
-        return Ok(ParUse::NotFound);
+    let Some(par) = row.as_ref().map(par_from_row).transpose()? else {
+        return Ok(Err(ParUse::NotFound));
     };
     // RFC 9126 §4: the request_uri is bound to the client that pushed it; a foreign client does not consume it.
     if par.client_id != client_id {
-        return Ok(ParUse::WrongClient);
+        return Ok(Err(ParUse::WrongClient));
     }
     if par.used_at.is_some() {
-        return Ok(ParUse::AlreadyUsed);
+        return Ok(Err(ParUse::AlreadyUsed));
     }
     if now >= par.expires_at {
-        return Ok(ParUse::Expired);
+        return Ok(Err(ParUse::Expired));
     }
+    Ok(Ok(par))
+}
+
+/// Consumes a request_uri [`usable_par_on`] accepted.
+async fn mark_par_used_on(
+    tx: &mut SqliteConnection,
+    mut par: ParRecord,
+    now: OffsetDateTime,
+) -> Result<ParRecord, StoreError> {
     sqlx::query("UPDATE par_requests SET used_at = $1 WHERE request_uri = $2")
         .bind(ts(now))
-        .bind(request_uri)
+        .bind(&par.request_uri)
         .execute(&mut *tx)
         .await?;
     par.used_at = Some(crate::consent::whole_seconds(now));
-    Ok(ParUse::Used(par))
+    Ok(par)
+}
+
+/// [`Store::approve_consent`] on the writer's connection: both checks before any write (a refusal changes nothing;
+/// the consent's check is its compare-and-set update, the first write).
+async fn approve_consent_on(
+    tx: &mut SqliteConnection,
+    request_uri: &str,
+    client_id: &str,
+    consent: &Consent,
+    code: &CodeRecord,
+    now: OffsetDateTime,
+) -> Result<Approval, StoreError> {
+    let par = match usable_par_on(tx, request_uri, client_id, now).await? {
+        Ok(par) => par,
+        Err(refusal) => return Ok(Approval::Refused(refusal)),
+    };
+    if !update_consent_on(tx, consent, ConsentStatus::Pending).await? {
+        return Ok(Approval::ConsentChanged);
+    }
+    mark_par_used_on(tx, par, now).await?;
+    insert_code_on(tx, code).await?;
+    Ok(Approval::Approved)
+}
+
+/// [`Store::revoke_consent`] on the writer's connection (the lifecycle's refusal before any write).
+async fn revoke_consent_on(
+    tx: &mut SqliteConnection,
+    id: &str,
+    reason: RevocationReason,
+    initiator: Initiator,
+    now: OffsetDateTime,
+) -> Result<ConsentRevocationOutcome, StoreError> {
+    let Some(mut consent) = load_consent(tx, id).await? else {
+        return Ok(ConsentRevocationOutcome::NotFound);
+    };
+    let revocation = match consent.revoke(reason, initiator, now) {
+        Ok(r) => r,
+        Err(refusal) => return Ok(ConsentRevocationOutcome::Refused(refusal)),
+    };
+    sqlx::query("UPDATE consents SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(consent.status.as_str())
+        .bind(ts(consent.updated_at))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    insert_revocation(tx, id, consent.revocations.len() - 1, &revocation).await?;
+    let tokens = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE consent_id = $2 AND revoked_at IS NULL")
+        .bind(ts(now))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE authorization_codes SET used_at = $1 WHERE consent_id = $2 AND used_at IS NULL")
+        .bind(ts(now))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    cancel_deliveries_on(tx, id, now).await?;
+    Ok(ConsentRevocationOutcome::Revoked { consent, tokens_revoked: tokens.rows_affected() })
 }
 
 /// [`Store::insert_consent`] on the writer's connection.
@@ -1488,6 +1637,47 @@ async fn insert_code_on(conn: &mut SqliteConnection, code: &CodeRecord) -> Resul
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// [`Store::put_bank_tokens`] on the writer's connection (`sealed`: [`SqliteStore::sealed_bank_tokens`]).
+async fn put_bank_tokens_on(
+    conn: &mut SqliteConnection,
+    consent_id: &str,
+    sealed: Vec<u8>,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO bank_tokens (consent_id, sealed, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (consent_id) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
+    )
+    .bind(consent_id)
+    .bind(sealed)
+    .bind(ts(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// [`Store::end_bank_subscriptions`] on the writer's connection.
+async fn end_bank_subscriptions_on(
+    tx: &mut SqliteConnection,
+    consent_id: &str,
+    now: OffsetDateTime,
+) -> Result<Vec<BankSubscriptionRecord>, StoreError> {
+    if !consent_exists(tx, consent_id).await? {
+        return Ok(Vec::new());
+    }
+    let ended = bank_subscriptions_on(tx, consent_id).await?;
+    sqlx::query("DELETE FROM bank_subscriptions WHERE consent_id = $1").bind(consent_id).execute(&mut *tx).await?;
+    sqlx::query(
+        "INSERT INTO bank_subscribing (consent_id, state, error, updated_at) VALUES ($1, 'ended', NULL, $2)
+         ON CONFLICT (consent_id) DO UPDATE SET state = 'ended', error = NULL, updated_at = excluded.updated_at",
+    )
+    .bind(consent_id)
+    .bind(ts(now))
+    .execute(&mut *tx)
+    .await?;
+    Ok(ended)
 }
 
 /// [`Store::begin_bank_subscribing`] on the writer's connection.

@@ -10,10 +10,10 @@ use gateway::consent::{
     Authorization, Consent, ConsentRequest, ConsentStatus, ConsentSubject, Initiator, LifecycleError, RevocationReason,
 };
 use gateway::store::{
-    AttemptOutcome, AuditOutcome, AuditRecord, BankSubscribingState, BankSubscriptionRecord, BankTokens, ClientProfile,
-    ClientRecord, CodeRecord, CodeRedemption, ConsentRevocationOutcome, DeliveryState, DynStore, EnqueueOutcome,
-    EventRecord, JtiKind, ParRecord, ParUse, SealKey, SqliteStore, Store, StoreError, SubscriptionRecord, TokenBinding,
-    TokenHash, TokenKind, TokenRecord,
+    Approval, AttemptOutcome, AuditOutcome, AuditRecord, BankSubscribingState, BankSubscriptionRecord, BankTokens,
+    ClientProfile, ClientRecord, CodeRecord, CodeRedemption, ConsentApproval, ConsentRevocationOutcome, DeliveryState,
+    DynStore, EnqueueOutcome, EventRecord, JtiKind, ParRecord, ParUse, SealKey, SqliteStore, Store, StoreError,
+    SubscriptionRecord, TokenBinding, TokenHash, TokenKind, TokenRecord,
 };
 use serde_json::json;
 use std::sync::Arc;
@@ -542,6 +542,103 @@ async fn check_bank_tokens(store: &dyn Store) {
     assert!(store.consent("c1").await.unwrap().is_some());
 }
 
+/// The callback's write: a PENDING consent and its bank's tokens together; a failure writes neither.
+async fn check_pending_consent_with_bank_tokens(store: &dyn Store) {
+    store.insert_client(&client("app-1")).await.unwrap();
+    let pending = Consent::new("c-new".into(), "app-1".into(), request(), T0);
+    store.insert_pending_consent(&pending, &bank_tokens(), T0).await.unwrap();
+    assert_eq!(store.consent("c-new").await.unwrap(), Some(pending.clone()));
+    assert_eq!(store.bank_tokens("c-new").await.unwrap(), Some(bank_tokens()));
+    // A duplicate consent id: refused, and the other bank tokens did not replace the stored ones.
+    let other = BankTokens { access_token: "BANK-ACCESS-OTHER".into(), ..bank_tokens() };
+    assert!(matches!(store.insert_pending_consent(&pending, &other, T0).await, Err(StoreError::Duplicate)));
+    assert_eq!(store.bank_tokens("c-new").await.unwrap(), Some(bank_tokens()));
+    // A consent of an unknown client: neither the consent nor its bank tokens.
+    let orphan = Consent::new("c-orphan".into(), "ghost".into(), request(), T0);
+    assert!(store.insert_pending_consent(&orphan, &bank_tokens(), T0).await.is_err());
+    assert_eq!(store.consent("c-orphan").await.unwrap(), None);
+    assert_eq!(store.bank_tokens("c-orphan").await.unwrap(), None);
+}
+
+/// The confirmation's write: the request_uri consumed, the consent authorized and the code stored, all or nothing.
+async fn check_approval_is_all_or_nothing(store: &dyn Store) {
+    store.insert_client(&client("app-1")).await.unwrap();
+    store.insert_client(&client("app-2")).await.unwrap();
+    let now = T0 + Duration::minutes(2);
+    let par = |uri: &str| ParRecord {
+        request_uri: format!("urn:ietf:params:oauth:request_uri:{uri}"),
+        client_id: "app-1".into(),
+        params: json!({"response_type": "code", "code_challenge_method": "S256"}),
+        expires_at: T0 + Duration::seconds(150),
+        used_at: None,
+    };
+    let pending = Consent::new("c-ok".into(), "app-1".into(), request(), T0);
+    store.insert_consent(&pending).await.unwrap();
+    let mut authorized = pending.clone();
+    let decision = |accounts: &[&str]| Authorization {
+        subject: ConsentSubject { person: "user_good".into(), bank: "first-national".into() },
+        accounts: accounts.iter().map(|a| (*a).to_owned()).collect(),
+        secondary_use_opt_in: false,
+    };
+    authorized.authorize(decision(&["acc-1"]), now).unwrap();
+    let first = par("one");
+    store.insert_par_request(&first).await.unwrap();
+    let approval =
+        |request_uri, client_id, consent, code| ConsentApproval { request_uri, client_id, consent, code, now };
+
+    // Refusals of the request_uri change nothing: the consent stays PENDING, no code is stored.
+    let c1 = code("app-1", "c-ok", "code-1");
+    let foreign = store.approve_consent(approval(&first.request_uri, "app-2", &authorized, &c1)).await.unwrap();
+    assert_eq!(foreign, Approval::Refused(ParUse::WrongClient));
+    let unknown = store.approve_consent(approval("urn:nope", "app-1", &authorized, &c1)).await.unwrap();
+    assert_eq!(unknown, Approval::Refused(ParUse::NotFound));
+    let late = ConsentApproval { now: first.expires_at, ..approval(&first.request_uri, "app-1", &authorized, &c1) };
+    assert_eq!(store.approve_consent(late).await.unwrap(), Approval::Refused(ParUse::Expired));
+    assert_eq!(store.consent("c-ok").await.unwrap().unwrap().status, ConsentStatus::Pending);
+    assert_eq!(store.redeem_code(&c1.code_hash, "app-1", now).await.unwrap(), CodeRedemption::NotFound);
+
+    // The approval: all three at once.
+    let approved = store.approve_consent(approval(&first.request_uri, "app-1", &authorized, &c1)).await.unwrap();
+    assert_eq!(approved, Approval::Approved);
+    assert_eq!(store.consent("c-ok").await.unwrap(), Some(authorized.clone()));
+    assert_eq!(store.par_request(&first.request_uri).await.unwrap().unwrap().used_at, Some(now));
+    // A second completion with the same request_uri: refused, and its code is not stored.
+    let c2 = code("app-1", "c-ok", "code-2");
+    let again = store.approve_consent(approval(&first.request_uri, "app-1", &authorized, &c2)).await.unwrap();
+    assert_eq!(again, Approval::Refused(ParUse::AlreadyUsed));
+    assert_eq!(store.redeem_code(&c2.code_hash, "app-1", now).await.unwrap(), CodeRedemption::NotFound);
+    assert!(matches!(store.redeem_code(&c1.code_hash, "app-1", now).await.unwrap(), CodeRedemption::Redeemed(_)));
+
+    // The consent is no longer PENDING (here: already authorized): the request_uri stays unused, no code.
+    let second = par("two");
+    store.insert_par_request(&second).await.unwrap();
+    let c3 = code("app-1", "c-ok", "code-3");
+    let changed = store.approve_consent(approval(&second.request_uri, "app-1", &authorized, &c3)).await.unwrap();
+    assert_eq!(changed, Approval::ConsentChanged);
+    assert_eq!(store.par_request(&second.request_uri).await.unwrap().unwrap().used_at, None);
+    assert_eq!(store.redeem_code(&c3.code_hash, "app-1", now).await.unwrap(), CodeRedemption::NotFound);
+}
+
+/// An access token and its refresh token are stored together or not at all.
+async fn check_token_pairs_are_all_or_nothing(store: &dyn Store) {
+    authorized_consent(store, "app-1", "c1").await;
+    let access = token("pair-at", "app-1", Some("c1"), None);
+    let refresh = TokenRecord { kind: TokenKind::Refresh, ..token("pair-rt", "app-1", Some("c1"), None) };
+    store.insert_tokens(&[access.clone(), refresh.clone()]).await.unwrap();
+    assert_eq!(store.token(&access.token_hash).await.unwrap(), Some(access));
+    assert_eq!(store.token(&refresh.token_hash).await.unwrap(), Some(refresh));
+
+    // The second one is refused (its consent is not active): the first is not stored either.
+    let pending = Consent::new("c-pending".into(), "app-1".into(), request(), T0);
+    store.insert_consent(&pending).await.unwrap();
+    let fine = token("pair-fine", "app-1", Some("c1"), None);
+    let refused = token("pair-refused", "app-1", Some("c-pending"), None);
+    let outcome = store.insert_tokens(&[fine.clone(), refused.clone()]).await;
+    assert!(matches!(outcome, Err(StoreError::ConsentNotActive(id)) if id == "c-pending"));
+    assert_eq!(store.token(&fine.token_hash).await.unwrap(), None);
+    assert_eq!(store.token(&refused.token_hash).await.unwrap(), None);
+}
+
 fn access(seq_hint: u16, consent: &str, person: &str, outcome: AuditOutcome) -> AuditRecord {
     AuditRecord {
         seq: 0,
@@ -609,6 +706,9 @@ conformance!(
     check_audit_log,
     check_notification_subscriptions_and_events,
     check_bank_subscriptions,
+    check_pending_consent_with_bank_tokens,
+    check_approval_is_all_or_nothing,
+    check_token_pairs_are_all_or_nothing,
 );
 
 // ---- SQLite-specific: concurrency, encryption on disk, durability ----

@@ -6,8 +6,10 @@
 
 use super::{BankConsent, DataCluster, OAuthClient};
 use crate::ledger::users::ChosenError;
-use sqlx::{Row as _, SqlitePool};
+use sqlx::{Acquire as _, Row as _, SqliteConnection, SqlitePool};
+use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
+use tokio::sync::oneshot;
 
 /// What a stored token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,10 +154,78 @@ pub(crate) async fn load_live_tokens(pool: &SqlitePool) -> Result<Vec<StoredToke
         .collect()
 }
 
-/// A new consent and its first tokens, in one transaction.
-pub(crate) async fn insert_consent(pool: &SqlitePool, consent: &StoredConsent, tokens: &[&StoredToken]) -> Result<()> {
+/// A new consent with its first tokens, waiting for [`ConsentWrites`] to commit it.
+type PendingConsent = (StoredConsent, Vec<StoredToken>, oneshot::Sender<std::result::Result<(), String>>);
+
+/// Group commit of new consents (one per completed authorization, the bank's only durable write on the consent
+/// flow's path). Each commit with `synchronous=FULL` flushes the log to disk, and the writer is one connection
+/// ([`crate::store::BankStore::writer`]): one flush per consent made the flushes, one after the other, the bank's
+/// limit on consent flows per second. Here the first consent of an empty queue starts one write task; the task waits
+/// for the writer connection, takes every consent queued by then (those that arrived meanwhile joined it) and
+/// writes them in ONE transaction: one flush for all. Each caller is answered only after that commit, so an
+/// acknowledged consent is durable as before; a failed transaction writes none of them and answers each with its
+/// error. The task is spawned, so a caller that stops waiting (its request dropped) cannot strand the others.
+#[derive(Default)]
+pub(crate) struct ConsentWrites {
+    pending: Arc<Mutex<Vec<PendingConsent>>>,
+}
+
+impl ConsentWrites {
+    /// Stores `consent` and its `tokens` (all or nothing) and returns once that is committed.
+    pub(crate) async fn insert(
+        &self,
+        pool: &SqlitePool,
+        consent: StoredConsent,
+        tokens: Vec<StoredToken>,
+    ) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        let first = {
+            let mut pending = lock(&self.pending);
+            pending.push((consent, tokens, reply));
+            pending.len() == 1
+        };
+        if first {
+            let (pending, pool) = (Arc::clone(&self.pending), pool.clone());
+            tokio::spawn(async move {
+                let mut conn = pool.acquire().await;
+                let batch = std::mem::take(&mut *lock(&pending));
+                let result = match conn.as_mut() {
+                    Ok(conn) => insert_consents(conn, &batch).await.map_err(|e| format!("{e:#}")),
+                    Err(e) => Err(e.to_string()),
+                };
+                for (_, _, reply) in batch {
+                    let _ = reply.send(result.clone());
+                }
+            });
+        }
+        match answer.await {
+            Ok(result) => result.map_err(anyhow::Error::msg),
+            Err(_) => Err(anyhow::anyhow!("the consent's write task stopped before answering")),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// New consents with their first tokens, in one transaction.
+async fn insert_consents(conn: &mut SqliteConnection, batch: &[PendingConsent]) -> Result<()> {
+    let mut tx = conn.begin().await?;
+    for (consent, tokens, _) in batch {
+        insert_consent_in(&mut tx, consent, tokens).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A new consent and its first tokens.
+async fn insert_consent_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    consent: &StoredConsent,
+    tokens: &[StoredToken],
+) -> Result<()> {
     let c = &consent.consent;
-    let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO auth_consents (consent_id, client_id, customer_index, account_ids, clusters, purposes, platform,
                                     chosen_error, created_at, expires_at, revoked_at)
@@ -171,12 +241,11 @@ pub(crate) async fn insert_consent(pool: &SqlitePool, consent: &StoredConsent, t
     .bind(encode_chosen_error(&consent.chosen_error))
     .bind(c.created_at.unix_timestamp())
     .bind(c.expires_at.unix_timestamp())
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     for token in tokens {
-        insert_token_in(&mut tx, token).await?;
+        insert_token_in(tx, token).await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -232,6 +301,97 @@ pub(crate) async fn revoke_token(pool: &SqlitePool, hash: &[u8; 32], at: OffsetD
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::BankStore;
+
+    fn consent(id: &str) -> StoredConsent {
+        let at = time::macros::datetime!(2026-03-02 09:00 UTC);
+        let consent = BankConsent {
+            consent_id: id.to_owned(),
+            client_id: "app".into(),
+            customer_index: 7,
+            account_ids: vec!["acc-1".into()],
+            clusters: vec![DataCluster::AccountBasic],
+            purposes: vec!["fraud_alerts".into()],
+            platform: None,
+            created_at: at,
+            expires_at: at + time::Duration::days(90),
+            revoked_at: None,
+        };
+        StoredConsent { consent, chosen_error: None }
+    }
+
+    fn token_of(consent: &StoredConsent, kind: TokenKind) -> StoredToken {
+        let mut hash = [0u8; 32];
+        let tag = format!("{}-{}", consent.consent.consent_id, kind.as_str());
+        hash[..tag.len().min(32)].copy_from_slice(&tag.as_bytes()[..tag.len().min(32)]);
+        StoredToken {
+            hash,
+            kind,
+            consent_id: consent.consent.consent_id.clone(),
+            client_id: "app".into(),
+            clusters: vec![DataCluster::AccountBasic],
+            expires_at: consent.consent.expires_at,
+        }
+    }
+
+    async fn count(store: &BankStore, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    }
+
+    /// Queues `ids` while the writer connection is held (so they all join one write task), then releases it and
+    /// returns each caller's answer.
+    async fn one_batch(store: &BankStore, writes: &Arc<ConsentWrites>, ids: &[String]) -> Vec<Result<()>> {
+        let held = store.writer().acquire().await.unwrap();
+        let callers: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let (writes, pool, c) = (Arc::clone(writes), store.writer().clone(), consent(id));
+                let tokens = vec![token_of(&c, TokenKind::Access), token_of(&c, TokenKind::Refresh)];
+                tokio::spawn(async move { writes.insert(&pool, c, tokens).await })
+            })
+            .collect();
+        // Every caller has queued (a condition, not a time: bounded by the number of scheduler turns).
+        for _ in 0..10_000 {
+            if lock(&writes.pending).len() == ids.len() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(lock(&writes.pending).len(), ids.len(), "every consent queued behind the held writer");
+        drop(held);
+        let mut answers = Vec::new();
+        for caller in callers {
+            answers.push(caller.await.unwrap());
+        }
+        answers
+    }
+
+    /// Consents queued together commit in one transaction: each caller is answered after it, all are stored with
+    /// their tokens; when one of them fails (a duplicate id) none of the batch is stored and every caller gets the
+    /// error, and the next consent is written again.
+    #[tokio::test]
+    async fn consents_queued_together_commit_together_or_not_at_all() {
+        let store = BankStore::open(None).await.unwrap();
+        let writes = Arc::new(ConsentWrites::default());
+        let ids: Vec<String> = (0..20).map(|i| format!("bc_{i}")).collect();
+        let answers = one_batch(&store, &writes, &ids).await;
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+        assert_eq!((count(&store, "auth_consents").await, count(&store, "auth_tokens").await), (20, 40));
+
+        let mut ids: Vec<String> = (20..25).map(|i| format!("bc_{i}")).collect();
+        ids.push("bc_3".into());
+        let answers = one_batch(&store, &writes, &ids).await;
+        assert!(answers.iter().all(Result::is_err), "a failed batch acknowledges nobody: {answers:?}");
+        assert_eq!((count(&store, "auth_consents").await, count(&store, "auth_tokens").await), (20, 40));
+
+        let next = consent("bc_next");
+        let tokens = vec![token_of(&next, TokenKind::Access)];
+        writes.insert(store.writer(), next, tokens).await.unwrap();
+        assert_eq!(count(&store, "auth_consents").await, 21);
+    }
 
     #[test]
     fn chosen_errors_round_trip() {

@@ -145,7 +145,8 @@ async fn client_credentials(
     // RFC 9068 §2.2: for client_credentials the subject is the client itself; no consent is involved.
     let subject = client.record.client_id.clone();
     let minted = AccessToken { client, subject, scope: &scope, consent_id: None, binding: &binding, parent_code: None };
-    let (token, _) = mint_access_token(state, minted, now, now + lifetime).await?;
+    let (token, record) = sign_access_token(state, minted, now, now + lifetime)?;
+    state.store.insert_token(&record).await.map_err(issuing_failure)?;
     Ok(token_response(json!({
         "access_token": token,
         "token_type": token_type(&binding),
@@ -166,10 +167,10 @@ struct AccessToken<'a> {
     parent_code: Option<TokenHash>,
 }
 
-/// Signs an RFC 9068 access token living from `now` to `expires_at` with its sender constraint (`cnf`) and stores
-/// its record (hash only); returns the token and the record. The store refuses a token of an inactive consent or a
-/// replayed code ([`issuing_failure`]).
-async fn mint_access_token(
+/// Signs an RFC 9068 access token living from `now` to `expires_at` with its sender constraint (`cnf`); returns
+/// the token and the record to store (hash only). Storing it is the caller's: the store refuses a token of an
+/// inactive consent or a replayed code ([`issuing_failure`]).
+fn sign_access_token(
     state: &AppState,
     token: AccessToken<'_>,
     now: OffsetDateTime,
@@ -206,7 +207,6 @@ async fn mint_access_token(
         revoked_at: None,
         parent_code: token.parent_code,
     };
-    state.store.insert_token(&record).await.map_err(issuing_failure)?;
     Ok((signed, record))
 }
 
@@ -300,7 +300,7 @@ pub(crate) async fn issue_for_consent(
         binding: &grant.binding,
         parent_code: grant.parent_code,
     };
-    let (token, record) = mint_access_token(state, minted, now, expires_at).await?;
+    let (token, record) = sign_access_token(state, minted, now, expires_at)?;
     let mut body = json!({
         "access_token": token,
         "token_type": token_type(&grant.binding),
@@ -315,10 +315,13 @@ pub(crate) async fn issue_for_consent(
             token_hash: TokenHash::of(&refresh),
             kind: TokenKind::Refresh,
             expires_at: consent_end,
-            ..record
+            ..record.clone()
         };
-        state.store.insert_token(&refresh_record).await.map_err(issuing_failure)?;
+        // Both or neither (one transaction, one commit).
+        state.store.insert_tokens(&[record, refresh_record]).await.map_err(issuing_failure)?;
         body["refresh_token"] = json!(refresh);
+    } else {
+        state.store.insert_token(&record).await.map_err(issuing_failure)?;
     }
     Ok(body)
 }
