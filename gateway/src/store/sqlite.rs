@@ -1,6 +1,7 @@
 //! The embedded SQLite implementation of [`Store`] (sqlx 0.9, runtime queries with `$n` placeholders).
 //!
-//! Opened from a file (WAL journal, `synchronous=FULL` so an acknowledged write survives a power cut, foreign keys on,
+//! Opened from a file (WAL journal, `synchronous=FULL` so an acknowledged write survives a power cut: each durable
+//! commit ends in one `fdatasync` of the log, see `.cargo/config.toml`; foreign keys on,
 //! a busy timeout so concurrent writers queue instead of failing) or in memory (one connection kept forever).
 //! Multi-statement operations run in `BEGIN IMMEDIATE` transactions: the write lock is taken before the first read, so
 //! two racing redemptions of one code serialize and exactly one wins. Every write of a file-backed store is
