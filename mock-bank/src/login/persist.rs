@@ -163,8 +163,9 @@ type PendingConsent = (StoredConsent, Vec<StoredToken>, oneshot::Sender<std::res
 /// limit on consent flows per second. Here the first consent of an empty queue starts one write task; the task waits
 /// for the writer connection, takes every consent queued by then (those that arrived meanwhile joined it) and
 /// writes them in ONE transaction: one flush for all. Each caller is answered only after that commit, so an
-/// acknowledged consent is durable as before; a failed transaction writes none of them and answers each with its
-/// error. The task is spawned, so a caller that stops waiting (its request dropped) cannot strand the others.
+/// acknowledged consent is durable as before. When that transaction fails (rolled back: nothing of it is written),
+/// each consent is written again in a transaction of its own, so a bad one fails alone. The task is spawned, so a
+/// caller that stops waiting (its request dropped) cannot strand the others.
 #[derive(Default)]
 pub(crate) struct ConsentWrites {
     pending: Arc<Mutex<Vec<PendingConsent>>>,
@@ -189,12 +190,27 @@ impl ConsentWrites {
             tokio::spawn(async move {
                 let mut conn = pool.acquire().await;
                 let batch = std::mem::take(&mut *lock(&pending));
-                let result = match conn.as_mut() {
-                    Ok(conn) => insert_consents(conn, &batch).await.map_err(|e| format!("{e:#}")),
-                    Err(e) => Err(e.to_string()),
+                let conn = match conn.as_mut() {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        let error = e.to_string();
+                        for (_, _, reply) in batch {
+                            let _ = reply.send(Err(error.clone()));
+                        }
+                        return;
+                    }
                 };
-                for (_, _, reply) in batch {
-                    let _ = reply.send(result.clone());
+                if batch.len() > 1 && insert_consents(conn, &batch).await.is_ok() {
+                    for (_, _, reply) in batch {
+                        let _ = reply.send(Ok(()));
+                    }
+                    return;
+                }
+                // Alone, or the shared transaction failed (rolled back): each one in a transaction of its own, so
+                // one bad consent fails alone.
+                for (consent, tokens, reply) in batch {
+                    let one = [(consent, tokens, oneshot::channel().0)];
+                    let _ = reply.send(insert_consents(conn, &one).await.map_err(|e| format!("{e:#}")));
                 }
             });
         }
@@ -370,10 +386,10 @@ mod tests {
     }
 
     /// Consents queued together commit in one transaction: each caller is answered after it, all are stored with
-    /// their tokens; when one of them fails (a duplicate id) none of the batch is stored and every caller gets the
-    /// error, and the next consent is written again.
+    /// their tokens; when one of them fails (a duplicate id) it alone gets the error and the others of its batch are
+    /// stored all the same, each with its tokens.
     #[tokio::test]
-    async fn consents_queued_together_commit_together_or_not_at_all() {
+    async fn consents_queued_together_commit_together_and_a_bad_one_fails_alone() {
         let store = BankStore::open(None).await.unwrap();
         let writes = Arc::new(ConsentWrites::default());
         let ids: Vec<String> = (0..20).map(|i| format!("bc_{i}")).collect();
@@ -384,13 +400,18 @@ mod tests {
         let mut ids: Vec<String> = (20..25).map(|i| format!("bc_{i}")).collect();
         ids.push("bc_3".into());
         let answers = one_batch(&store, &writes, &ids).await;
-        assert!(answers.iter().all(Result::is_err), "a failed batch acknowledges nobody: {answers:?}");
-        assert_eq!((count(&store, "auth_consents").await, count(&store, "auth_tokens").await), (20, 40));
+        assert!(answers[..5].iter().all(Result::is_ok), "{answers:?}");
+        assert!(answers[5].is_err(), "the duplicate fails: {answers:?}");
+        assert_eq!((count(&store, "auth_consents").await, count(&store, "auth_tokens").await), (25, 50));
 
         let next = consent("bc_next");
         let tokens = vec![token_of(&next, TokenKind::Access)];
         writes.insert(store.writer(), next, tokens).await.unwrap();
-        assert_eq!(count(&store, "auth_consents").await, 21);
+        assert_eq!(count(&store, "auth_consents").await, 26);
+        let duplicate = consent("bc_next");
+        let tokens = vec![token_of(&duplicate, TokenKind::Refresh)];
+        assert!(writes.insert(store.writer(), duplicate, tokens).await.is_err(), "alone, it fails alone");
+        assert_eq!((count(&store, "auth_consents").await, count(&store, "auth_tokens").await), (26, 51));
     }
 
     #[test]
