@@ -836,3 +836,35 @@ fn par_refusal(used: Result<Result<Response, ParUse>, StoreError>) -> Failed {
 pub fn bank_redirect_uri(gateway_issuer: &str, bank_id: &str) -> String {
     format!("{}/banks/{bank_id}/callback", gateway_issuer.trim_end_matches('/'))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rule on who abandons the PENDING consent when the confirmation cannot use the request_uri: the completion
+    /// that consumed it, or an expired one (nobody can complete it any more); never another completion's (unknown,
+    /// another client's, already used) nor after a store failure (nothing was written, another may have won).
+    #[test]
+    fn only_the_completion_that_consumed_the_request_uri_or_an_expired_one_abandons_the_consent() {
+        let cleared = |failed: &Failed| {
+            failed
+                .response
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .any(|c| c.to_str().is_ok_and(|c| c.contains("Max-Age=0")))
+        };
+        let consumed = par_refusal(Ok(Ok(StatusCode::SEE_OTHER.into_response())));
+        assert!(consumed.abandon && cleared(&consumed));
+        let expired = par_refusal(Ok(Err(ParUse::Expired)));
+        assert!(expired.abandon && cleared(&expired));
+        for other in [ParUse::NotFound, ParUse::WrongClient, ParUse::AlreadyUsed] {
+            let failed = par_refusal(Ok(Err(other)));
+            assert!(!failed.abandon, "another completion owns the consent");
+            assert!(cleared(&failed), "this page's session ends all the same");
+        }
+        let store_down = par_refusal(Err(StoreError::Closed));
+        assert!(!store_down.abandon);
+        assert!(store_down.response.status().is_server_error(), "{}", store_down.response.status());
+    }
+}

@@ -33,6 +33,17 @@
 //! Before, every thousandth page made one commit copy the log into the database file and sync it while every caller
 //! waited.
 //!
+//! Measured under the resource API's load (certificate-bound tokens, `GET /fdx/v6/accounts`, 32 connections, 2 cores;
+//! `bench/resource-load.sh` setup), for whoever takes the access log's cost on next: the access log is most of the
+//! store's work there. A build without it served 11,500-16,450 req/s (three runs of four above 15,000) against
+//! 9,900-12,150, with a p99 at 6,000 req/s of 2.3-3.3 ms against 4.4-8.0 ms; a build without checkpoints 2.9-3.4 ms.
+//! Batches are small (a few rows), each commit rewrites three pages (the table's and both indexes' last leaves), so the
+//! log grows by 64 MiB in about 1.5 s and is restarted that often. Tried and dropped, no gain outside the noise:
+//! answering durable writes after an `fdatasync` by a syncer thread while the writer commits with `synchronous=NORMAL`
+//! (private_key_jwt tokens at 16 connections, interleaved runs: 6,139 -> 5,774/s on average); a pause of 200 or 500
+//! microseconds before a batch of relaxed writes only (half as many restarts, p99 unchanged, p50 0.1-0.5 ms higher);
+//! checkpoints at most once a second instead of ten times.
+//!
 //! Guarantees kept: a write is acknowledged only after its COMMIT returned (durable with `synchronous=FULL`); each
 //! operation runs the same statements as the unbatched path ([`super::sqlite`]) inside the batch transaction, so its
 //! checks (consent still active, code not replayed, `jti` not live) see every earlier write of the same batch; an
