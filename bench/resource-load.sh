@@ -56,7 +56,7 @@ for resource in accounts transactions; do
   if [ $resource = accounts ]; then path=/fdx/v6/accounts; else path="/fdx/v6/accounts/$account/transactions?limit=25"; fi
   METHOD=GET AUTH="Bearer $bank_token" wrk_run "nginx-$resource (wrk)" "$proxy$path" "$dir/base-wrk-$resource" \
     -s bench/simple.lua
-  ./target/release/examples/resource_requests "$gw" "$ca" sandbox-app "$secret" $resource $((secs * 12000)) \
+  ./target/release/examples/resource_requests "$gw" "$ca" sandbox-app "$secret" $resource $((secs * 20000)) \
     "$dir/requests.txt" 2>/dev/null
   RESOURCE_REQUESTS="$dir/requests.txt" WRK_THREADS=$threads wrk_run "gateway-dpop-$resource" "$gw" \
     "$dir/base-wrk-$resource" -s bench/resource.lua

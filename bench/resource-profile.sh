@@ -27,7 +27,7 @@ source bench/resource-setup.sh
 
 if [ "$resource" = accounts ]; then gpath=/fdx/v6/accounts; else gpath="/fdx/v6/accounts/$gw_account/transactions?limit=25"; fi
 if [ "$mode" = dpop ]; then
-  ./target/release/examples/resource_requests "$gw" "$ca" sandbox-app "$secret" "$resource" $((secs * 12000)) \
+  ./target/release/examples/resource_requests "$gw" "$ca" sandbox-app "$secret" "$resource" $((secs * 20000)) \
     "$dir/requests.txt" 2>/dev/null
   RESOURCE_REQUESTS="$dir/requests.txt" WRK_THREADS=$threads \
     wrk -t"$threads" -c "$conns" -d "${secs}s" -s bench/resource.lua "$gw" >"$dir/load.out" 2>&1 &

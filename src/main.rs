@@ -134,7 +134,7 @@ fn main() -> anyhow::Result<()> {
     let default_filter = if matches!(cli.command, Some(Command::Scenario { .. })) {
         "error"
     } else {
-        "warn,bankgate=info,mock_bank=info"
+        "warn,bankgate=info,gateway=info,mock_bank=info"
     };
     tracing_subscriber::fmt()
         .with_env_filter(

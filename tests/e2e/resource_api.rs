@@ -123,6 +123,13 @@ fn ids(list: &Value, field: &str) -> Vec<String> {
     list.as_array().unwrap_or(&Vec::new()).iter().map(|item| item[field].as_str().unwrap().to_owned()).collect()
 }
 
+/// The gateway's access log of an authorized consent, newest first.
+async fn access_log(gateway: &gateway::server::RunningGateway, consent_id: &str) -> Vec<gateway::store::AuditRecord> {
+    let consent = gateway.state.store.consent(consent_id).await.unwrap().expect("the consent");
+    let subject = consent.subject.expect("an authorized consent");
+    gateway.state.store.audit_of_consent(&subject, consent_id, 1000).await.unwrap()
+}
+
 /// Set the fault rules of bank 0 through its admin API.
 pub(crate) async fn set_faults(sandbox: &Sandbox, faults: Value) {
     let url = format!("{}/admin/faults", sandbox.endpoints.banks[0].admin);
@@ -233,7 +240,7 @@ async fn an_app_reads_only_the_accounts_fields_and_history_its_consent_allows() 
 
     // The audit log holds every access under the consent: reads served, refusals denied.
     let gateway = sandbox.gateway.as_ref().unwrap();
-    let log = gateway.state.store.audit_of_consent(&consent_id, 1000).await.unwrap();
+    let log = access_log(gateway, &consent_id).await;
     let served: Vec<&str> =
         log.iter().filter(|r| r.outcome == gateway::store::AuditOutcome::Served).map(|r| r.endpoint.as_str()).collect();
     assert!(
@@ -462,7 +469,7 @@ async fn once_a_revocation_is_acknowledged_no_data_response_follows() {
     let gateway = sandbox.gateway.as_ref().unwrap();
     let consent = gateway.state.store.consent(&consent_id).await.unwrap().unwrap();
     let revoked_at: OffsetDateTime = consent.revocations[0].at;
-    let log = gateway.state.store.audit_of_consent(&consent_id, 1000).await.unwrap();
+    let log = access_log(gateway, &consent_id).await;
     assert!(log.iter().any(|r| r.outcome == gateway::store::AuditOutcome::Served));
     assert!(
         log.iter().filter(|r| r.outcome == gateway::store::AuditOutcome::Served).all(|r| r.at <= revoked_at),

@@ -28,7 +28,7 @@ pub mod sqlite;
 pub use seal::SealKey;
 pub use sqlite::SqliteStore;
 
-use crate::consent::{Consent, Initiator, LifecycleError, RevocationReason};
+use crate::consent::{Consent, ConsentSubject, Initiator, LifecycleError, RevocationReason};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use std::fmt;
@@ -662,8 +662,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Appends one record. Relaxed durability (like [`remember_jti`](Store::remember_jti)): committed once `Ok`
     /// and surviving a crash of the process; an implementation may skip the flush to stable storage.
     async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
-    /// The newest `limit` records of a consent, newest first.
-    async fn audit_of_consent(&self, consent_id: &str, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+    /// The newest `limit` records of a consent, newest first. The consent's `subject` (who authorized it) is
+    /// given because the log is indexed by person only: a consent's records are a subset of its person's (one index
+    /// less to write per record on the resource API's hot path, migration 0007).
+    async fn audit_of_consent(
+        &self,
+        subject: &ConsentSubject,
+        consent_id: &str,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
     /// The newest `limit` records about a person at a bank (every app, every consent), newest first.
     async fn audit_of_person(&self, bank: &str, person: &str, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
 

@@ -792,12 +792,21 @@ impl Store for SqliteStore {
         append_audits_on(&mut conn, vec![record.clone()]).await
     }
 
-    async fn audit_of_consent(&self, consent_id: &str, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM audit_log WHERE consent_id = $1 ORDER BY seq DESC LIMIT $2")
-            .bind(consent_id)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+    async fn audit_of_consent(
+        &self,
+        subject: &ConsentSubject,
+        consent_id: &str,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM audit_log WHERE bank = $1 AND person = $2 AND consent_id = $3 ORDER BY seq DESC LIMIT $4",
+        )
+        .bind(&subject.bank)
+        .bind(&subject.person)
+        .bind(consent_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(audit_from_row).collect()
     }
 

@@ -656,17 +656,26 @@ fn access(seq_hint: u16, consent: &str, person: &str, outcome: AuditOutcome) -> 
     }
 }
 
+/// Who a test record is about.
+fn subject(person: &str) -> ConsentSubject {
+    ConsentSubject { person: person.into(), bank: "first-national".into() }
+}
+
 async fn check_audit_log(store: &dyn Store) {
-    assert!(store.audit_of_consent("c1", 10).await.unwrap().is_empty());
+    let good = subject("user_good");
+    assert!(store.audit_of_consent(&good, "c1", 10).await.unwrap().is_empty());
     store.append_audit(&access(1, "c1", "user_good", AuditOutcome::Served)).await.unwrap();
     store.append_audit(&access(2, "c1", "user_good", AuditOutcome::Denied)).await.unwrap();
     store.append_audit(&access(3, "c2", "user_good", AuditOutcome::Failed)).await.unwrap();
     store.append_audit(&access(4, "c3", "user_mfa", AuditOutcome::Served)).await.unwrap();
-    let of_c1 = store.audit_of_consent("c1", 10).await.unwrap();
+    store.append_audit(&access(5, "c1", "user_mfa", AuditOutcome::Served)).await.unwrap();
+    let of_c1 = store.audit_of_consent(&good, "c1", 10).await.unwrap();
     assert_eq!(of_c1.len(), 2);
     assert_eq!(of_c1[0].interaction_id, "ia-2", "newest first");
     assert_eq!(of_c1[1], AuditRecord { seq: of_c1[1].seq, ..access(1, "c1", "user_good", AuditOutcome::Served) });
     assert!(of_c1[0].seq > of_c1[1].seq);
+    assert_eq!(store.audit_of_consent(&good, "c1", 1).await.unwrap().len(), 1, "limit");
+    assert_eq!(store.audit_of_consent(&subject("user_mfa"), "c1", 10).await.unwrap().len(), 1, "only the subject's");
     let of_person = store.audit_of_person("first-national", "user_good", 10).await.unwrap();
     let consents: Vec<&str> = of_person.iter().map(|r| r.consent_id.as_str()).collect();
     assert_eq!(consents, ["c2", "c1", "c1"], "every consent of the person, newest first, nobody else's");
@@ -941,7 +950,7 @@ async fn appended_rows_are_all_acknowledged_or_all_refused() {
         audit.unwrap();
         plain.unwrap();
     }
-    assert_eq!(store.audit_of_consent("c1", 1000).await.unwrap().len(), 300);
+    assert_eq!(store.audit_of_consent(&subject("p1"), "c1", 1000).await.unwrap().len(), 300);
     assert!(store.token(&TokenHash::of("plain-300-299")).await.unwrap().is_some());
 
     let mut admin = sqlx::sqlite::SqliteConnectOptions::new().filename(&db).connect().await.unwrap();
@@ -951,7 +960,7 @@ async fn appended_rows_are_all_acknowledged_or_all_refused() {
     sqlx::query("ALTER TABLE audit_away RENAME TO audit_log").execute(&mut admin).await.unwrap();
     admin.close().await.unwrap();
     store.append_audit(&access(999, "c1", "p1", AuditOutcome::Denied)).await.unwrap();
-    let log = store.audit_of_consent("c1", 1000).await.unwrap();
+    let log = store.audit_of_consent(&subject("p1"), "c1", 1000).await.unwrap();
     assert_eq!(log.len(), 301, "the refused records left nothing");
     assert_eq!(log[0].interaction_id, "ia-999");
 }
@@ -1036,7 +1045,7 @@ async fn acknowledged_writes_survive_a_reopen_of_the_same_file() {
 
 /// Migration 0006 rebuilds the access log without AUTOINCREMENT: records written before it keep their `seq` and
 /// order, records written after it continue above them, and the sequence table no longer counts the log (one page
-/// less per commit).
+/// less per commit). Migration 0007 then drops the consent's index (one page less again).
 #[tokio::test]
 async fn the_access_log_keeps_its_records_and_order_across_the_rowid_migration() {
     use sqlx::{ConnectOptions as _, Connection as _};
@@ -1062,7 +1071,7 @@ async fn the_access_log_keeps_its_records_and_order_across_the_rowid_migration()
 
     let store = SqliteStore::open(&db, key()).await.unwrap();
     store.append_audit(&access(4, "c1", "p1", AuditOutcome::Denied)).await.unwrap();
-    let log = store.audit_of_consent("c1", 10).await.unwrap();
+    let log = store.audit_of_consent(&subject("p1"), "c1", 10).await.unwrap();
     let order: Vec<(i64, &str)> = log.iter().map(|r| (r.seq, r.interaction_id.as_str())).collect();
     assert_eq!(order, [(41, "ia-4"), (40, "ia-3"), (2, "ia-2"), (1, "ia-1")]);
     assert_eq!(log[1].outcome, AuditOutcome::Served);
@@ -1086,6 +1095,19 @@ async fn the_access_log_keeps_its_records_and_order_across_the_rowid_migration()
     .fetch_all(&mut after)
     .await
     .unwrap();
-    assert_eq!(indexes, ["audit_log_by_consent", "audit_log_by_person"]);
+    assert_eq!(indexes, ["audit_log_by_person"], "migration 0007 keeps the person's index only");
+    // A consent's history (`Store::audit_of_consent`) walks the person's index, newest first, without sorting.
+    let plan: Vec<String> = sqlx::query(
+        "EXPLAIN QUERY PLAN SELECT * FROM audit_log WHERE bank = 'b' AND person = 'p' AND consent_id = 'c' \
+         ORDER BY seq DESC LIMIT 10",
+    )
+    .fetch_all(&mut after)
+    .await
+    .unwrap()
+    .iter()
+    .map(|step| sqlx::Row::get::<String, _>(step, "detail"))
+    .collect();
+    assert!(plan.iter().any(|step| step.contains("USING INDEX audit_log_by_person")), "{plan:?}");
+    assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{plan:?}");
     after.close().await.unwrap();
 }
