@@ -54,12 +54,13 @@ print(f"{sys.argv[1]:>13}: {rate:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r[
 PY
 }
 run baseline "$gw/jwks" bench/simple.lua
-# Enough pre-signed requests for 8,000 tokens/s; written right before the run (they are valid for 60 s).
-./target/release/examples/token_requests "$gw" "$ca" $((secs * 8000)) "$dir/token-requests.txt" ES256
+# Enough pre-signed requests for 15,000 (DPoP) and 25,000 (EdDSA, bearer) tokens/s, written right before each run
+# (they are valid for 60 s); a run that used up its file would count refused replays (non-2xx) as requests.
+./target/release/examples/token_requests "$gw" "$ca" $((secs * 15000)) "$dir/token-requests.txt" ES256
 TOKEN_REQUESTS="$dir/token-requests.txt" WRK_THREADS=$threads run token-pkjwt "$gw/token" bench/token.lua
-./target/release/examples/token_requests "$gw" "$ca" $((secs * 8000)) "$dir/token-requests.txt" EdDSA
+./target/release/examples/token_requests "$gw" "$ca" $((secs * 25000)) "$dir/token-requests.txt" EdDSA
 TOKEN_REQUESTS="$dir/token-requests.txt" WRK_THREADS=$threads run token-eddsa "$gw/token" bench/token.lua
-./target/release/examples/token_requests "$gw" "$ca" $((secs * 10000)) "$dir/token-requests.txt" ES256 bearer
+./target/release/examples/token_requests "$gw" "$ca" $((secs * 25000)) "$dir/token-requests.txt" ES256 bearer
 TOKEN_REQUESTS="$dir/token-requests.txt" WRK_THREADS=$threads run pkjwt-bearer "$gw/token" bench/token.lua
 METHOD=POST CTYPE=application/x-www-form-urlencoded AUTH="$basic" \
   BODY="grant_type=client_credentials&scope=consent_management" run token-secret "$gw/token" bench/simple.lua
