@@ -1788,11 +1788,15 @@ async fn redeem_code_on(
             .bind(hash)
             .execute(&mut *tx)
             .await?;
-        let revoked = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE parent_code = $2 AND revoked_at IS NULL")
-            .bind(ts(now))
-            .bind(hash)
-            .execute(&mut *tx)
-            .await?;
+        // Through the consent's index (migration 0008): a consent's tokens are few.
+        let revoked = sqlx::query(
+            "UPDATE tokens SET revoked_at = $1 WHERE consent_id = $2 AND parent_code = $3 AND revoked_at IS NULL",
+        )
+        .bind(ts(now))
+        .bind(&code.consent_id)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await?;
         return Ok(CodeRedemption::Replayed { code, tokens_revoked: revoked.rows_affected() });
     }
     sqlx::query("UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2")
