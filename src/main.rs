@@ -105,7 +105,8 @@ struct RunArgs {
     /// Simulated start instant (RFC 3339) used on the first start; later starts keep the pinned one.
     #[arg(long, value_parser = parse_rfc3339)]
     start: Option<OffsetDateTime>,
-    /// Keep simulated time still until moved through the admin API.
+    /// Keep simulated time still until moved through the admin API (without --start, a first start inside a
+    /// bank's weekly maintenance window starts at the window's end).
     #[arg(long)]
     frozen_clock: bool,
     /// A bank profiles file replacing the shipped one.

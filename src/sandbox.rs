@@ -10,13 +10,19 @@
 //! gateway keeps only its hash. It must never be printed by `Debug` ([`SandboxClient`] hides it).
 //!
 //! Time: each bank has its simulated clock; the gateway runs on an [`gateway::config::OffsetClock`] (wall time
-//! plus an offset). [`Sandbox::advance_clocks`] moves them all forward together.
+//! plus an offset). [`Sandbox::advance_clocks`] moves them all forward together. A frozen sandbox (`ticking:
+//! false`: tests, `--frozen-clock`) without an explicit start never starts inside a bank's weekly maintenance
+//! window: it starts when the last such window ends ([`outside_maintenance`]). Decision: its clock only moves when
+//! asked, so starting inside a window would keep that bank answering 503 for the whole run, and whether it did
+//! would depend on the hour the run began (the end-to-end suite failed on Tuesdays 03:00-04:00 UTC, summit's
+//! window). After the window rather than before it, so that moving the clock forward leaves the window behind.
+//! A ticking sandbox starts at the wall clock's now, maintenance included: that is the simulation.
 
 use crate::endpoints::{BankEndpoints, Endpoints, GatewayEndpoints, write_private};
 use anyhow::Context;
 use mock_bank::{
     login::OAuthClient,
-    profile::{BankProfile, load_profiles},
+    profile::{BankProfile, MaintenanceWindow, load_profiles},
     server::{BankConfig, RunningBank},
     state::Secret,
 };
@@ -160,7 +166,15 @@ impl Sandbox {
         oauth_clients.extend(options.oauth_clients.iter().cloned());
         let start = options.start.unwrap_or_else(|| {
             let now = OffsetDateTime::now_utc();
-            now.replace_nanosecond(0).unwrap_or(now)
+            let now = now.replace_nanosecond(0).unwrap_or(now);
+            if options.ticking {
+                now
+            } else {
+                outside_maintenance(
+                    now,
+                    profiles.iter().map(|(_, p)| p.quirks.maintenance).collect::<Vec<_>>().as_slice(),
+                )
+            }
         });
 
         let mut banks = Vec::new();
@@ -444,6 +458,71 @@ fn load_or_create_admin_token(dir: &Path) -> anyhow::Result<String> {
             let token = random_token()?;
             write_private(&path, token.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
             Ok(token)
+        }
+    }
+}
+
+/// `at`, or when it falls inside one of `windows` (weekly, in simulated time), the instant that window ends; again
+/// until no window holds it (windows may touch). See the module docs for why a frozen sandbox starts there.
+pub fn outside_maintenance(at: OffsetDateTime, windows: &[MaintenanceWindow]) -> OffsetDateTime {
+    let mut at = at;
+    // Each round leaves one window for good (the next start of that window is a week away), so one round per
+    // window, plus the last check, is enough.
+    for _ in 0..=windows.len() {
+        match windows.iter().find(|window| window.contains(at)) {
+            Some(window) => at = window.latest_start_at_or_before(at) + window.length(),
+            None => return at,
+        }
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mock_bank::profile::WeekdayName;
+    use time::macros::datetime;
+
+    fn window(weekday: WeekdayName, start_hour: u8, hours: u8) -> MaintenanceWindow {
+        MaintenanceWindow { weekday, start_hour, hours }
+    }
+
+    #[test]
+    fn a_frozen_start_inside_a_maintenance_window_moves_to_its_end() {
+        let summit = window(WeekdayName::Tuesday, 3, 1);
+        let continental = window(WeekdayName::Sunday, 2, 2);
+        // 2026-12-01 is a Tuesday.
+        let inside = datetime!(2026-12-01 03:30:15 UTC);
+        assert_eq!(outside_maintenance(inside, &[continental, summit]), datetime!(2026-12-01 04:00 UTC));
+        let outside = datetime!(2026-12-01 04:00 UTC);
+        assert_eq!(outside_maintenance(outside, &[continental, summit]), outside, "the end is outside");
+        assert_eq!(
+            outside_maintenance(datetime!(2026-12-01 02:59:59 UTC), &[summit]),
+            datetime!(2026-12-01 02:59:59 UTC)
+        );
+        // Windows that touch: out of both.
+        let later = window(WeekdayName::Tuesday, 4, 2);
+        assert_eq!(outside_maintenance(inside, &[later, summit]), datetime!(2026-12-01 06:00 UTC));
+        // A window over midnight (liberty: Saturday 23:00, three hours), entered on the Sunday.
+        let liberty = window(WeekdayName::Saturday, 23, 3);
+        assert_eq!(outside_maintenance(datetime!(2026-11-29 01:10 UTC), &[liberty]), datetime!(2026-11-29 02:00 UTC));
+        assert_eq!(outside_maintenance(inside, &[]), inside);
+    }
+
+    /// Every minute of a week with the shipped banks' windows: the start is outside all of them, never earlier
+    /// than asked, and later by no more than the windows last together (liberty's Saturday 23:00 window runs into
+    /// continental's Sunday 02:00 one: a start at Saturday 23:00 moves to Sunday 04:00).
+    #[test]
+    fn every_minute_of_a_week_starts_outside_the_shipped_windows() {
+        let windows: Vec<MaintenanceWindow> =
+            load_profiles(None).unwrap().iter().map(|profile| profile.quirks.maintenance).collect();
+        let together: time::Duration = windows.iter().map(MaintenanceWindow::length).sum();
+        let monday = datetime!(2026-11-30 00:00 UTC);
+        for minute in 0..7 * 24 * 60 {
+            let at = monday + time::Duration::minutes(minute) + time::Duration::seconds(17);
+            let start = outside_maintenance(at, &windows);
+            assert!(windows.iter().all(|window| !window.contains(start)), "{at} -> {start}");
+            assert!(start >= at && start - at <= together, "{at} -> {start}");
         }
     }
 }

@@ -85,9 +85,10 @@ fn strict_rate(config: &mut gateway::config::GatewayConfig) {
     config.rate_limit = Some(gateway::fdx::rate_limit::RateLimit { per_second: 1, burst: 40 });
 }
 
-/// The gateway in front of two banks (20 customers each) whose frozen clocks start now, so the gateway's clock (wall
-/// time, which apps sign their assertions with) and the banks' agree, as under `bankgate up`: the lookback window is
-/// measured on the gateway's clock. `tune` adjusts the gateway's configuration.
+/// The gateway in front of two banks (20 customers each) whose frozen clocks start now (or, inside a bank's weekly
+/// maintenance window, at its end: at most a few hours ahead), so the gateway's clock (wall time, which apps sign
+/// their assertions with) and the banks' agree, as under `bankgate up`: the lookback window is measured on the
+/// gateway's clock. `tune` adjusts the gateway's configuration.
 pub(crate) async fn sandbox(tune: Option<fn(&mut gateway::config::GatewayConfig)>) -> Sandbox {
     certs::install_crypto_provider();
     let options = SandboxOptions {

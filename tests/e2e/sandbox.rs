@@ -69,3 +69,21 @@ async fn injected_transactions_and_clock_survive_a_restart() {
     assert!(txns.to_string().contains("E2E PERSISTENCE CHECK"), "injected transaction survives the restart");
     again.shutdown().await.unwrap();
 }
+
+/// A frozen sandbox started at the wall clock's now never starts inside a bank's weekly maintenance window (its
+/// clock would stay there, and every FDX call to that bank would answer 503 for the whole run): the start is now, or
+/// the end of the window now falls in (`bankgate::sandbox::outside_maintenance`, checked for every minute of a week
+/// by its unit tests). Here, at whatever hour the suite runs, every bank's clock is outside its window and not before now.
+#[tokio::test]
+async fn a_frozen_sandbox_starts_outside_every_maintenance_window() {
+    certs::install_crypto_provider();
+    let before = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let sandbox = Sandbox::start(SandboxOptions { customers: Some(2), ..SandboxOptions::default() }).await.unwrap();
+    for bank in &sandbox.banks {
+        let now = bank.state.clock.now();
+        let window = bank.state.profile.quirks.maintenance;
+        assert!(!window.contains(now), "bank {} starts inside its window at {now}", bank.state.profile.id);
+        assert!(now >= before, "bank {} starts before the wall clock: {now}", bank.state.profile.id);
+    }
+    sandbox.shutdown().await.unwrap();
+}

@@ -127,6 +127,16 @@ impl GroupCommit {
     /// `synchronous=FULL` and `wal_autocheckpoint=0`) and the checkpointer on `checkpoints` (another connection to
     /// the file), both on a thread of their own (module docs). They stop once every handle is dropped.
     pub fn start(conn: SqliteConnection, checkpoints: SqliteConnection) -> Result<Self, StoreError> {
+        Self::spawn(conn, Some(checkpoints), Arc::new(AtomicBool::new(false)))
+    }
+
+    /// [`Self::start`] with the catch-up request shared with the caller; without a checkpointer (tests) only the
+    /// caller asks the writer to catch up.
+    fn spawn(
+        conn: SqliteConnection,
+        checkpoints: Option<SqliteConnection>,
+        catch_up: Arc<AtomicBool>,
+    ) -> Result<Self, StoreError> {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -137,10 +147,12 @@ impl GroupCommit {
             .spawn(move || {
                 runtime.block_on(async move {
                     let (written, signals) = mpsc::channel(1);
-                    let catch_up = Arc::new(AtomicBool::new(false));
-                    let checkpointer = tokio::spawn(checkpointer(checkpoints, signals, catch_up.clone()));
+                    let checkpointer = checkpoints
+                        .map(|checkpoints| tokio::spawn(checkpointer(checkpoints, signals, catch_up.clone())));
                     writer(conn, jobs, written, catch_up).await;
-                    let _ = checkpointer.await;
+                    if let Some(checkpointer) = checkpointer {
+                        let _ = checkpointer.await;
+                    }
                 });
             })
             .map_err(|e| StoreError::Batch(format!("the store writer's thread: {e}")))?;
@@ -523,5 +535,50 @@ mod tests {
         let (busy, log, copied): (i64, i64, i64) =
             sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut conn).await.unwrap();
         assert_eq!((busy, copied), (0, log), "everything was copied back");
+    }
+
+    /// Asked to catch up (by the checkpointer, when the log outgrew its bound), the writer copies the whole log back
+    /// after its current batch, and its next batch writes the log from the start: SQLite then writes the log's
+    /// header again with new salts (bytes 16..24). Unasked, with nothing else checkpointing, the log goes on.
+    #[tokio::test]
+    async fn asked_to_catch_up_the_writer_checkpoints_and_its_next_batch_restarts_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.db");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .pragma("wal_autocheckpoint", "0");
+        let mut setup = options.clone().connect().await.unwrap();
+        sqlx::query("CREATE TABLE t (x BLOB)").execute(&mut setup).await.unwrap();
+        setup.close().await.unwrap();
+        let catch_up = Arc::new(AtomicBool::new(false));
+        let writer = GroupCommit::spawn(options.connect().await.unwrap(), None, catch_up.clone()).unwrap();
+        let insert = || {
+            writer.run(Durability::Durable, |conn| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO t VALUES (zeroblob(3000))").execute(conn).await?;
+                    Ok(())
+                })
+            })
+        };
+        let salts = || std::fs::read(dir.path().join("log.db-wal")).unwrap()[16..24].to_vec();
+        insert().await.unwrap();
+        let first = salts();
+        insert().await.unwrap();
+        insert().await.unwrap();
+        assert_eq!(salts(), first, "unasked, the log goes on");
+
+        catch_up.store(true, Ordering::Relaxed);
+        insert().await.unwrap();
+        assert_eq!(salts(), first, "the batch that was running when asked still appends");
+        insert().await.unwrap();
+        assert_ne!(salts(), first, "the next batch wrote the log from its start");
+        assert!(!catch_up.load(Ordering::Relaxed), "the request was served once");
+        let rows: i64 = {
+            let mut reader = options.connect().await.unwrap();
+            sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(&mut reader).await.unwrap()
+        };
+        assert_eq!(rows, 5, "nothing was lost across the restart");
     }
 }
