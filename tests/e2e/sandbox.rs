@@ -78,7 +78,7 @@ async fn injected_transactions_and_clock_survive_a_restart() {
 async fn a_frozen_sandbox_starts_outside_every_maintenance_window() {
     certs::install_crypto_provider();
     let before = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
-    let sandbox = Sandbox::start(SandboxOptions { customers: Some(2), ..SandboxOptions::default() }).await.unwrap();
+    let sandbox = Sandbox::start(SandboxOptions { customers: Some(7), ..SandboxOptions::default() }).await.unwrap();
     for bank in &sandbox.banks {
         let now = bank.state.clock.now();
         let window = bank.state.profile.quirks.maintenance;
