@@ -469,8 +469,8 @@ pub fn outside_maintenance(at: OffsetDateTime, windows: &[MaintenanceWindow]) ->
     // Each round leaves one window for good (the next start of that window is a week away), so one round per
     // window, plus the last check, is enough.
     for _ in 0..=windows.len() {
-        match windows.iter().find(|window| window.contains(at)) {
-            Some(window) => at = window.latest_start_at_or_before(at) + window.length(),
+        match windows.iter().find_map(|window| window.end_of_window_holding(at)) {
+            Some(end) => at = end,
             None => return at,
         }
     }

@@ -296,6 +296,12 @@ impl MaintenanceWindow {
     pub fn length(&self) -> time::Duration {
         time::Duration::hours(i64::from(self.hours))
     }
+
+    /// The end of the window `at` falls inside; `None` when it falls in none (the API's `Retry-After`, a frozen
+    /// sandbox's start).
+    pub fn end_of_window_holding(&self, at: time::OffsetDateTime) -> Option<time::OffsetDateTime> {
+        self.contains(at).then(|| self.latest_start_at_or_before(at) + self.length())
+    }
 }
 
 /// A weekday as written in profile files (`"sunday"`).
@@ -512,5 +518,16 @@ mod tests {
             assert!(w.contains(found) && !w.contains(found - time::Duration::minutes(1)), "{found} starts a window");
         }
         assert_eq!(w.length(), time::Duration::hours(3));
+    }
+
+    #[test]
+    fn the_end_of_the_window_holding_an_instant() {
+        use time::macros::datetime;
+        let w = MaintenanceWindow { weekday: WeekdayName::Saturday, start_hour: 23, hours: 3 };
+        let end = datetime!(2026-11-29 02:00 UTC);
+        assert_eq!(w.end_of_window_holding(datetime!(2026-11-28 23:00 UTC)), Some(end));
+        assert_eq!(w.end_of_window_holding(datetime!(2026-11-29 01:59:59 UTC)), Some(end));
+        assert_eq!(w.end_of_window_holding(end), None, "the end is outside");
+        assert_eq!(w.end_of_window_holding(datetime!(2026-11-28 22:59:59 UTC)), None);
     }
 }

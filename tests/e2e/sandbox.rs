@@ -71,19 +71,45 @@ async fn injected_transactions_and_clock_survive_a_restart() {
 }
 
 /// A frozen sandbox started at the wall clock's now never starts inside a bank's weekly maintenance window (its
-/// clock would stay there, and every FDX call to that bank would answer 503 for the whole run): the start is now, or
-/// the end of the window now falls in (`bankgate::sandbox::outside_maintenance`, checked for every minute of a week
-/// by its unit tests). Here, at whatever hour the suite runs, every bank's clock is outside its window and not before now.
+/// clock would stay there, and every FDX call to that bank would answer 503 for the whole run): it starts at the
+/// window's end. A ticking one starts at now, inside the window: that is the simulation. The bank's profile is given a
+/// two-hour window that begins at the current hour, so now is inside it whenever the suite runs.
 #[tokio::test]
-async fn a_frozen_sandbox_starts_outside_every_maintenance_window() {
+async fn a_frozen_sandbox_started_inside_a_maintenance_window_starts_at_its_end() {
     certs::install_crypto_provider();
-    let before = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
-    let sandbox = Sandbox::start(SandboxOptions { customers: Some(7), ..SandboxOptions::default() }).await.unwrap();
-    for bank in &sandbox.banks {
-        let now = bank.state.clock.now();
-        let window = bank.state.profile.quirks.maintenance;
-        assert!(!window.contains(now), "bank {} starts inside its window at {now}", bank.state.profile.id);
-        assert!(now >= before, "bank {} starts before the wall clock: {now}", bank.state.profile.id);
+    let now = time::OffsetDateTime::now_utc();
+    let weekday = now.weekday().to_string().to_lowercase();
+    let window = format!("maintenance = {{ weekday = \"{weekday}\", start_hour = {}, hours = 2 }}", now.hour());
+    let shipped =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/mock-bank/profiles/banks.toml")).unwrap();
+    let profiles: String = shipped
+        .lines()
+        .map(|line| if line.starts_with("maintenance = ") { window.as_str() } else { line })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(profiles.matches(window.as_str()).count(), 4, "every shipped bank got the window");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("banks.toml");
+    std::fs::write(&file, profiles).unwrap();
+    let window_end = now.replace_time(time::Time::from_hms(now.hour(), 0, 0).unwrap()) + time::Duration::hours(2);
+
+    for ticking in [false, true] {
+        let options = SandboxOptions {
+            customers: Some(7),
+            banks: Some(vec!["summit".into()]),
+            profiles: Some(file.clone()),
+            ticking,
+            ..SandboxOptions::default()
+        };
+        let sandbox = Sandbox::start(options).await.unwrap();
+        let bank = &sandbox.banks[0];
+        let started = bank.state.clock.now();
+        let inside = bank.state.profile.quirks.maintenance.contains(started);
+        if ticking {
+            assert!(inside && started < window_end, "a ticking sandbox starts at now: {started}");
+        } else {
+            assert_eq!(started, window_end, "a frozen sandbox starts at the window's end");
+        }
+        sandbox.shutdown().await.unwrap();
     }
-    sandbox.shutdown().await.unwrap();
 }

@@ -798,15 +798,13 @@ impl Store for SqliteStore {
         consent_id: &str,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM audit_log WHERE bank = $1 AND person = $2 AND consent_id = $3 ORDER BY seq DESC LIMIT $4",
-        )
-        .bind(&subject.bank)
-        .bind(&subject.person)
-        .bind(consent_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(AUDIT_OF_CONSENT)
+            .bind(&subject.bank)
+            .bind(&subject.person)
+            .bind(consent_id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(audit_from_row).collect()
     }
 
@@ -1089,6 +1087,17 @@ impl Store for SqliteStore {
         Ok(jtis + purged)
     }
 }
+
+/// A consent's access records, through the person's index (migration 0007: a consent's records are a subset of
+/// its person's); the plan is checked by a test.
+const AUDIT_OF_CONSENT: &str =
+    "SELECT * FROM audit_log WHERE bank = $1 AND person = $2 AND consent_id = $3 ORDER BY seq DESC LIMIT $4";
+/// Revokes a consent's live tokens (through the partial `tokens_by_consent`).
+const REVOKE_TOKENS_OF_CONSENT: &str = "UPDATE tokens SET revoked_at = $1 WHERE consent_id = $2 AND revoked_at IS NULL";
+/// Revokes the tokens issued from a replayed code (RFC 6749 §4.1.2), through its consent's index (migration 0008:
+/// a consent's tokens are few; there is no parent-code index).
+const REVOKE_TOKENS_OF_CODE: &str =
+    "UPDATE tokens SET revoked_at = $1 WHERE consent_id = $2 AND parent_code = $3 AND revoked_at IS NULL";
 
 async fn consent_exists(conn: &mut SqliteConnection, consent_id: &str) -> Result<bool, StoreError> {
     let found: Option<i64> =
@@ -1556,11 +1565,7 @@ async fn revoke_consent_on(
         .execute(&mut *tx)
         .await?;
     insert_revocation(tx, id, consent.revocations.len() - 1, &revocation).await?;
-    let tokens = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE consent_id = $2 AND revoked_at IS NULL")
-        .bind(ts(now))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let tokens = sqlx::query(REVOKE_TOKENS_OF_CONSENT).bind(ts(now)).bind(id).execute(&mut *tx).await?;
     sqlx::query("UPDATE authorization_codes SET used_at = $1 WHERE consent_id = $2 AND used_at IS NULL")
         .bind(ts(now))
         .bind(id)
@@ -1788,15 +1793,12 @@ async fn redeem_code_on(
             .bind(hash)
             .execute(&mut *tx)
             .await?;
-        // Through the consent's index (migration 0008): a consent's tokens are few.
-        let revoked = sqlx::query(
-            "UPDATE tokens SET revoked_at = $1 WHERE consent_id = $2 AND parent_code = $3 AND revoked_at IS NULL",
-        )
-        .bind(ts(now))
-        .bind(&code.consent_id)
-        .bind(hash)
-        .execute(&mut *tx)
-        .await?;
+        let revoked = sqlx::query(REVOKE_TOKENS_OF_CODE)
+            .bind(ts(now))
+            .bind(&code.consent_id)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
         return Ok(CodeRedemption::Replayed { code, tokens_revoked: revoked.rows_affected() });
     }
     sqlx::query("UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2")
@@ -1812,4 +1814,34 @@ async fn redeem_code_on(
 /// The in-memory replay cache's key of a stored entry.
 fn jti_key(kind: &str, issuer: &str, jti: &str) -> String {
     format!("{kind}\u{1f}{issuer}\u{1f}{jti}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The statements that lost an index in migrations 0007 and 0008 still read through one: SQLite's plan for each
+    /// (as the store sends it) names the index, and the consent's history needs no sort.
+    #[tokio::test]
+    async fn the_statements_that_lost_an_index_still_use_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            SqliteStore::open(&dir.path().join("plans.sqlite"), SealKey::from_bytes(&[7; 32]).unwrap()).await.unwrap();
+        for (statement, index) in [
+            (AUDIT_OF_CONSENT, "audit_log_by_person"),
+            (REVOKE_TOKENS_OF_CONSENT, "tokens_by_consent"),
+            (REVOKE_TOKENS_OF_CODE, "tokens_by_consent"),
+        ] {
+            let explain = sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {statement}"));
+            let plan: Vec<String> = sqlx::query(explain)
+                .fetch_all(&store.pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|step| step.get::<String, _>("detail"))
+                .collect();
+            assert!(plan.iter().any(|step| step.contains(&format!("USING INDEX {index}"))), "{statement}: {plan:?}");
+            assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{statement}: {plan:?}");
+        }
+    }
 }

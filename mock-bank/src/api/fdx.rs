@@ -156,12 +156,7 @@ where
     Fut: std::future::Future<Output = Response>,
 {
     let now = state.clock.now();
-    let window = state.profile.quirks.maintenance;
-    if window.contains(now) {
-        let mut end = now;
-        while window.contains(end) && end - now <= time::Duration::days(1) {
-            end += time::Duration::minutes(1);
-        }
+    if let Some(end) = state.profile.quirks.maintenance.end_of_window_holding(now) {
         let secs = (end - now).whole_seconds().unsigned_abs();
         return FdxError::maintenance(secs, "the bank's weekly maintenance window").into_response();
     }
