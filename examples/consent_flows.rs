@@ -23,6 +23,11 @@ use time::macros::datetime;
 
 const REDIRECT: &str = "https://app.example/callback";
 
+/// The allocator `bankgate` runs with (src/main.rs), so the sandbox in this process is measured as deployed: with
+/// glibc's malloc its allocation and consolidation were about 9% of this driver's profile.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(about = "Complete consent flows against an in-process sandbox")]
 struct Args {

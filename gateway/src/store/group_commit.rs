@@ -18,17 +18,23 @@
 //! Rows that many requests append (access-log records, plain tokens, replay-cache `jti`s) go through an [`Appender`]:
 //! the first row queues one job, the rows arriving before it runs join it, and it writes them all in multi-row
 //! `INSERT`s; each waiting caller is answered only after the commit (`jti`s, decided in memory, are written behind:
-//! their callers do not wait). Each statement is a round trip to SQLite's thread (two context switches);
-//! one statement per batch instead of one per row was, by the profile, most of the writer's cost. An appender's job
-//! alone in its batch (the common case under resource-API load: only access-log records) runs without the batch's
-//! `BEGIN` and `COMMIT`: its one multi-row `INSERT` is a transaction by itself (SQLite's autocommit), and when its
-//! rows need several statements it opens a transaction of its own; one round trip per batch instead of three.
+//! their callers do not wait): one statement per batch instead of one per row. An appender's job alone in its batch
+//! (the common case under resource-API load: only access-log records) runs without the batch's `BEGIN` and
+//! `COMMIT`: its one multi-row `INSERT` is a transaction by itself (SQLite's autocommit), and when its rows need
+//! several statements it opens a transaction of its own.
 //!
-//! The writer runs on a thread of its own (a single-threaded Tokio runtime): every statement is a round trip to the
-//! connection's SQLite thread, and on the shared runtime each of those waited behind request tasks (signature checks
-//! of about 100 microseconds each) before the batch could go on. Checkpoints are moved off the commit path: the
-//! writer's connection does not checkpoint (`wal_autocheckpoint=0`); a checkpointer task beside it, on a connection
-//! of its own, runs a passive checkpoint after commits, at most ten times a second. Before, every thousandth page made
+//! The writer is a plain thread that owns its connection (rusqlite) and runs every statement itself, synchronously:
+//! callers queue jobs on a Tokio channel and await their answer, the thread blocks on the channel between batches.
+//! Decision, measured: the writer used to be a Tokio task on a runtime of its own driving an sqlx connection, whose
+//! statements each went to sqlx's own SQLite thread and back (a channel send, a wake-up, two context switches per
+//! statement, about 25 statements per consent flow); on a shared runtime they had also waited behind request tasks.
+//! With the statements run in place, context switches per consent flow fell by half (300,000 to 141,000 in 5 s of
+//! `bench/consent-flows.sh` at about 400 flows/s; the writer's thread 82,000 -> 26,000, sqlx's threads 158,000 ->
+//! 63,000), the machine's idle share under that load rose from 5-8% to 11-12%, and flows/s did not move (390-466
+//! against 379-466, alternating runs; the flows are bound elsewhere). The pool's reads still go through sqlx.
+//! Checkpoints are moved off the commit path: the writer's connection does not checkpoint (`wal_autocheckpoint=0`);
+//! a checkpointer thread beside it, on a connection of its own, runs a passive checkpoint after commits, at most ten
+//! times a second. Before, every thousandth page made
 //! one commit copy the log into the database file and sync it while every caller waited.
 //!
 //! The log restarts from its start only when a write begins with every frame already copied back, which under steady
@@ -64,12 +70,10 @@
 //! back and every caller of that batch gets the error (nothing is half-written). This module must never acknowledge
 //! a write before its commit and never log stored values.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use sqlx::{Connection as _, SqliteConnection};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Placement, StoreError};
@@ -97,16 +101,13 @@ pub const ROWS_PER_STATEMENT: usize = 200;
 
 /// One queued write: runs on the writer's connection inside the batch transaction, or, for a [`Job::self_contained`]
 /// job alone in its batch, on its own (the flag it is given says which: `true` inside the batch transaction).
-type Work = Box<
-    dyn for<'c> FnOnce(&'c mut SqliteConnection, bool) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'c>> + Send,
->;
+type Work = Box<dyn FnOnce(&Connection, bool) -> Outcome + Send>;
 
 struct Job {
     durability: Durability,
     work: Work,
     /// The job is all-or-nothing by itself (an appender's rows: one statement, or a transaction of its own when
-    /// they need several), so alone in a batch it runs without the batch's `BEGIN` and `COMMIT`: one round trip to
-    /// SQLite's thread instead of three.
+    /// they need several), so alone in a batch it runs without the batch's `BEGIN` and `COMMIT`.
     self_contained: bool,
 }
 
@@ -125,39 +126,30 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the writer on `conn` (a connection of its own, to the same database file, opened with
-    /// `synchronous=FULL` and `wal_autocheckpoint=0`) and the checkpointer on `checkpoints` (another connection to
-    /// the file), both on a thread of their own (module docs). They stop once every handle is dropped.
-    pub fn start(conn: SqliteConnection, checkpoints: SqliteConnection) -> Result<Self, StoreError> {
-        Self::spawn(conn, Some(checkpoints), Arc::new(AtomicBool::new(false)))
+    /// Starts the writer on `conn` (a connection of its own, to the same database, with `synchronous=FULL` and
+    /// `wal_autocheckpoint=0`) and, for a database file, the checkpointer on `checkpoints` (another connection to
+    /// the file), each on a thread of its own (module docs). They stop once every handle is dropped.
+    pub fn start(conn: Connection, checkpoints: Option<Connection>) -> Result<Self, StoreError> {
+        Self::spawn(conn, checkpoints, Arc::new(AtomicBool::new(false)))
     }
 
-    /// [`Self::start`] with the catch-up request shared with the caller; without a checkpointer (tests) only the
-    /// caller asks the writer to catch up.
-    fn spawn(
-        conn: SqliteConnection,
-        checkpoints: Option<SqliteConnection>,
-        catch_up: Arc<AtomicBool>,
-    ) -> Result<Self, StoreError> {
+    /// [`Self::start`] with the catch-up request shared with the caller; without a checkpointer (tests, a database
+    /// in memory) only the caller asks the writer to catch up.
+    fn spawn(conn: Connection, checkpoints: Option<Connection>, catch_up: Arc<AtomicBool>) -> Result<Self, StoreError> {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| StoreError::Batch(format!("the store writer's runtime: {e}")))?;
+        let thread_error = |e: std::io::Error| StoreError::Batch(format!("the store writer's thread: {e}"));
+        let (written, signals) = std::sync::mpsc::sync_channel(1);
+        if let Some(checkpoints) = checkpoints {
+            let catch_up = catch_up.clone();
+            std::thread::Builder::new()
+                .name("store-checkpoint".into())
+                .spawn(move || checkpointer(checkpoints, signals, catch_up))
+                .map_err(thread_error)?;
+        }
         std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || {
-                runtime.block_on(async move {
-                    let (written, signals) = mpsc::channel(1);
-                    let checkpointer = checkpoints
-                        .map(|checkpoints| tokio::spawn(checkpointer(checkpoints, signals, catch_up.clone())));
-                    writer(conn, jobs, written, catch_up).await;
-                    if let Some(checkpointer) = checkpointer {
-                        let _ = checkpointer.await;
-                    }
-                });
-            })
-            .map_err(|e| StoreError::Batch(format!("the store writer's thread: {e}")))?;
+            .spawn(move || writer(conn, jobs, written, catch_up))
+            .map_err(thread_error)?;
         Ok(Self { queue })
     }
 
@@ -168,9 +160,7 @@ impl GroupCommit {
     pub async fn run<T, F>(&self, durability: Durability, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>
-            + Send
-            + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         self.run_placed(durability, None, op).await
     }
@@ -179,20 +169,16 @@ impl GroupCommit {
     pub async fn run_placed<T, F>(&self, durability: Durability, placed: Placement, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'c>>
-            + Send
-            + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<T, StoreError>>();
         let work: Work = Box::new(move |conn, _| {
-            Box::pin(async move {
-                let result = op(conn).await;
-                let failed = matches!(result, Err(StoreError::Database(_)));
-                let deliver: Box<dyn FnOnce(Result<(), StoreError>) + Send> = Box::new(move |batch| {
-                    let _ = reply.send(batch.and(result));
-                });
-                Outcome { deliver, failed }
-            })
+            let result = op(conn);
+            let failed = matches!(result, Err(StoreError::Database(_)));
+            let deliver: Box<dyn FnOnce(Result<(), StoreError>) + Send> = Box::new(move |batch| {
+                let _ = reply.send(batch.and(result));
+            });
+            Outcome { deliver, failed }
         });
         self.queue.send(Job { durability, work, self_contained: false }).await.map_err(|_| StoreError::Closed)?;
         drop(placed);
@@ -205,8 +191,7 @@ impl GroupCommit {
 type Pending<R> = (R, Option<oneshot::Sender<Result<(), StoreError>>>);
 
 /// Writes the rows an [`Appender`] collected, on the batch's connection (multi-row statements).
-pub type WriteRows<R> =
-    for<'c> fn(&'c mut SqliteConnection, Vec<R>) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'c>>;
+pub type WriteRows<R> = fn(&Connection, Vec<R>) -> Result<(), StoreError>;
 
 /// Rows of one kind appended by many callers, written by ONE job of the next batch in multi-row statements; every
 /// waiting caller is answered after that batch's commit, a row written behind is not waited for (module docs). Cheap
@@ -299,41 +284,30 @@ impl GroupCommit {
         }
         let flush = Flush { pending: Arc::clone(&appender.pending), ran: false };
         let work: Work = Box::new(move |conn, in_batch| {
-            Box::pin(async move {
-                let mut flush = flush;
-                flush.ran = true;
-                let (rows, replies): (Vec<R>, Vec<_>) = std::mem::take(&mut *lock(&flush.pending)).into_iter().unzip();
-                let result = if in_batch || rows.len() <= ROWS_PER_STATEMENT {
-                    write(conn, rows).await
-                } else {
-                    // Alone but several statements: a transaction of its own keeps the rows all-or-nothing.
-                    write_in_transaction(conn, rows, write).await
-                };
-                let failed = matches!(result, Err(StoreError::Database(_)));
-                let deliver: Box<dyn FnOnce(Result<(), StoreError>) + Send> =
-                    Box::new(move |batch| answer_all(replies.into_iter().flatten().collect(), batch.and(result)));
-                Outcome { deliver, failed }
-            })
+            let mut flush = flush;
+            flush.ran = true;
+            let (rows, replies): (Vec<R>, Vec<_>) = std::mem::take(&mut *lock(&flush.pending)).into_iter().unzip();
+            let result = if in_batch || rows.len() <= ROWS_PER_STATEMENT {
+                write(conn, rows)
+            } else {
+                // Alone but several statements: a transaction of its own keeps the rows all-or-nothing.
+                write_in_transaction(conn, rows, write)
+            };
+            let failed = matches!(result, Err(StoreError::Database(_)));
+            let deliver: Box<dyn FnOnce(Result<(), StoreError>) + Send> =
+                Box::new(move |batch| answer_all(replies.into_iter().flatten().collect(), batch.and(result)));
+            Outcome { deliver, failed }
         });
         // Not queued: the job was dropped, and its Flush answered every row that joined it.
         self.queue.send(Job { durability, work, self_contained: true }).await.map_err(|_| StoreError::Closed)
     }
 }
 
-/// `write(rows)` in a transaction of its own, rolled back when it fails.
-async fn write_in_transaction<R>(
-    conn: &mut SqliteConnection,
-    rows: Vec<R>,
-    write: WriteRows<R>,
-) -> Result<(), StoreError> {
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    match write(&mut tx, rows).await {
-        Ok(()) => Ok(tx.commit().await?),
-        Err(error) => {
-            tx.rollback().await?;
-            Err(error)
-        }
-    }
+/// `write(rows)` in a transaction of its own, rolled back when it fails (the transaction's drop).
+fn write_in_transaction<R>(conn: &Connection, rows: Vec<R>, write: WriteRows<R>) -> Result<(), StoreError> {
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    write(&tx, rows)?;
+    Ok(tx.commit()?)
 }
 
 /// Sends `outcome` to every waiting caller of one appender job (the error as text when there are several).
@@ -368,26 +342,34 @@ pub fn multi_row_insert(head: &str, width: usize, rows: usize) -> String {
     sql
 }
 
-/// The writer loop; after each commit it tells the checkpointer there are new frames in the log (`written`).
-async fn writer(
-    mut conn: SqliteConnection,
+/// The writer loop, on its own thread; after each commit it tells the checkpointer there are new frames in the log
+/// (`written`). It waits for the first job of a batch, then takes what else is queued at that moment.
+fn writer(
+    conn: Connection,
     mut jobs: mpsc::Receiver<Job>,
-    written: mpsc::Sender<()>,
+    written: std::sync::mpsc::SyncSender<()>,
     catch_up: Arc<AtomicBool>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut current = Durability::Durable;
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    while let Some(first) = jobs.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
         let mut outcomes = Vec::with_capacity(batch.len());
         let wanted = if batch.iter().any(|job| job.durability == Durability::Durable) {
             Durability::Durable
         } else {
             Durability::Relaxed
         };
-        let result = match set_synchronous(&mut conn, current, wanted).await {
+        let result = match set_synchronous(&conn, current, wanted) {
             Ok(()) => {
                 current = wanted;
-                let result = run_batch(&mut conn, &mut batch, &mut outcomes).await;
+                let result = run_batch(&conn, &mut batch, &mut outcomes);
                 // Jobs a failed BEGIN left unrun are dropped, which answers their callers with an error.
                 batch.clear();
                 result
@@ -403,7 +385,7 @@ async fn writer(
             Ok(()) => {
                 outcomes.into_iter().for_each(|o| (o.deliver)(Ok(())));
                 if catch_up.swap(false, Ordering::Relaxed)
-                    && let Err(error) = checkpoint(&mut conn).await
+                    && let Err(error) = checkpoint(&conn)
                 {
                     tracing::warn!(%error, "gateway store: the writer's checkpoint failed (asked again later)");
                 }
@@ -417,15 +399,14 @@ async fn writer(
             }
         }
     }
-    let _ = conn.close().await;
 }
 
 /// Copies committed log frames back into the database file (`PRAGMA wal_checkpoint(PASSIVE)`: it never blocks the
 /// writer nor readers, and copies what no reader still needs) after commits, at most once per
 /// [`CHECKPOINT_SPACING`]; a last one when the writer stops.
-async fn checkpointer(mut conn: SqliteConnection, mut written: mpsc::Receiver<()>, catch_up: Arc<AtomicBool>) {
-    while written.recv().await.is_some() {
-        match checkpoint(&mut conn).await {
+fn checkpointer(conn: Connection, written: std::sync::mpsc::Receiver<()>, catch_up: Arc<AtomicBool>) {
+    while written.recv().is_ok() {
+        match checkpoint(&conn) {
             // Under steady writes a passive checkpoint never catches up with the log's end, so the log is never
             // restarted and would grow for as long as the load lasts: past a bound, the writer catches up (module
             // docs).
@@ -434,26 +415,19 @@ async fn checkpointer(mut conn: SqliteConnection, mut written: mpsc::Receiver<()
             Err(error) => tracing::warn!(%error, "gateway store: checkpoint failed (retried after the next commit)"),
         }
         // Pacing, not waiting for anything: commits meanwhile leave one signal, served by the next round.
-        tokio::time::sleep(CHECKPOINT_SPACING).await;
+        std::thread::sleep(CHECKPOINT_SPACING);
     }
-    let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut conn).await;
-    let _ = conn.close().await;
+    let _ = checkpoint(&conn);
 }
 
 /// One passive checkpoint; answers how many frames the log holds.
-async fn checkpoint(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
+fn checkpoint(conn: &Connection) -> Result<i64, StoreError> {
     // The pragma answers (busy, frames in the log, frames checkpointed).
-    let (_, frames, _): (i64, i64, i64) =
-        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut *conn).await?;
-    Ok(frames)
+    Ok(conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))?)
 }
 
 /// Switches the connection's `synchronous` pragma when the batch needs another class than the last one.
-async fn set_synchronous(
-    conn: &mut SqliteConnection,
-    current: Durability,
-    wanted: Durability,
-) -> Result<(), StoreError> {
+fn set_synchronous(conn: &Connection, current: Durability, wanted: Durability) -> Result<(), StoreError> {
     if current == wanted {
         return Ok(());
     }
@@ -461,22 +435,17 @@ async fn set_synchronous(
         Durability::Durable => "PRAGMA synchronous = FULL",
         Durability::Relaxed => "PRAGMA synchronous = NORMAL",
     };
-    sqlx::query(pragma).execute(&mut *conn).await?;
-    Ok(())
+    Ok(conn.execute_batch(pragma)?)
 }
 
 /// One transaction for `jobs` (taken out of the vector); `Err` when it could not be committed (then it was rolled
 /// back). A self-contained job alone runs without it.
-async fn run_batch(
-    conn: &mut SqliteConnection,
-    jobs: &mut Vec<Job>,
-    outcomes: &mut Vec<Outcome>,
-) -> Result<(), StoreError> {
+fn run_batch(conn: &Connection, jobs: &mut Vec<Job>, outcomes: &mut Vec<Outcome>) -> Result<(), StoreError> {
     if jobs.len() == 1
         && jobs[0].self_contained
         && let Some(job) = jobs.pop()
     {
-        let outcome = (job.work)(conn, false).await;
+        let outcome = (job.work)(conn, false);
         let failed = outcome.failed;
         outcomes.push(outcome);
         return if failed {
@@ -485,7 +454,7 @@ async fn run_batch(
             Ok(())
         };
     }
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     let mut failed = false;
     for job in jobs.drain(..) {
         if failed {
@@ -493,23 +462,21 @@ async fn run_batch(
             drop(job);
             continue;
         }
-        let outcome = (job.work)(&mut tx, true).await;
+        let outcome = (job.work)(&tx, true);
         failed = outcome.failed;
         outcomes.push(outcome);
     }
     if failed {
-        tx.rollback().await?;
+        tx.rollback()?;
         return Err(StoreError::Batch("an operation of the batch failed".into()));
     }
-    tx.commit().await?;
+    tx.commit()?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlx::ConnectOptions as _;
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 
     #[test]
     fn a_multi_row_insert_has_one_anonymous_placeholder_per_value() {
@@ -517,25 +484,27 @@ mod tests {
         assert_eq!(multi_row_insert("INSERT INTO t (a)", 1, 3), "INSERT INTO t (a) VALUES (?), (?), (?)");
     }
 
+    /// A connection to `path` in WAL mode that never checkpoints by itself, as the store's writer has.
+    fn wal_connection(path: &std::path::Path) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0").unwrap();
+        conn
+    }
+
     /// The checkpointer reads the size of the log from the pragma's answer (a decoding failure would leave the log
     /// growing silently), and after a passive checkpoint with no reader every frame is copied back.
-    #[tokio::test]
-    async fn a_passive_checkpoint_reports_the_frames_of_the_log() {
+    #[test]
+    fn a_passive_checkpoint_reports_the_frames_of_the_log() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = SqliteConnectOptions::new()
-            .filename(dir.path().join("log.db"))
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .pragma("wal_autocheckpoint", "0")
-            .connect()
-            .await
-            .unwrap();
-        sqlx::query("CREATE TABLE t (x INTEGER)").execute(&mut conn).await.unwrap();
-        sqlx::query("INSERT INTO t VALUES (1), (2)").execute(&mut conn).await.unwrap();
-        let frames = checkpoint(&mut conn).await.unwrap();
+        let conn = wal_connection(&dir.path().join("log.db"));
+        conn.execute_batch("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2);").unwrap();
+        let frames = checkpoint(&conn).unwrap();
         assert!(frames >= 2, "the table and its row are in the log: {frames} frames");
-        let (busy, log, copied): (i64, i64, i64) =
-            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&mut conn).await.unwrap();
+        let (busy, log, copied): (i64, i64, i64) = conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap();
         assert_eq!((busy, copied), (0, log), "everything was copied back");
     }
 
@@ -546,22 +515,13 @@ mod tests {
     async fn asked_to_catch_up_the_writer_checkpoints_and_its_next_batch_restarts_the_log() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log.db");
-        let options = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .pragma("wal_autocheckpoint", "0");
-        let mut setup = options.clone().connect().await.unwrap();
-        sqlx::query("CREATE TABLE t (x BLOB)").execute(&mut setup).await.unwrap();
-        setup.close().await.unwrap();
+        wal_connection(&path).execute_batch("CREATE TABLE t (x BLOB)").unwrap();
         let catch_up = Arc::new(AtomicBool::new(false));
-        let writer = GroupCommit::spawn(options.connect().await.unwrap(), None, catch_up.clone()).unwrap();
+        let writer = GroupCommit::spawn(wal_connection(&path), None, catch_up.clone()).unwrap();
         let insert = || {
             writer.run(Durability::Durable, |conn| {
-                Box::pin(async move {
-                    sqlx::query("INSERT INTO t VALUES (zeroblob(3000))").execute(conn).await?;
-                    Ok(())
-                })
+                conn.execute("INSERT INTO t VALUES (zeroblob(3000))", [])?;
+                Ok(())
             })
         };
         let salts = || std::fs::read(dir.path().join("log.db-wal")).unwrap()[16..24].to_vec();
@@ -578,10 +538,43 @@ mod tests {
         insert().await.unwrap();
         assert_ne!(salts(), first, "a batch after the catch-up wrote the log from its start");
         assert!(!catch_up.load(Ordering::Relaxed), "the request was served once");
-        let rows: i64 = {
-            let mut reader = options.connect().await.unwrap();
-            sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(&mut reader).await.unwrap()
-        };
+        let rows: i64 = Connection::open(&path).unwrap().query_row("SELECT count(*) FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(rows, 5, "nothing was lost across the restart");
+    }
+
+    /// A refused operation (its own check) leaves the batch's other writes committed; an SQL failure rolls the
+    /// whole batch back and every caller of it hears so.
+    #[tokio::test]
+    async fn a_refusal_stays_alone_and_an_sql_failure_rolls_the_batch_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("batch.db");
+        wal_connection(&path).execute_batch("CREATE TABLE t (x INTEGER PRIMARY KEY)").unwrap();
+        let writer = GroupCommit::start(wal_connection(&path), None).unwrap();
+        let insert = |x: i64| {
+            writer.run(Durability::Durable, move |conn| {
+                conn.execute("INSERT INTO t VALUES (?1)", [x])?;
+                Ok(())
+            })
+        };
+        insert(1).await.unwrap();
+        assert!(matches!(insert(1).await, Err(StoreError::Duplicate)), "a unique violation is a refusal");
+        let refused = writer.run(Durability::Durable, |_| Err::<(), _>(StoreError::Missing("consent")));
+        let (refused, two) = tokio::join!(refused, insert(2));
+        assert!(matches!(refused, Err(StoreError::Missing("consent"))));
+        two.unwrap();
+        let broken = writer.run(Durability::Durable, |conn| {
+            conn.execute("INSERT INTO missing_table VALUES (1)", [])?;
+            Ok(())
+        });
+        let (broken, three) = tokio::join!(broken, insert(3));
+        assert!(broken.is_err());
+        let count = |x: i64| -> i64 {
+            Connection::open(&path)
+                .unwrap()
+                .query_row("SELECT count(*) FROM t WHERE x = ?1", [x], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!((count(1), count(2)), (1, 1));
+        assert_eq!(count(3), i64::from(three.is_ok()), "a write is acknowledged exactly when it is committed");
     }
 }

@@ -60,7 +60,7 @@ pub enum StoreError {
     #[error("store key: {0}")]
     Key(String),
     #[error("database: {0}")]
-    Database(#[source] sqlx::Error),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// The store's writer has stopped (the store is shutting down).
@@ -76,7 +76,26 @@ impl From<sqlx::Error> for StoreError {
         match e.as_database_error() {
             Some(db) if db.is_unique_violation() => StoreError::Duplicate,
             Some(db) if db.is_foreign_key_violation() => StoreError::Missing("record"),
-            _ => StoreError::Database(e),
+            _ => StoreError::Database(Box::new(e)),
+        }
+    }
+}
+
+/// The writer's statements run through rusqlite ([`group_commit`]): the same refusals as sqlx's (a primary key or
+/// unique violation, a missing foreign row), any other failure rolls its batch back.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi;
+        match &e {
+            rusqlite::Error::SqliteFailure(ffi::Error { extended_code, .. }, _)
+                if matches!(*extended_code, ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY) =>
+            {
+                StoreError::Duplicate
+            }
+            rusqlite::Error::SqliteFailure(ffi::Error { extended_code: ffi::SQLITE_CONSTRAINT_FOREIGNKEY, .. }, _) => {
+                StoreError::Missing("record")
+            }
+            _ => StoreError::Database(Box::new(e)),
         }
     }
 }

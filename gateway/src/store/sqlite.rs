@@ -1,10 +1,14 @@
-//! The embedded SQLite implementation of [`Store`] (sqlx 0.9, runtime queries with `$n` placeholders).
+//! The embedded SQLite implementation of [`Store`]: reads through an sqlx 0.9 pool, every write through the one
+//! group-commit writer, which runs its statements with rusqlite on a thread of its own ([`super::group_commit`]);
+//! both link the same SQLite (libsqlite3-sys 0.37). Each record is decoded by one function from either library's
+//! rows ([`Columns`]); the writer's statements use `?n` placeholders.
 //!
 //! Opened from a file (WAL journal, `synchronous=FULL` so an acknowledged write survives a power cut: each durable
 //! commit ends in one `fdatasync` of the log, see `.cargo/config.toml`; foreign keys on,
-//! a busy timeout so concurrent writers queue instead of failing) or in memory (one connection kept forever).
+//! a busy timeout so concurrent writers queue instead of failing) or in memory (SQLite's `memdb` VFS under a name of
+//! the store's own, shared by the pool and the writer, so an in-memory store runs exactly the file's write path).
 //! Multi-statement operations run in `BEGIN IMMEDIATE` transactions: the write lock is taken before the first read, so
-//! two racing redemptions of one code serialize and exactly one wins. Every write of a file-backed store is
+//! two racing redemptions of one code serialize and exactly one wins. Every write is
 //! group-committed ([`super::group_commit`]): one commit for everything queued at once, acknowledged only after the
 //! commit; the pool's connections only read. A write on a pooled connection would take SQLite's write lock beside the
 //! writer, which then waits in SQLite's busy handler (sleeps of 1 ms and more) while every queued caller waits
@@ -46,7 +50,7 @@ use crate::consent::{
     LookbackPeriod, Purpose, Revocation, RevocationReason,
 };
 use crate::oauth::replay::ReplayCache as _;
-use sqlx::ConnectOptions as _;
+use rusqlite::Connection;
 use sqlx::Row as _;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
@@ -58,6 +62,80 @@ use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
+/// Named columns of a row, as both SQLite libraries give them: the pool's reads go through sqlx, the writer's
+/// statements through rusqlite ([`super::group_commit`]); each record is decoded by one function either way.
+trait Columns {
+    fn col<T: Column>(&self, name: &str) -> Result<T, StoreError>;
+}
+
+/// A column type both libraries decode.
+trait Column: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + rusqlite::types::FromSql {}
+
+impl<T> Column for T where
+    T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + rusqlite::types::FromSql
+{
+}
+
+impl Columns for SqliteRow {
+    fn col<T: Column>(&self, name: &str) -> Result<T, StoreError> {
+        Ok(self.try_get(name)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn col<T: Column>(&self, name: &str) -> Result<T, StoreError> {
+        Ok(self.get(name)?)
+    }
+}
+
+/// One statement on the writer's connection (prepared once per connection and cached); answers the rows it changed.
+fn exec(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<u64, StoreError> {
+    Ok(conn.prepare_cached(sql)?.execute(params)? as u64)
+}
+
+/// The first row of a query on the writer's connection, decoded.
+fn fetch_one<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    decode: impl FnOnce(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    rows.next()?.map(decode).transpose()
+}
+
+/// Every row of a query on the writer's connection, decoded.
+fn fetch_all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    mut decode: impl FnMut(&rusqlite::Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(params)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}
+
+/// A connection for the writer or the checkpointer (rusqlite, on their own threads): foreign keys on,
+/// `synchronous=FULL` (the writer lowers it for batches of relaxed writes), no automatic checkpoints (the
+/// checkpointer's job), the same busy timeout as the pool's. `vfs`: `memdb` for an in-memory store.
+fn open_writer(path: &Path, vfs: Option<&str>) -> Result<Connection, StoreError> {
+    use rusqlite::OpenFlags;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = match vfs {
+        Some(vfs) => Connection::open_with_flags_and_vfs(path, flags, vfs)?,
+        None => Connection::open_with_flags(path, flags)?,
+    };
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0;")?;
+    Ok(conn)
+}
+
 /// How long used or expired codes are kept after expiry (so a late replay is still recognised and revokes).
 const CODE_RETENTION_SECS: i64 = 24 * 3600;
 
@@ -68,9 +146,11 @@ const CACHE_LIMIT: usize = 100_000;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// File-backed stores batch their hot writes ([`GroupCommit`], durable or relaxed, see the module docs); the
-    /// in-memory store has one connection only.
-    writer: Option<GroupCommit>,
+    /// Every write goes through the one writer ([`GroupCommit`], durable or relaxed, see the module docs); the pool
+    /// only reads.
+    writer: GroupCommit,
+    /// A file-backed store logs its replay-cache entries (module docs); an in-memory one keeps them in the map only.
+    log_jtis: bool,
     /// Client records by id (read by every authenticated request).
     clients: Arc<ReadCache<ClientRecord>>,
     /// Token records by hash (read by every introspection and resource request).
@@ -160,10 +240,10 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options.clone()).await?;
-        let mut store = Self::migrated(pool, seal).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         // The writer does not checkpoint: the group commit's checkpointer does, off the commit path.
-        let writer = options.clone().pragma("wal_autocheckpoint", "0").connect().await?;
-        store.writer = Some(GroupCommit::start(writer, options.connect().await?)?);
+        let writer = GroupCommit::start(open_writer(path, None)?, Some(open_writer(path, None)?))?;
+        let store = Self::assemble(pool, writer, true, seal);
         store.load_jtis().await?;
         Ok(store)
     }
@@ -175,31 +255,45 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await?;
         for row in rows {
-            let key = jti_key(row.try_get("kind")?, row.try_get("issuer")?, row.try_get("jti")?);
-            let expires_at = from_ts(row.try_get("expires_at")?)?;
+            let (kind, issuer, jti): (String, String, String) = (row.col("kind")?, row.col("issuer")?, row.col("jti")?);
+            let key = jti_key(&kind, &issuer, &jti);
+            let expires_at = from_ts(row.col("expires_at")?)?;
             let _ = self.jtis.insert_if_absent(&key, expires_at, OffsetDateTime::UNIX_EPOCH).await;
         }
         Ok(())
     }
 
-    /// A private in-memory database (for tests and throw-away runs): it lives as long as the store.
+    /// A private in-memory database (for tests and throw-away runs): it lives as long as the store. SQLite's `memdb`
+    /// VFS under a name of this store's own, so the pool and the writer share it; its journal is in memory (no
+    /// write-ahead log there: readers and the writer take turns through the busy handler).
     pub async fn in_memory(seal: SealKey) -> Result<SqliteStore, StoreError> {
-        let options = SqliteConnectOptions::new().in_memory(true).foreign_keys(true);
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("/bankgate-{}-{n}", std::process::id());
+        let options = SqliteConnectOptions::new()
+            .filename(&name)
+            .vfs("memdb")
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Memory)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
-            .max_connections(1)
+            .max_connections(2)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        Self::migrated(pool, seal).await
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        let writer = GroupCommit::start(open_writer(Path::new(&name), Some("memdb"))?, None)?;
+        Ok(Self::assemble(pool, writer, false, seal))
     }
 
-    async fn migrated(pool: SqlitePool, seal: SealKey) -> Result<SqliteStore, StoreError> {
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore {
+    fn assemble(pool: SqlitePool, writer: GroupCommit, log_jtis: bool, seal: SealKey) -> SqliteStore {
+        SqliteStore {
             pool,
-            writer: None,
+            writer,
+            log_jtis,
             clients: Arc::default(),
             tokens: Arc::default(),
             consents: Arc::default(),
@@ -209,38 +303,23 @@ impl SqliteStore {
             audits: Appender::default(),
             plain_tokens: Appender::default(),
             seal: Arc::new(seal),
-        })
+        }
     }
 
-    /// Runs `op` as one durable write: in the writer's next batch when file-backed (one writer for every write of
-    /// the hot paths and the consent flow: a second writing connection would fight it for SQLite's lock through the
-    /// busy handler), in its own `BEGIN IMMEDIATE` transaction otherwise. `op` follows [`GroupCommit::run`]'s rule:
-    /// it refuses before it writes.
+    /// Runs `op` as one durable write in the writer's next batch (one writer for every write: a second writing
+    /// connection would fight it for SQLite's lock through the busy handler). `op` follows [`GroupCommit::run`]'s
+    /// rule: it refuses before it writes.
     async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(
-                &'c mut SqliteConnection,
-            )
-                -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'c>>
-            + Send
-            + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        if let Some(writer) = &self.writer {
-            return writer.run(Durability::Durable, op).await;
-        }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let value = op(&mut tx).await?;
-        tx.commit().await?;
-        Ok(value)
+        self.writer.run(Durability::Durable, op).await
     }
 
     /// One statement with one text parameter, as one write ([`Self::write`]); answers the rows it changed.
     async fn execute(&self, sql: &'static str, param: String) -> Result<u64, StoreError> {
-        self.write(move |conn| {
-            Box::pin(async move { Ok(sqlx::query(sql).bind(param).execute(&mut *conn).await?.rows_affected()) })
-        })
-        .await
+        self.write(move |conn| exec(conn, sql, rusqlite::params![param])).await
     }
 
     /// A consent's bank tokens sealed for storage, with the consent id as associated data.
@@ -279,48 +358,48 @@ fn hash_col(text: &str) -> Result<TokenHash, StoreError> {
     TokenHash::from_hex(text).ok_or_else(|| StoreError::Corrupt("a stored hash is not 32 bytes of hex".into()))
 }
 
-fn client_from_row(row: &SqliteRow) -> Result<ClientRecord, StoreError> {
-    let profile: String = row.try_get("profile")?;
+fn client_from_row(row: &impl Columns) -> Result<ClientRecord, StoreError> {
+    let profile: String = row.col("profile")?;
     Ok(ClientRecord {
-        client_id: row.try_get("client_id")?,
-        metadata: from_json(&row.try_get::<String, _>("metadata")?, "client metadata")?,
+        client_id: row.col("client_id")?,
+        metadata: from_json(&row.col::<String>("metadata")?, "client metadata")?,
         registration_token_hash: row
-            .try_get::<Option<String>, _>("registration_token_hash")?
+            .col::<Option<String>>("registration_token_hash")?
             .map(|h| hash_col(&h))
             .transpose()?,
         profile: ClientProfile::parse(&profile).ok_or_else(|| StoreError::Corrupt(format!("profile {profile:?}")))?,
-        created_at: from_ts(row.try_get("created_at")?)?,
-        updated_at: from_ts(row.try_get("updated_at")?)?,
+        created_at: from_ts(row.col("created_at")?)?,
+        updated_at: from_ts(row.col("updated_at")?)?,
     })
 }
 
-fn par_from_row(row: &SqliteRow) -> Result<ParRecord, StoreError> {
+fn par_from_row(row: &impl Columns) -> Result<ParRecord, StoreError> {
     Ok(ParRecord {
-        request_uri: row.try_get("request_uri")?,
-        client_id: row.try_get("client_id")?,
-        params: from_json(&row.try_get::<String, _>("params")?, "PAR params")?,
-        expires_at: from_ts(row.try_get("expires_at")?)?,
-        used_at: opt_ts(row.try_get("used_at")?)?,
+        request_uri: row.col("request_uri")?,
+        client_id: row.col("client_id")?,
+        params: from_json(&row.col::<String>("params")?, "PAR params")?,
+        expires_at: from_ts(row.col("expires_at")?)?,
+        used_at: opt_ts(row.col("used_at")?)?,
     })
 }
 
-fn code_from_row(row: &SqliteRow) -> Result<CodeRecord, StoreError> {
+fn code_from_row(row: &impl Columns) -> Result<CodeRecord, StoreError> {
     Ok(CodeRecord {
-        code_hash: hash_col(&row.try_get::<String, _>("code_hash")?)?,
-        client_id: row.try_get("client_id")?,
-        consent_id: row.try_get("consent_id")?,
-        pkce_challenge: row.try_get("pkce_challenge")?,
-        redirect_uri: row.try_get("redirect_uri")?,
-        dpop_jkt: row.try_get("dpop_jkt")?,
-        expires_at: from_ts(row.try_get("expires_at")?)?,
-        used_at: opt_ts(row.try_get("used_at")?)?,
+        code_hash: hash_col(&row.col::<String>("code_hash")?)?,
+        client_id: row.col("client_id")?,
+        consent_id: row.col("consent_id")?,
+        pkce_challenge: row.col("pkce_challenge")?,
+        redirect_uri: row.col("redirect_uri")?,
+        dpop_jkt: row.col("dpop_jkt")?,
+        expires_at: from_ts(row.col("expires_at")?)?,
+        used_at: opt_ts(row.col("used_at")?)?,
     })
 }
 
-fn token_from_row(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
-    let kind: String = row.try_get("kind")?;
-    let cnf_kind: Option<String> = row.try_get("cnf_kind")?;
-    let cnf_value: Option<String> = row.try_get("cnf_value")?;
+fn token_from_row(row: &impl Columns) -> Result<TokenRecord, StoreError> {
+    let kind: String = row.col("kind")?;
+    let cnf_kind: Option<String> = row.col("cnf_kind")?;
+    let cnf_value: Option<String> = row.col("cnf_value")?;
     let binding = match (cnf_kind.as_deref(), cnf_value) {
         (None, None) => TokenBinding::Bearer,
         (Some("jkt"), Some(jkt)) => TokenBinding::Dpop { jkt },
@@ -328,16 +407,16 @@ fn token_from_row(row: &SqliteRow) -> Result<TokenRecord, StoreError> {
         _ => return Err(StoreError::Corrupt("token binding".into())),
     };
     Ok(TokenRecord {
-        token_hash: hash_col(&row.try_get::<String, _>("token_hash")?)?,
+        token_hash: hash_col(&row.col::<String>("token_hash")?)?,
         kind: TokenKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("token kind {kind:?}")))?,
-        client_id: row.try_get("client_id")?,
-        consent_id: row.try_get("consent_id")?,
-        scope: row.try_get("scope")?,
+        client_id: row.col("client_id")?,
+        consent_id: row.col("consent_id")?,
+        scope: row.col("scope")?,
         binding,
-        issued_at: from_ts(row.try_get("issued_at")?)?,
-        expires_at: from_ts(row.try_get("expires_at")?)?,
-        revoked_at: opt_ts(row.try_get("revoked_at")?)?,
-        parent_code: row.try_get::<Option<String>, _>("parent_code")?.map(|h| hash_col(&h)).transpose()?,
+        issued_at: from_ts(row.col("issued_at")?)?,
+        expires_at: from_ts(row.col("expires_at")?)?,
+        revoked_at: opt_ts(row.col("revoked_at")?)?,
+        parent_code: row.col::<Option<String>>("parent_code")?.map(|h| hash_col(&h)).transpose()?,
     })
 }
 
@@ -345,68 +424,79 @@ const CONSENT_COLUMNS: &str = "id, client_id, person, bank, clusters, requested_
     duration_type, duration_period, lookback_period, secondary_use_opt_in, status, created_at, updated_at, \
     authorized_at, expires_at";
 
-fn consent_from_row(row: &SqliteRow) -> Result<Consent, StoreError> {
+fn consent_from_row(row: &impl Columns) -> Result<Consent, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("consent {what}"));
-    let kind: String = row.try_get("duration_type")?;
+    let kind: String = row.col("duration_type")?;
     let kind = DurationType::from_fdx(&kind).ok_or_else(|| corrupt("duration type"))?;
-    let duration =
-        ConsentDuration::new(kind, row.try_get("duration_period")?).map_err(|_| corrupt("duration period"))?;
-    let lookback = LookbackPeriod::new(Some(row.try_get("lookback_period")?)).map_err(|_| corrupt("lookback"))?;
-    let clusters: Vec<DataCluster> = from_json(&row.try_get::<String, _>("clusters")?, "consent clusters")?;
-    let purposes: Vec<Purpose> = from_json(&row.try_get::<String, _>("purposes")?, "consent purposes")?;
-    let requested_accounts: Option<Vec<String>> = row
-        .try_get::<Option<String>, _>("requested_accounts")?
-        .map(|t| from_json(&t, "requested accounts"))
-        .transpose()?;
-    let status: String = row.try_get("status")?;
-    let subject = match (row.try_get::<Option<String>, _>("person")?, row.try_get::<Option<String>, _>("bank")?) {
+    let duration = ConsentDuration::new(kind, row.col("duration_period")?).map_err(|_| corrupt("duration period"))?;
+    let lookback = LookbackPeriod::new(Some(row.col("lookback_period")?)).map_err(|_| corrupt("lookback"))?;
+    let clusters: Vec<DataCluster> = from_json(&row.col::<String>("clusters")?, "consent clusters")?;
+    let purposes: Vec<Purpose> = from_json(&row.col::<String>("purposes")?, "consent purposes")?;
+    let requested_accounts: Option<Vec<String>> =
+        row.col::<Option<String>>("requested_accounts")?.map(|t| from_json(&t, "requested accounts")).transpose()?;
+    let status: String = row.col("status")?;
+    let subject = match (row.col::<Option<String>>("person")?, row.col::<Option<String>>("bank")?) {
         (Some(person), Some(bank)) => Some(ConsentSubject { person, bank }),
         (None, None) => None,
         _ => return Err(corrupt("subject")),
     };
     Ok(Consent {
-        id: row.try_get("id")?,
-        client_id: row.try_get("client_id")?,
+        id: row.col("id")?,
+        client_id: row.col("client_id")?,
         request: ConsentRequest { clusters, duration, lookback, purposes, accounts: requested_accounts },
         subject,
-        accounts: from_json(&row.try_get::<String, _>("accounts")?, "consent accounts")?,
-        secondary_use_opt_in: row.try_get("secondary_use_opt_in")?,
+        accounts: from_json(&row.col::<String>("accounts")?, "consent accounts")?,
+        secondary_use_opt_in: row.col("secondary_use_opt_in")?,
         status: ConsentStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
-        created_at: from_ts(row.try_get("created_at")?)?,
-        updated_at: from_ts(row.try_get("updated_at")?)?,
-        authorized_at: opt_ts(row.try_get("authorized_at")?)?,
-        expires_at: opt_ts(row.try_get("expires_at")?)?,
+        created_at: from_ts(row.col("created_at")?)?,
+        updated_at: from_ts(row.col("updated_at")?)?,
+        authorized_at: opt_ts(row.col("authorized_at")?)?,
+        expires_at: opt_ts(row.col("expires_at")?)?,
         revocations: Vec::new(),
     })
 }
 
+/// A consent's revocations in order (read by the pool and on the writer's connection).
+const REVOCATIONS_OF_CONSENT: &str =
+    "SELECT reason, initiator, revoked_at FROM consent_revocations WHERE consent_id = ?1 ORDER BY seq";
+
+fn revocation_from_row(row: &impl Columns) -> Result<Revocation, StoreError> {
+    let reason: String = row.col("reason")?;
+    let initiator: String = row.col("initiator")?;
+    Ok(Revocation {
+        reason: RevocationReason::from_fdx(&reason)
+            .ok_or_else(|| StoreError::Corrupt(format!("revocation reason {reason:?}")))?,
+        initiator: Initiator::parse(&initiator)
+            .ok_or_else(|| StoreError::Corrupt(format!("revocation initiator {initiator:?}")))?,
+        at: from_ts(row.col("revoked_at")?)?,
+    })
+}
+
 async fn load_revocations(conn: &mut SqliteConnection, consent: &mut Consent) -> Result<(), StoreError> {
-    let rows =
-        sqlx::query("SELECT reason, initiator, revoked_at FROM consent_revocations WHERE consent_id = $1 ORDER BY seq")
-            .bind(&consent.id)
-            .fetch_all(&mut *conn)
-            .await?;
+    let rows = sqlx::query(REVOCATIONS_OF_CONSENT).bind(&consent.id).fetch_all(&mut *conn).await?;
     for row in rows {
-        let reason: String = row.try_get("reason")?;
-        let initiator: String = row.try_get("initiator")?;
-        consent.revocations.push(Revocation {
-            reason: RevocationReason::from_fdx(&reason)
-                .ok_or_else(|| StoreError::Corrupt(format!("revocation reason {reason:?}")))?,
-            initiator: Initiator::parse(&initiator)
-                .ok_or_else(|| StoreError::Corrupt(format!("revocation initiator {initiator:?}")))?,
-            at: from_ts(row.try_get("revoked_at")?)?,
-        });
+        consent.revocations.push(revocation_from_row(&row)?);
     }
     Ok(())
 }
 
 async fn load_consent(conn: &mut SqliteConnection, id: &str) -> Result<Option<Consent>, StoreError> {
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {CONSENT_COLUMNS} FROM consents WHERE id = $1"));
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {CONSENT_COLUMNS} FROM consents WHERE id = ?1"));
     let Some(row) = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await? else {
         return Ok(None);
     };
     let mut consent = consent_from_row(&row)?;
     load_revocations(conn, &mut consent).await?;
+    Ok(Some(consent))
+}
+
+/// [`load_consent`] on the writer's connection.
+fn load_consent_on(conn: &Connection, id: &str) -> Result<Option<Consent>, StoreError> {
+    let sql = format!("SELECT {CONSENT_COLUMNS} FROM consents WHERE id = ?1");
+    let Some(mut consent) = fetch_one(conn, &sql, [id], |row| consent_from_row(row))? else {
+        return Ok(None);
+    };
+    consent.revocations = fetch_all(conn, REVOCATIONS_OF_CONSENT, [id], |row| revocation_from_row(row))?;
     Ok(Some(consent))
 }
 
@@ -437,21 +527,20 @@ impl Store for SqliteStore {
     async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
         let (c, metadata) = (client.clone(), to_json(&client.metadata)?);
         self.write(move |conn| {
-            Box::pin(async move {
-                sqlx::query(
-                    "INSERT INTO clients (client_id, metadata, registration_token_hash, profile, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&c.client_id)
-                .bind(metadata)
-                .bind(c.registration_token_hash.map(|h| h.to_hex()))
-                .bind(c.profile.as_str())
-                .bind(ts(c.created_at))
-                .bind(ts(c.updated_at))
-                .execute(&mut *conn)
-                .await?;
-                Ok(())
-            })
+            exec(
+                conn,
+                "INSERT INTO clients (client_id, metadata, registration_token_hash, profile, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                rusqlite::params![
+                    &c.client_id,
+                    metadata,
+                    c.registration_token_hash.map(|h| h.to_hex()),
+                    c.profile.as_str(),
+                    ts(c.created_at),
+                    ts(c.updated_at)
+                ],
+            )?;
+            Ok(())
         })
         .await?;
         self.clients.invalidate(&client.client_id);
@@ -478,20 +567,19 @@ impl Store for SqliteStore {
         let (c, metadata) = (client.clone(), to_json(&client.metadata)?);
         let updated = self
             .write(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query(
-                        "UPDATE clients SET metadata = $1, registration_token_hash = $2, profile = $3, updated_at = $4
-                         WHERE client_id = $5",
-                    )
-                    .bind(metadata)
-                    .bind(c.registration_token_hash.map(|h| h.to_hex()))
-                    .bind(c.profile.as_str())
-                    .bind(ts(c.updated_at))
-                    .bind(&c.client_id)
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(done.rows_affected() == 1)
-                })
+                let done = exec(
+                    conn,
+                    "UPDATE clients SET metadata = ?1, registration_token_hash = ?2, profile = ?3, updated_at = ?4
+                         WHERE client_id = ?5",
+                    rusqlite::params![
+                        metadata,
+                        c.registration_token_hash.map(|h| h.to_hex()),
+                        c.profile.as_str(),
+                        ts(c.updated_at),
+                        &c.client_id
+                    ],
+                )?;
+                Ok(done == 1)
             })
             .await?;
         self.clients.invalidate(&client.client_id);
@@ -499,7 +587,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        let done = self.execute("DELETE FROM clients WHERE client_id = $1", client_id.to_owned()).await?;
+        let done = self.execute("DELETE FROM clients WHERE client_id = ?1", client_id.to_owned()).await?;
         self.clients.invalidate(client_id);
         // The cascade removed its consents, their tokens and bank tokens.
         self.consents.clear();
@@ -517,20 +605,13 @@ impl Store for SqliteStore {
         let par = par.clone();
         let params = to_json(&par.params)?;
         self.write(move |conn| {
-            Box::pin(async move {
-                sqlx::query(
-                    "INSERT INTO par_requests (request_uri, client_id, params, expires_at, used_at)
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&par.request_uri)
-                .bind(&par.client_id)
-                .bind(params)
-                .bind(ts(par.expires_at))
-                .bind(par.used_at.map(ts))
-                .execute(&mut *conn)
-                .await?;
-                Ok(())
-            })
+            exec(
+                conn,
+                "INSERT INTO par_requests (request_uri, client_id, params, expires_at, used_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                rusqlite::params![&par.request_uri, &par.client_id, params, ts(par.expires_at), par.used_at.map(ts)],
+            )?;
+            Ok(())
         })
         .await
     }
@@ -550,13 +631,12 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<ParUse, StoreError> {
         let (request_uri, client_id) = (request_uri.to_owned(), client_id.to_owned());
-        self.write(move |conn| Box::pin(async move { use_par_request_on(conn, &request_uri, &client_id, now).await }))
-            .await
+        self.write(move |conn| use_par_request_on(conn, &request_uri, &client_id, now)).await
     }
 
     async fn insert_consent(&self, c: &Consent) -> Result<(), StoreError> {
         let consent = c.clone();
-        self.write(move |conn| Box::pin(async move { insert_consent_on(conn, &consent).await })).await?;
+        self.write(move |conn| insert_consent_on(conn, &consent)).await?;
         self.consents.invalidate(&c.id);
         Ok(())
     }
@@ -576,8 +656,7 @@ impl Store for SqliteStore {
 
     async fn update_consent(&self, c: &Consent, expected: ConsentStatus) -> Result<bool, StoreError> {
         let consent = c.clone();
-        let updated =
-            self.write(move |conn| Box::pin(async move { update_consent_on(conn, &consent, expected).await })).await?;
+        let updated = self.write(move |conn| update_consent_on(conn, &consent, expected)).await?;
         self.consents.invalidate(&c.id);
         Ok(updated)
     }
@@ -591,10 +670,8 @@ impl Store for SqliteStore {
         let sealed = self.sealed_bank_tokens(&c.id, bank_tokens)?;
         let consent = c.clone();
         self.write(move |conn| {
-            Box::pin(async move {
-                insert_consent_on(conn, &consent).await?;
-                put_bank_tokens_on(conn, &consent.id, sealed, now).await
-            })
+            insert_consent_on(conn, &consent)?;
+            put_bank_tokens_on(conn, &consent.id, sealed, now)
         })
         .await?;
         self.consents.invalidate(&c.id);
@@ -605,11 +682,8 @@ impl Store for SqliteStore {
     async fn approve_consent(&self, approval: ConsentApproval<'_>) -> Result<Approval, StoreError> {
         let (request_uri, client_id) = (approval.request_uri.to_owned(), approval.client_id.to_owned());
         let (consent, code, now) = (approval.consent.clone(), approval.code.clone(), approval.now);
-        let outcome = self
-            .write(move |conn| {
-                Box::pin(async move { approve_consent_on(conn, &request_uri, &client_id, &consent, &code, now).await })
-            })
-            .await?;
+        let outcome =
+            self.write(move |conn| approve_consent_on(conn, &request_uri, &client_id, &consent, &code, now)).await?;
         self.consents.invalidate(&approval.consent.id);
         Ok(outcome)
     }
@@ -632,11 +706,7 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<ConsentRevocationOutcome, StoreError> {
         let consent_id = id.to_owned();
-        let outcome = self
-            .write(move |conn| {
-                Box::pin(async move { revoke_consent_on(conn, &consent_id, reason, initiator, now).await })
-            })
-            .await?;
+        let outcome = self.write(move |conn| revoke_consent_on(conn, &consent_id, reason, initiator, now)).await?;
         if matches!(outcome, ConsentRevocationOutcome::Revoked { .. }) {
             self.tokens.clear();
             self.consents.invalidate(id);
@@ -646,7 +716,7 @@ impl Store for SqliteStore {
 
     async fn insert_code(&self, code: &CodeRecord) -> Result<(), StoreError> {
         let code = code.clone();
-        self.write(move |conn| Box::pin(async move { insert_code_on(conn, &code).await })).await
+        self.write(move |conn| insert_code_on(conn, &code)).await
     }
 
     async fn redeem_code(
@@ -657,8 +727,7 @@ impl Store for SqliteStore {
     ) -> Result<CodeRedemption, StoreError> {
         let hash = code_hash.to_hex();
         let client_id = client_id.to_owned();
-        let redemption =
-            self.write(move |conn| Box::pin(async move { redeem_code_on(conn, &hash, &client_id, now).await })).await?;
+        let redemption = self.write(move |conn| redeem_code_on(conn, &hash, &client_id, now)).await?;
         if matches!(redemption, CodeRedemption::Replayed { .. }) {
             self.tokens.clear();
         }
@@ -666,29 +735,27 @@ impl Store for SqliteStore {
     }
 
     async fn insert_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
-        if let Some(writer) = &self.writer
-            && t.consent_id.is_none()
-            && t.parent_code.is_none()
-        {
-            return writer.append(Durability::Durable, &self.plain_tokens, t.clone(), insert_plain_tokens_on).await;
+        if t.consent_id.is_none() && t.parent_code.is_none() {
+            return self
+                .writer
+                .append(Durability::Durable, &self.plain_tokens, t.clone(), insert_plain_tokens_on)
+                .await;
         }
         let t = t.clone();
-        self.write(move |conn| Box::pin(async move { insert_token_on(conn, &t).await })).await
+        self.write(move |conn| insert_token_on(conn, &t)).await
     }
 
     async fn insert_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StoreError> {
         let tokens = tokens.to_vec();
         self.write(move |conn| {
-            Box::pin(async move {
-                // Every check before any row: a refusal must leave nothing behind (GroupCommit::run's rule).
-                for t in &tokens {
-                    check_token_on(conn, t).await?;
-                }
-                for t in &tokens {
-                    insert_token_row_on(conn, t).await?;
-                }
-                Ok(())
-            })
+            // Every check before any row: a refusal must leave nothing behind (GroupCommit::run's rule).
+            for t in &tokens {
+                check_token_on(conn, t)?;
+            }
+            for t in &tokens {
+                insert_token_row_on(conn, t)?;
+            }
+            Ok(())
         })
         .await
     }
@@ -713,17 +780,13 @@ impl Store for SqliteStore {
         let hash = key.clone();
         let revoked = self
             .write(move |conn| {
-                Box::pin(async move {
-                    let done = sqlx::query(
-                        "UPDATE tokens SET revoked_at = $1
-                         WHERE token_hash = $2 AND revoked_at IS NULL AND expires_at > $1",
-                    )
-                    .bind(ts(now))
-                    .bind(hash)
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(done.rows_affected() == 1)
-                })
+                let done = exec(
+                    conn,
+                    "UPDATE tokens SET revoked_at = ?1
+                         WHERE token_hash = ?2 AND revoked_at IS NULL AND expires_at > ?1",
+                    rusqlite::params![ts(now), hash],
+                )?;
+                Ok(done == 1)
             })
             .await?;
         self.tokens.invalidate(&key);
@@ -738,7 +801,7 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let sealed = self.sealed_bank_tokens(consent_id, tokens)?;
         let id = consent_id.to_owned();
-        self.write(move |conn| Box::pin(async move { put_bank_tokens_on(conn, &id, sealed, now).await })).await?;
+        self.write(move |conn| put_bank_tokens_on(conn, &id, sealed, now)).await?;
         self.bank_tokens.invalidate(consent_id);
         Ok(())
     }
@@ -761,7 +824,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_bank_tokens(&self, consent_id: &str) -> Result<bool, StoreError> {
-        let deleted = self.execute("DELETE FROM bank_tokens WHERE consent_id = $1", consent_id.to_owned()).await?;
+        let deleted = self.execute("DELETE FROM bank_tokens WHERE consent_id = ?1", consent_id.to_owned()).await?;
         self.bank_tokens.invalidate(consent_id);
         Ok(deleted > 0)
     }
@@ -777,19 +840,15 @@ impl Store for SqliteStore {
         let key = jti_key(kind.as_str(), issuer, jti);
         let fresh = self.jtis.insert_if_absent(&key, expires_at, now).await.map_err(|e| StoreError::Batch(e.0))?;
         // An in-memory store ends with its process: the map is all it needs.
-        if let (true, Some(writer)) = (fresh, &self.writer) {
+        if fresh && self.log_jtis {
             let row = JtiRow { kind, issuer: issuer.to_owned(), jti: jti.to_owned(), expires_at };
-            writer.append_behind(Durability::Relaxed, &self.jtis_behind, row, log_jtis_on).await?;
+            self.writer.append_behind(Durability::Relaxed, &self.jtis_behind, row, log_jtis_on).await?;
         }
         Ok(fresh)
     }
 
     async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        if let Some(writer) = &self.writer {
-            return writer.append(Durability::Relaxed, &self.audits, record.clone(), append_audits_on).await;
-        }
-        let mut conn = self.pool.acquire().await?;
-        append_audits_on(&mut conn, vec![record.clone()]).await
+        self.writer.append(Durability::Relaxed, &self.audits, record.clone(), append_audits_on).await
     }
 
     async fn audit_of_consent(
@@ -821,26 +880,25 @@ impl Store for SqliteStore {
     async fn insert_subscription(&self, sub: &SubscriptionRecord) -> Result<(), StoreError> {
         let sub = sub.clone();
         self.write(move |conn| {
-            Box::pin(async move {
-                if !consent_exists(conn, &sub.consent_id).await? {
-                    return Err(StoreError::Missing("consent"));
-                }
-                sqlx::query(
-                    "INSERT INTO notification_subscriptions
+            if !consent_exists(conn, &sub.consent_id)? {
+                return Err(StoreError::Missing("consent"));
+            }
+            exec(
+                conn,
+                "INSERT INTO notification_subscriptions
                         (id, consent_id, client_id, type, category, callback_url, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(&sub.id)
-                .bind(&sub.consent_id)
-                .bind(&sub.client_id)
-                .bind(&sub.notification_type)
-                .bind(&sub.category)
-                .bind(&sub.callback_url)
-                .bind(ts(sub.created_at))
-                .execute(&mut *conn)
-                .await?;
-                Ok(())
-            })
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                rusqlite::params![
+                    &sub.id,
+                    &sub.consent_id,
+                    &sub.client_id,
+                    &sub.notification_type,
+                    &sub.category,
+                    &sub.callback_url,
+                    ts(sub.created_at)
+                ],
+            )?;
+            Ok(())
         })
         .await
     }
@@ -854,7 +912,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_subscription(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.execute("DELETE FROM notification_subscriptions WHERE id = $1", id.to_owned()).await? == 1)
+        Ok(self.execute("DELETE FROM notification_subscriptions WHERE id = ?1", id.to_owned()).await? == 1)
     }
 
     async fn enqueue_event(
@@ -864,18 +922,10 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
         placed: Placement,
     ) -> Result<EnqueueOutcome, StoreError> {
-        if let Some(writer) = &self.writer {
-            let (event, category) = (event.clone(), category.to_owned());
-            return writer
-                .run_placed(Durability::Durable, placed, move |conn| {
-                    Box::pin(async move { enqueue_event_on(conn, &event, &category, now).await })
-                })
-                .await;
-        }
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let outcome = enqueue_event_on(&mut tx, event, category, now).await?;
-        tx.commit().await?;
-        Ok(outcome)
+        let (event, category) = (event.clone(), category.to_owned());
+        self.writer
+            .run_placed(Durability::Durable, placed, move |conn| enqueue_event_on(conn, &event, &category, now))
+            .await
     }
 
     async fn unacked_events(&self, consent_id: &str, after: i64, limit: u32) -> Result<Vec<EventRecord>, StoreError> {
@@ -903,22 +953,17 @@ impl Store for SqliteStore {
     async fn ack_events(&self, consent_id: &str, ids: &[String], now: OffsetDateTime) -> Result<u64, StoreError> {
         let (consent_id, ids) = (consent_id.to_owned(), ids.to_vec());
         self.write(move |conn| {
-            Box::pin(async move {
-                let mut changed = 0;
-                for id in ids {
-                    let done = sqlx::query(
-                        "UPDATE notification_events SET acked_at = $1
-                         WHERE consent_id = $2 AND notification_id = $3 AND acked_at IS NULL",
-                    )
-                    .bind(ts(now))
-                    .bind(&consent_id)
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await?;
-                    changed += done.rows_affected();
-                }
-                Ok(changed)
-            })
+            let mut changed = 0;
+            for id in ids {
+                let done = exec(
+                    conn,
+                    "UPDATE notification_events SET acked_at = ?1
+                         WHERE consent_id = ?2 AND notification_id = ?3 AND acked_at IS NULL",
+                    rusqlite::params![ts(now), &consent_id, id],
+                )?;
+                changed += done;
+            }
+            Ok(changed)
         })
         .await
     }
@@ -940,33 +985,25 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|row| {
                 Ok(DeliveryJob {
-                    id: row.try_get("id")?,
-                    subscription_id: row.try_get("subscription_id")?,
-                    consent_id: row.try_get("consent_id")?,
-                    client_id: row.try_get("client_id")?,
-                    callback_url: row.try_get("callback_url")?,
-                    notification_id: row.try_get("notification_id")?,
-                    notification_type: row.try_get("type")?,
-                    seq: row.try_get("seq")?,
-                    attempts: attempts_col(row.try_get("attempts")?)?,
-                    next_attempt_at: from_ms(row.try_get("next_attempt_at")?)?,
-                    body: from_json(&row.try_get::<String, _>("body")?, "notification")?,
+                    id: row.col("id")?,
+                    subscription_id: row.col("subscription_id")?,
+                    consent_id: row.col("consent_id")?,
+                    client_id: row.col("client_id")?,
+                    callback_url: row.col("callback_url")?,
+                    notification_id: row.col("notification_id")?,
+                    notification_type: row.col("type")?,
+                    seq: row.col("seq")?,
+                    attempts: attempts_col(row.col("attempts")?)?,
+                    next_attempt_at: from_ms(row.col("next_attempt_at")?)?,
+                    body: from_json(&row.col::<String>("body")?, "notification")?,
                 })
             })
             .collect()
     }
 
     async fn record_attempt(&self, id: i64, outcome: &AttemptOutcome, now: OffsetDateTime) -> Result<(), StoreError> {
-        if let Some(writer) = &self.writer {
-            let outcome = outcome.clone();
-            return writer
-                .run(Durability::Relaxed, move |conn| {
-                    Box::pin(async move { record_attempt_on(conn, id, &outcome, now).await })
-                })
-                .await;
-        }
-        let mut conn = self.pool.acquire().await?;
-        record_attempt_on(&mut conn, id, outcome, now).await
+        let outcome = outcome.clone();
+        self.writer.run(Durability::Relaxed, move |conn| record_attempt_on(conn, id, &outcome, now)).await
     }
 
     async fn dead_deliveries(&self, subscription_id: &str, limit: u32) -> Result<Vec<DeliveryRecord>, StoreError> {
@@ -984,17 +1021,17 @@ impl Store for SqliteStore {
         .await?;
         rows.iter()
             .map(|row| {
-                let state: String = row.try_get("state")?;
+                let state: String = row.col("state")?;
                 Ok(DeliveryRecord {
-                    subscription_id: row.try_get("subscription_id")?,
-                    notification_id: row.try_get("notification_id")?,
-                    seq: row.try_get("seq")?,
-                    attempts: attempts_col(row.try_get("attempts")?)?,
+                    subscription_id: row.col("subscription_id")?,
+                    notification_id: row.col("notification_id")?,
+                    seq: row.col("seq")?,
+                    attempts: attempts_col(row.col("attempts")?)?,
                     state: DeliveryState::parse(&state)
                         .ok_or_else(|| StoreError::Corrupt(format!("delivery state {state:?}")))?,
-                    last_error: row.try_get("last_error")?,
-                    updated_at: from_ms(row.try_get("updated_at")?)?,
-                    body: from_json(&row.try_get::<String, _>("body")?, "notification")?,
+                    last_error: row.col("last_error")?,
+                    updated_at: from_ms(row.col("updated_at")?)?,
+                    body: from_json(&row.col::<String>("body")?, "notification")?,
                 })
             })
             .collect()
@@ -1002,12 +1039,12 @@ impl Store for SqliteStore {
 
     async fn cancel_deliveries(&self, consent_id: &str, now: OffsetDateTime) -> Result<u64, StoreError> {
         let consent_id = consent_id.to_owned();
-        self.write(move |conn| Box::pin(async move { cancel_deliveries_on(conn, &consent_id, now).await })).await
+        self.write(move |conn| cancel_deliveries_on(conn, &consent_id, now)).await
     }
 
     async fn begin_bank_subscribing(&self, consent_id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
         let consent_id = consent_id.to_owned();
-        self.write(move |conn| Box::pin(async move { begin_bank_subscribing_on(conn, &consent_id, now).await })).await
+        self.write(move |conn| begin_bank_subscribing_on(conn, &consent_id, now)).await
     }
 
     async fn add_bank_subscription(
@@ -1017,8 +1054,7 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let (consent_id, sub) = (consent_id.to_owned(), sub.clone());
-        self.write(move |conn| Box::pin(async move { add_bank_subscription_on(conn, &consent_id, &sub, now).await }))
-            .await
+        self.write(move |conn| add_bank_subscription_on(conn, &consent_id, &sub, now)).await
     }
 
     async fn settle_bank_subscribing(
@@ -1028,10 +1064,7 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let (consent_id, error) = (consent_id.to_owned(), error.map(str::to_owned));
-        self.write(move |conn| {
-            Box::pin(async move { settle_bank_subscribing_on(conn, &consent_id, error.as_deref(), now).await })
-        })
-        .await
+        self.write(move |conn| settle_bank_subscribing_on(conn, &consent_id, error.as_deref(), now)).await
     }
 
     async fn bank_subscriptions(&self, consent_id: &str) -> Result<Option<BankSubscriptions>, StoreError> {
@@ -1043,15 +1076,16 @@ impl Store for SqliteStore {
         else {
             return Ok(None);
         };
-        let state: String = row.try_get("state")?;
-        let subscriptions = bank_subscriptions_on(&mut conn, consent_id).await?;
+        let state: String = row.col("state")?;
+        let rows = sqlx::query(BANK_SUBSCRIPTIONS_OF_CONSENT).bind(consent_id).fetch_all(&mut *conn).await?;
+        let subscriptions = rows.iter().map(bank_subscription_from_row).collect::<Result<Vec<_>, _>>()?;
         Ok(Some(BankSubscriptions {
             consent_id: consent_id.to_owned(),
             state: BankSubscribingState::parse(&state)
                 .ok_or_else(|| StoreError::Corrupt(format!("bank subscribing state {state:?}")))?,
-            error: row.try_get("error")?,
+            error: row.col("error")?,
             subscriptions,
-            updated_at: from_ts(row.try_get("updated_at")?)?,
+            updated_at: from_ts(row.col("updated_at")?)?,
         }))
     }
 
@@ -1061,7 +1095,7 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Vec<BankSubscriptionRecord>, StoreError> {
         let consent_id = consent_id.to_owned();
-        self.write(move |conn| Box::pin(async move { end_bank_subscriptions_on(conn, &consent_id, now).await })).await
+        self.write(move |conn| end_bank_subscriptions_on(conn, &consent_id, now)).await
     }
 
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
@@ -1070,18 +1104,14 @@ impl Store for SqliteStore {
         let jtis = self.jtis.purge(now) as u64;
         let purged = self
             .write(move |tx| {
-                Box::pin(async move {
-                    sqlx::query("DELETE FROM jti_log WHERE expires_at <= $1").bind(ts(now)).execute(&mut *tx).await?;
-                    let par = sqlx::query("DELETE FROM par_requests WHERE expires_at <= $1")
-                        .bind(ts(now))
-                        .execute(&mut *tx)
-                        .await?;
-                    let codes = sqlx::query("DELETE FROM authorization_codes WHERE expires_at <= $1")
-                        .bind(ts(now) - CODE_RETENTION_SECS)
-                        .execute(&mut *tx)
-                        .await?;
-                    Ok(par.rows_affected() + codes.rows_affected())
-                })
+                exec(tx, "DELETE FROM jti_log WHERE expires_at <= ?1", rusqlite::params![ts(now)])?;
+                let par = exec(tx, "DELETE FROM par_requests WHERE expires_at <= ?1", rusqlite::params![ts(now)])?;
+                let codes = exec(
+                    tx,
+                    "DELETE FROM authorization_codes WHERE expires_at <= ?1",
+                    rusqlite::params![ts(now) - CODE_RETENTION_SECS],
+                )?;
+                Ok(par + codes)
             })
             .await?;
         Ok(jtis + purged)
@@ -1093,40 +1123,32 @@ impl Store for SqliteStore {
 const AUDIT_OF_CONSENT: &str =
     "SELECT * FROM audit_log WHERE bank = $1 AND person = $2 AND consent_id = $3 ORDER BY seq DESC LIMIT $4";
 /// Revokes a consent's live tokens (through the partial `tokens_by_consent`).
-const REVOKE_TOKENS_OF_CONSENT: &str = "UPDATE tokens SET revoked_at = $1 WHERE consent_id = $2 AND revoked_at IS NULL";
+const REVOKE_TOKENS_OF_CONSENT: &str = "UPDATE tokens SET revoked_at = ?1 WHERE consent_id = ?2 AND revoked_at IS NULL";
 /// Revokes the tokens issued from a replayed code (RFC 6749 §4.1.2), through its consent's index (migration 0008:
 /// a consent's tokens are few; there is no parent-code index).
 const REVOKE_TOKENS_OF_CODE: &str =
-    "UPDATE tokens SET revoked_at = $1 WHERE consent_id = $2 AND parent_code = $3 AND revoked_at IS NULL";
+    "UPDATE tokens SET revoked_at = ?1 WHERE consent_id = ?2 AND parent_code = ?3 AND revoked_at IS NULL";
 
-async fn consent_exists(conn: &mut SqliteConnection, consent_id: &str) -> Result<bool, StoreError> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM consents WHERE id = $1").bind(consent_id).fetch_optional(&mut *conn).await?;
-    Ok(found.is_some())
+fn consent_exists(conn: &Connection, consent_id: &str) -> Result<bool, StoreError> {
+    Ok(fetch_one(conn, "SELECT 1 FROM consents WHERE id = ?1", [consent_id], |_| Ok(()))?.is_some())
 }
 
 /// The consent's recorded bank subscriptions, oldest first.
-async fn bank_subscriptions_on(
-    conn: &mut SqliteConnection,
-    consent_id: &str,
-) -> Result<Vec<BankSubscriptionRecord>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT subscription_id, type, category, created_at FROM bank_subscriptions WHERE consent_id = $1
-         ORDER BY created_at, subscription_id",
-    )
-    .bind(consent_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(BankSubscriptionRecord {
-                subscription_id: row.try_get("subscription_id")?,
-                notification_type: row.try_get("type")?,
-                category: row.try_get("category")?,
-                created_at: from_ts(row.try_get("created_at")?)?,
-            })
-        })
-        .collect()
+fn bank_subscriptions_on(conn: &Connection, consent_id: &str) -> Result<Vec<BankSubscriptionRecord>, StoreError> {
+    fetch_all(conn, BANK_SUBSCRIPTIONS_OF_CONSENT, [consent_id], |row| bank_subscription_from_row(row))
+}
+
+/// A consent's bank subscriptions, oldest first (read by the pool and on the writer's connection).
+const BANK_SUBSCRIPTIONS_OF_CONSENT: &str = "SELECT subscription_id, type, category, created_at FROM bank_subscriptions
+     WHERE consent_id = ?1 ORDER BY created_at, subscription_id";
+
+fn bank_subscription_from_row(row: &impl Columns) -> Result<BankSubscriptionRecord, StoreError> {
+    Ok(BankSubscriptionRecord {
+        subscription_id: row.col("subscription_id")?,
+        notification_type: row.col("type")?,
+        category: row.col("category")?,
+        created_at: from_ts(row.col("created_at")?)?,
+    })
 }
 
 /// Milliseconds of the gateway clock (delivery schedules).
@@ -1143,74 +1165,70 @@ fn attempts_col(n: i64) -> Result<u32, StoreError> {
     u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("delivery attempts {n}")))
 }
 
-fn subscription_from_row(row: &SqliteRow) -> Result<SubscriptionRecord, StoreError> {
+fn subscription_from_row(row: &impl Columns) -> Result<SubscriptionRecord, StoreError> {
     Ok(SubscriptionRecord {
-        id: row.try_get("id")?,
-        consent_id: row.try_get("consent_id")?,
-        client_id: row.try_get("client_id")?,
-        notification_type: row.try_get("type")?,
-        category: row.try_get("category")?,
-        callback_url: row.try_get("callback_url")?,
-        created_at: from_ts(row.try_get("created_at")?)?,
+        id: row.col("id")?,
+        consent_id: row.col("consent_id")?,
+        client_id: row.col("client_id")?,
+        notification_type: row.col("type")?,
+        category: row.col("category")?,
+        callback_url: row.col("callback_url")?,
+        created_at: from_ts(row.col("created_at")?)?,
     })
 }
 
-fn event_from_row(row: &SqliteRow) -> Result<EventRecord, StoreError> {
+fn event_from_row(row: &impl Columns) -> Result<EventRecord, StoreError> {
     Ok(EventRecord {
-        seq: row.try_get("seq")?,
-        consent_id: row.try_get("consent_id")?,
-        notification_id: row.try_get("notification_id")?,
-        notification_type: row.try_get("type")?,
-        body: from_json(&row.try_get::<String, _>("body")?, "notification")?,
-        received_at: from_ts(row.try_get("received_at")?)?,
-        acked_at: opt_ts(row.try_get("acked_at")?)?,
+        seq: row.col("seq")?,
+        consent_id: row.col("consent_id")?,
+        notification_id: row.col("notification_id")?,
+        notification_type: row.col("type")?,
+        body: from_json(&row.col::<String>("body")?, "notification")?,
+        received_at: from_ts(row.col("received_at")?)?,
+        acked_at: opt_ts(row.col("acked_at")?)?,
     })
 }
 
 /// [`Store::enqueue_event`]'s statements: the event (or nothing, for a duplicate), then one delivery per matching
 /// subscription, numbered after that subscription's last one.
-async fn enqueue_event_on(
-    conn: &mut SqliteConnection,
+fn enqueue_event_on(
+    conn: &Connection,
     e: &EventRecord,
     category: &str,
     now: OffsetDateTime,
 ) -> Result<EnqueueOutcome, StoreError> {
-    let inserted = sqlx::query(
+    let inserted = exec(
+        conn,
         "INSERT INTO notification_events (consent_id, notification_id, type, body, received_at)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (consent_id, notification_id) DO NOTHING",
-    )
-    .bind(&e.consent_id)
-    .bind(&e.notification_id)
-    .bind(&e.notification_type)
-    .bind(to_json(&e.body)?)
-    .bind(ts(e.received_at))
-    .execute(&mut *conn)
-    .await?;
-    if inserted.rows_affected() == 0 {
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (consent_id, notification_id) DO NOTHING",
+        rusqlite::params![
+            &e.consent_id,
+            &e.notification_id,
+            &e.notification_type,
+            to_json(&e.body)?,
+            ts(e.received_at)
+        ],
+    )?;
+    if inserted == 0 {
         return Ok(EnqueueOutcome::Duplicate);
     }
-    let deliveries = sqlx::query(
+    let deliveries = exec(
+        conn,
         "INSERT INTO notification_deliveries
             (subscription_id, consent_id, notification_id, seq, attempts, next_attempt_at, state, updated_at)
-         SELECT s.id, s.consent_id, $1,
+         SELECT s.id, s.consent_id, ?1,
                 COALESCE((SELECT MAX(d.seq) FROM notification_deliveries d WHERE d.subscription_id = s.id), 0) + 1,
-                0, $2, 'pending', $2
+                0, ?2, 'pending', ?2
          FROM notification_subscriptions s
-         WHERE s.consent_id = $3 AND s.type = $4 AND s.category = $5
+         WHERE s.consent_id = ?3 AND s.type = ?4 AND s.category = ?5
          ORDER BY s.id",
-    )
-    .bind(&e.notification_id)
-    .bind(ms(now))
-    .bind(&e.consent_id)
-    .bind(&e.notification_type)
-    .bind(category)
-    .execute(&mut *conn)
-    .await?;
-    Ok(EnqueueOutcome::New { deliveries: deliveries.rows_affected() })
+        rusqlite::params![&e.notification_id, ms(now), &e.consent_id, &e.notification_type, category],
+    )?;
+    Ok(EnqueueOutcome::New { deliveries })
 }
 
-async fn record_attempt_on(
-    conn: &mut SqliteConnection,
+fn record_attempt_on(
+    conn: &Connection,
     id: i64,
     outcome: &AttemptOutcome,
     now: OffsetDateTime,
@@ -1221,116 +1239,96 @@ async fn record_attempt_on(
         AttemptOutcome::Dead { error } => (DeliveryState::Dead, 1, now, Some(error)),
         AttemptOutcome::Cancelled => (DeliveryState::Cancelled, 0, now, None),
     };
-    sqlx::query(
+    exec(
+        conn,
         "UPDATE notification_deliveries
-         SET state = $1, attempts = attempts + $2, next_attempt_at = $3, last_error = COALESCE($4, last_error),
-             updated_at = $5
-         WHERE id = $6 AND state = 'pending'",
-    )
-    .bind(state.as_str())
-    .bind(counted)
-    .bind(ms(next))
-    .bind(error)
-    .bind(ms(now))
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
+         SET state = ?1, attempts = attempts + ?2, next_attempt_at = ?3, last_error = COALESCE(?4, last_error),
+             updated_at = ?5
+         WHERE id = ?6 AND state = 'pending'",
+        rusqlite::params![state.as_str(), counted, ms(next), error, ms(now), id],
+    )?;
     Ok(())
 }
 
 /// [`Store::cancel_deliveries`]'s statement (also run inside [`Store::revoke_consent`]'s transaction).
-async fn cancel_deliveries_on(
-    conn: &mut SqliteConnection,
-    consent_id: &str,
-    now: OffsetDateTime,
-) -> Result<u64, StoreError> {
-    let done = sqlx::query(
-        "UPDATE notification_deliveries SET state = 'cancelled', updated_at = $1
-         WHERE consent_id = $2 AND state = 'pending'
+fn cancel_deliveries_on(conn: &Connection, consent_id: &str, now: OffsetDateTime) -> Result<u64, StoreError> {
+    let done = exec(
+        conn,
+        "UPDATE notification_deliveries SET state = 'cancelled', updated_at = ?1
+         WHERE consent_id = ?2 AND state = 'pending'
            AND notification_id NOT IN (SELECT notification_id FROM notification_events
-                                       WHERE consent_id = $2 AND type = 'CONSENT_REVOKED')",
-    )
-    .bind(ms(now))
-    .bind(consent_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected())
+                                       WHERE consent_id = ?2 AND type = 'CONSENT_REVOKED')",
+        rusqlite::params![ms(now), consent_id],
+    )?;
+    Ok(done)
 }
 
 /// Appends access-log records in arrival order, many per statement.
-fn append_audits_on(
-    conn: &mut SqliteConnection,
-    records: Vec<AuditRecord>,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send + '_>> {
-    Box::pin(async move {
-        const HEAD: &str = "INSERT INTO audit_log (at, client_id, consent_id, bank, person, endpoint, account_id, \
-                            clusters, status, outcome, interaction_id)";
-        for chunk in records.chunks(ROWS_PER_STATEMENT) {
-            // Built from placeholders only: every value is bound.
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(multi_row_insert(HEAD, 11, chunk.len())));
-            for r in chunk {
-                let clusters: Vec<&str> = r.clusters.iter().map(|c| c.as_fdx()).collect();
-                query = query
-                    .bind(ts(r.at))
-                    .bind(&r.client_id)
-                    .bind(&r.consent_id)
-                    .bind(&r.bank)
-                    .bind(&r.person)
-                    .bind(&r.endpoint)
-                    .bind(&r.account_id)
-                    .bind(clusters.join(" "))
-                    .bind(i64::from(r.status))
-                    .bind(r.outcome.as_str())
-                    .bind(&r.interaction_id);
-            }
-            query.execute(&mut *conn).await?;
+fn append_audits_on(conn: &Connection, records: Vec<AuditRecord>) -> Result<(), StoreError> {
+    const HEAD: &str = "INSERT INTO audit_log (at, client_id, consent_id, bank, person, endpoint, account_id, \
+                        clusters, status, outcome, interaction_id)";
+    for chunk in records.chunks(ROWS_PER_STATEMENT) {
+        let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 11);
+        for r in chunk {
+            let clusters: Vec<&str> = r.clusters.iter().map(|c| c.as_fdx()).collect();
+            values.extend([
+                ts(r.at).into(),
+                r.client_id.clone().into(),
+                r.consent_id.clone().into(),
+                r.bank.clone().into(),
+                r.person.clone().into(),
+                r.endpoint.clone().into(),
+                r.account_id.clone().into(),
+                clusters.join(" ").into(),
+                i64::from(r.status).into(),
+                r.outcome.as_str().to_owned().into(),
+                r.interaction_id.clone().into(),
+            ]);
         }
-        Ok(())
-    })
+        // Built from placeholders only: every value is bound.
+        exec(conn, &multi_row_insert(HEAD, 11, chunk.len()), rusqlite::params_from_iter(values))?;
+    }
+    Ok(())
 }
 
-fn audit_from_row(row: &SqliteRow) -> Result<AuditRecord, StoreError> {
-    let clusters: String = row.try_get("clusters")?;
+fn audit_from_row(row: &impl Columns) -> Result<AuditRecord, StoreError> {
+    let clusters: String = row.col("clusters")?;
     let clusters = clusters
         .split(' ')
         .filter(|c| !c.is_empty())
         .map(|c| c.parse::<DataCluster>().map_err(|e| StoreError::Corrupt(e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
-    let outcome: String = row.try_get("outcome")?;
-    let status: i64 = row.try_get("status")?;
+    let outcome: String = row.col("outcome")?;
+    let status: i64 = row.col("status")?;
     Ok(AuditRecord {
-        seq: row.try_get("seq")?,
-        at: from_ts(row.try_get("at")?)?,
-        client_id: row.try_get("client_id")?,
-        consent_id: row.try_get("consent_id")?,
-        bank: row.try_get("bank")?,
-        person: row.try_get("person")?,
-        endpoint: row.try_get("endpoint")?,
-        account_id: row.try_get("account_id")?,
+        seq: row.col("seq")?,
+        at: from_ts(row.col("at")?)?,
+        client_id: row.col("client_id")?,
+        consent_id: row.col("consent_id")?,
+        bank: row.col("bank")?,
+        person: row.col("person")?,
+        endpoint: row.col("endpoint")?,
+        account_id: row.col("account_id")?,
         clusters,
         status: u16::try_from(status).map_err(|_| StoreError::Corrupt(format!("audit status {status}")))?,
         outcome: AuditOutcome::parse(&outcome)
             .ok_or_else(|| StoreError::Corrupt(format!("audit outcome {outcome}")))?,
-        interaction_id: row.try_get("interaction_id")?,
+        interaction_id: row.col("interaction_id")?,
     })
 }
 
-async fn insert_revocation(
-    conn: &mut SqliteConnection,
-    consent_id: &str,
-    seq: usize,
-    r: &Revocation,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO consent_revocations (consent_id, seq, reason, initiator, revoked_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(consent_id)
-    .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-    .bind(r.reason.as_fdx())
-    .bind(r.initiator.as_str())
-    .bind(ts(r.at))
-    .execute(&mut *conn)
-    .await?;
+fn insert_revocation(conn: &Connection, consent_id: &str, seq: usize, r: &Revocation) -> Result<(), StoreError> {
+    exec(
+        conn,
+        "INSERT INTO consent_revocations (consent_id, seq, reason, initiator, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![
+            consent_id,
+            i64::try_from(seq).unwrap_or(i64::MAX),
+            r.reason.as_fdx(),
+            r.initiator.as_str(),
+            ts(r.at)
+        ],
+    )?;
     Ok(())
 }
 
@@ -1346,53 +1344,47 @@ fn cnf_columns(binding: &TokenBinding) -> (Option<&'static str>, Option<&str>) {
 }
 
 /// Inserts tokens that need no check first (no consent, no parent code), many per statement.
-fn insert_plain_tokens_on(
-    conn: &mut SqliteConnection,
-    tokens: Vec<TokenRecord>,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send + '_>> {
-    Box::pin(async move {
-        const HEAD: &str = "INSERT INTO tokens (token_hash, kind, client_id, consent_id, scope, cnf_kind, cnf_value, \
-                            issued_at, expires_at, revoked_at, parent_code)";
-        for chunk in tokens.chunks(ROWS_PER_STATEMENT) {
-            // Built from placeholders only: every value is bound.
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(multi_row_insert(HEAD, 11, chunk.len())));
-            for t in chunk {
-                let (cnf_kind, cnf_value) = cnf_columns(&t.binding);
-                query = query
-                    .bind(t.token_hash.to_hex())
-                    .bind(t.kind.as_str())
-                    .bind(&t.client_id)
-                    .bind(&t.consent_id)
-                    .bind(&t.scope)
-                    .bind(cnf_kind)
-                    .bind(cnf_value)
-                    .bind(ts(t.issued_at))
-                    .bind(ts(t.expires_at))
-                    .bind(t.revoked_at.map(ts))
-                    .bind(t.parent_code.map(|h| h.to_hex()));
-            }
-            query.execute(&mut *conn).await?;
+fn insert_plain_tokens_on(conn: &Connection, tokens: Vec<TokenRecord>) -> Result<(), StoreError> {
+    const HEAD: &str = "INSERT INTO tokens (token_hash, kind, client_id, consent_id, scope, cnf_kind, cnf_value, \
+                        issued_at, expires_at, revoked_at, parent_code)";
+    for chunk in tokens.chunks(ROWS_PER_STATEMENT) {
+        let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 11);
+        for t in chunk {
+            let (cnf_kind, cnf_value) = cnf_columns(&t.binding);
+            values.extend([
+                t.token_hash.to_hex().into(),
+                t.kind.as_str().to_owned().into(),
+                t.client_id.clone().into(),
+                t.consent_id.clone().into(),
+                t.scope.clone().into(),
+                cnf_kind.map(str::to_owned).into(),
+                cnf_value.map(str::to_owned).into(),
+                ts(t.issued_at).into(),
+                ts(t.expires_at).into(),
+                t.revoked_at.map(ts).into(),
+                t.parent_code.map(|h| h.to_hex()).into(),
+            ]);
         }
-        Ok(())
-    })
+        // Built from placeholders only: every value is bound.
+        exec(conn, &multi_row_insert(HEAD, 11, chunk.len()), rusqlite::params_from_iter(values))?;
+    }
+    Ok(())
 }
 
-async fn insert_token_on(conn: &mut SqliteConnection, t: &TokenRecord) -> Result<(), StoreError> {
-    check_token_on(conn, t).await?;
-    insert_token_row_on(conn, t).await
+fn insert_token_on(conn: &Connection, t: &TokenRecord) -> Result<(), StoreError> {
+    check_token_on(conn, t)?;
+    insert_token_row_on(conn, t)
 }
 
 /// [`Store::insert_token`]'s refusals: the token's consent must be AUTHORIZED and unexpired at `issued_at`, its
 /// parent code not replayed. Reads only.
-async fn check_token_on(conn: &mut SqliteConnection, t: &TokenRecord) -> Result<(), StoreError> {
+fn check_token_on(conn: &Connection, t: &TokenRecord) -> Result<(), StoreError> {
     if let Some(consent_id) = &t.consent_id {
-        let row = sqlx::query("SELECT status, expires_at FROM consents WHERE id = $1")
-            .bind(consent_id)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or(StoreError::Missing("consent"))?;
-        let status: String = row.try_get("status")?;
-        let expires_at: Option<i64> = row.try_get("expires_at")?;
+        let decode =
+            |row: &rusqlite::Row<'_>| Ok((row.col::<String>("status")?, row.col::<Option<i64>>("expires_at")?));
+        let (status, expires_at) =
+            fetch_one(conn, "SELECT status, expires_at FROM consents WHERE id = ?1", [consent_id], decode)?
+                .ok_or(StoreError::Missing("consent"))?;
         let active =
             status == ConsentStatus::Authorized.as_str() && expires_at.is_some_and(|end| ts(t.issued_at) < end);
         if !active {
@@ -1400,11 +1392,8 @@ async fn check_token_on(conn: &mut SqliteConnection, t: &TokenRecord) -> Result<
         }
     }
     if let Some(parent) = &t.parent_code {
-        let replayed: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT replayed_at FROM authorization_codes WHERE code_hash = $1")
-                .bind(parent.to_hex())
-                .fetch_optional(&mut *conn)
-                .await?;
+        let sql = "SELECT replayed_at FROM authorization_codes WHERE code_hash = ?1";
+        let replayed = fetch_one(conn, sql, [parent.to_hex()], |row| row.col::<Option<i64>>("replayed_at"))?;
         match replayed {
             None => return Err(StoreError::Missing("authorization code")),
             Some(Some(_)) => return Err(StoreError::CodeReplayed),
@@ -1415,26 +1404,27 @@ async fn check_token_on(conn: &mut SqliteConnection, t: &TokenRecord) -> Result<
 }
 
 /// The token's row, unchecked (see [`check_token_on`]).
-async fn insert_token_row_on(conn: &mut SqliteConnection, t: &TokenRecord) -> Result<(), StoreError> {
+fn insert_token_row_on(conn: &Connection, t: &TokenRecord) -> Result<(), StoreError> {
     let (cnf_kind, cnf_value) = cnf_columns(&t.binding);
-    sqlx::query(
+    exec(
+        conn,
         "INSERT INTO tokens (token_hash, kind, client_id, consent_id, scope, cnf_kind, cnf_value, issued_at,
             expires_at, revoked_at, parent_code)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(t.token_hash.to_hex())
-    .bind(t.kind.as_str())
-    .bind(&t.client_id)
-    .bind(&t.consent_id)
-    .bind(&t.scope)
-    .bind(cnf_kind)
-    .bind(cnf_value)
-    .bind(ts(t.issued_at))
-    .bind(ts(t.expires_at))
-    .bind(t.revoked_at.map(ts))
-    .bind(t.parent_code.map(|h| h.to_hex()))
-    .execute(&mut *conn)
-    .await?;
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        rusqlite::params![
+            t.token_hash.to_hex(),
+            t.kind.as_str(),
+            &t.client_id,
+            &t.consent_id,
+            &t.scope,
+            cnf_kind,
+            cnf_value,
+            ts(t.issued_at),
+            ts(t.expires_at),
+            t.revoked_at.map(ts),
+            t.parent_code.map(|h| h.to_hex())
+        ],
+    )?;
     Ok(())
 }
 
@@ -1448,49 +1438,47 @@ struct JtiRow {
 }
 
 /// Appends decided replay-cache entries to `jti_log`, many per statement.
-fn log_jtis_on(
-    conn: &mut SqliteConnection,
-    rows: Vec<JtiRow>,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), StoreError>> + Send + '_>> {
-    Box::pin(async move {
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            let sql = multi_row_insert("INSERT INTO jti_log (kind, issuer, jti, expires_at)", 4, chunk.len());
-            // Built from placeholders only: every value is bound.
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for r in chunk {
-                query = query.bind(r.kind.as_str()).bind(&r.issuer).bind(&r.jti).bind(ts(r.expires_at));
-            }
-            query.execute(&mut *conn).await?;
+fn log_jtis_on(conn: &Connection, rows: Vec<JtiRow>) -> Result<(), StoreError> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = multi_row_insert("INSERT INTO jti_log (kind, issuer, jti, expires_at)", 4, chunk.len());
+        let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 4);
+        for r in chunk {
+            values.extend([
+                r.kind.as_str().to_owned().into(),
+                r.issuer.clone().into(),
+                r.jti.clone().into(),
+                ts(r.expires_at).into(),
+            ]);
         }
-        Ok(())
-    })
+        // Built from placeholders only: every value is bound.
+        exec(conn, &sql, rusqlite::params_from_iter(values))?;
+    }
+    Ok(())
 }
 
 /// [`Store::use_par_request`] on the writer's connection.
-async fn use_par_request_on(
-    tx: &mut SqliteConnection,
+fn use_par_request_on(
+    tx: &Connection,
     request_uri: &str,
     client_id: &str,
     now: OffsetDateTime,
 ) -> Result<ParUse, StoreError> {
-    match usable_par_on(tx, request_uri, client_id, now).await? {
-        Ok(par) => Ok(ParUse::Used(mark_par_used_on(tx, par, now).await?)),
+    match usable_par_on(tx, request_uri, client_id, now)? {
+        Ok(par) => Ok(ParUse::Used(mark_par_used_on(tx, par, now)?)),
         Err(refusal) => Ok(refusal),
     }
 }
 
 /// The request_uri if `client_id` may consume it at `now`, else why not (never [`ParUse::Used`]). Reads only.
-async fn usable_par_on(
-    tx: &mut SqliteConnection,
+fn usable_par_on(
+    tx: &Connection,
     request_uri: &str,
     client_id: &str,
     now: OffsetDateTime,
 ) -> Result<Result<ParRecord, ParUse>, StoreError> {
-    let row = sqlx::query("SELECT * FROM par_requests WHERE request_uri = $1")
-        .bind(request_uri)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(par) = row.as_ref().map(par_from_row).transpose()? else {
+    let Some(par) =
+        fetch_one(tx, "SELECT * FROM par_requests WHERE request_uri = ?1", [request_uri], |row| par_from_row(row))?
+    else {
         return Ok(Err(ParUse::NotFound));
     };
     // RFC 9126 §4: the request_uri is bound to the client that pushed it; a foreign client does not consume it.
@@ -1507,279 +1495,249 @@ async fn usable_par_on(
 }
 
 /// Consumes a request_uri [`usable_par_on`] accepted.
-async fn mark_par_used_on(
-    tx: &mut SqliteConnection,
-    mut par: ParRecord,
-    now: OffsetDateTime,
-) -> Result<ParRecord, StoreError> {
-    sqlx::query("UPDATE par_requests SET used_at = $1 WHERE request_uri = $2")
-        .bind(ts(now))
-        .bind(&par.request_uri)
-        .execute(&mut *tx)
-        .await?;
+fn mark_par_used_on(tx: &Connection, mut par: ParRecord, now: OffsetDateTime) -> Result<ParRecord, StoreError> {
+    exec(
+        tx,
+        "UPDATE par_requests SET used_at = ?1 WHERE request_uri = ?2",
+        rusqlite::params![ts(now), &par.request_uri],
+    )?;
     par.used_at = Some(crate::consent::whole_seconds(now));
     Ok(par)
 }
 
 /// [`Store::approve_consent`] on the writer's connection: both checks before any write (a refusal changes nothing;
 /// the consent's check is its compare-and-set update, the first write).
-async fn approve_consent_on(
-    tx: &mut SqliteConnection,
+fn approve_consent_on(
+    tx: &Connection,
     request_uri: &str,
     client_id: &str,
     consent: &Consent,
     code: &CodeRecord,
     now: OffsetDateTime,
 ) -> Result<Approval, StoreError> {
-    let par = match usable_par_on(tx, request_uri, client_id, now).await? {
+    let par = match usable_par_on(tx, request_uri, client_id, now)? {
         Ok(par) => par,
         Err(refusal) => return Ok(Approval::Refused(refusal)),
     };
-    if !update_consent_on(tx, consent, ConsentStatus::Pending).await? {
+    if !update_consent_on(tx, consent, ConsentStatus::Pending)? {
         return Ok(Approval::ConsentChanged);
     }
-    mark_par_used_on(tx, par, now).await?;
-    insert_code_on(tx, code).await?;
+    mark_par_used_on(tx, par, now)?;
+    insert_code_on(tx, code)?;
     Ok(Approval::Approved)
 }
 
 /// [`Store::revoke_consent`] on the writer's connection (the lifecycle's refusal before any write).
-async fn revoke_consent_on(
-    tx: &mut SqliteConnection,
+fn revoke_consent_on(
+    tx: &Connection,
     id: &str,
     reason: RevocationReason,
     initiator: Initiator,
     now: OffsetDateTime,
 ) -> Result<ConsentRevocationOutcome, StoreError> {
-    let Some(mut consent) = load_consent(tx, id).await? else {
+    let Some(mut consent) = load_consent_on(tx, id)? else {
         return Ok(ConsentRevocationOutcome::NotFound);
     };
     let revocation = match consent.revoke(reason, initiator, now) {
         Ok(r) => r,
         Err(refusal) => return Ok(ConsentRevocationOutcome::Refused(refusal)),
     };
-    sqlx::query("UPDATE consents SET status = $1, updated_at = $2 WHERE id = $3")
-        .bind(consent.status.as_str())
-        .bind(ts(consent.updated_at))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    insert_revocation(tx, id, consent.revocations.len() - 1, &revocation).await?;
-    let tokens = sqlx::query(REVOKE_TOKENS_OF_CONSENT).bind(ts(now)).bind(id).execute(&mut *tx).await?;
-    sqlx::query("UPDATE authorization_codes SET used_at = $1 WHERE consent_id = $2 AND used_at IS NULL")
-        .bind(ts(now))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    cancel_deliveries_on(tx, id, now).await?;
-    Ok(ConsentRevocationOutcome::Revoked { consent, tokens_revoked: tokens.rows_affected() })
+    exec(
+        tx,
+        "UPDATE consents SET status = ?1, updated_at = ?2 WHERE id = ?3",
+        rusqlite::params![consent.status.as_str(), ts(consent.updated_at), id],
+    )?;
+    insert_revocation(tx, id, consent.revocations.len() - 1, &revocation)?;
+    let tokens = exec(tx, REVOKE_TOKENS_OF_CONSENT, rusqlite::params![ts(now), id])?;
+    exec(
+        tx,
+        "UPDATE authorization_codes SET used_at = ?1 WHERE consent_id = ?2 AND used_at IS NULL",
+        rusqlite::params![ts(now), id],
+    )?;
+    cancel_deliveries_on(tx, id, now)?;
+    Ok(ConsentRevocationOutcome::Revoked { consent, tokens_revoked: tokens })
 }
 
 /// [`Store::insert_consent`] on the writer's connection.
-async fn insert_consent_on(tx: &mut SqliteConnection, c: &Consent) -> Result<(), StoreError> {
-    sqlx::query(
+fn insert_consent_on(tx: &Connection, c: &Consent) -> Result<(), StoreError> {
+    exec(
+        tx,
         "INSERT INTO consents (id, client_id, person, bank, clusters, requested_accounts, accounts, purposes,
             duration_type, duration_period, lookback_period, secondary_use_opt_in, status, created_at,
             updated_at, authorized_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-    )
-    .bind(&c.id)
-    .bind(&c.client_id)
-    .bind(c.subject.as_ref().map(|s| s.person.as_str()))
-    .bind(c.subject.as_ref().map(|s| s.bank.as_str()))
-    .bind(to_json(&c.request.clusters)?)
-    .bind(c.request.accounts.as_ref().map(to_json).transpose()?)
-    .bind(to_json(&c.accounts)?)
-    .bind(to_json(&c.request.purposes)?)
-    .bind(c.request.duration.kind().as_fdx())
-    .bind(c.request.duration.period_days().map(i64::from))
-    .bind(i64::from(c.request.lookback.days()))
-    .bind(c.secondary_use_opt_in)
-    .bind(c.status.as_str())
-    .bind(ts(c.created_at))
-    .bind(ts(c.updated_at))
-    .bind(c.authorized_at.map(ts))
-    .bind(c.expires_at.map(ts))
-    .execute(&mut *tx)
-    .await?;
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        rusqlite::params![
+            &c.id,
+            &c.client_id,
+            c.subject.as_ref().map(|s| s.person.as_str()),
+            c.subject.as_ref().map(|s| s.bank.as_str()),
+            to_json(&c.request.clusters)?,
+            c.request.accounts.as_ref().map(to_json).transpose()?,
+            to_json(&c.accounts)?,
+            to_json(&c.request.purposes)?,
+            c.request.duration.kind().as_fdx(),
+            c.request.duration.period_days().map(i64::from),
+            i64::from(c.request.lookback.days()),
+            c.secondary_use_opt_in,
+            c.status.as_str(),
+            ts(c.created_at),
+            ts(c.updated_at),
+            c.authorized_at.map(ts),
+            c.expires_at.map(ts)
+        ],
+    )?;
     for (seq, r) in c.revocations.iter().enumerate() {
-        insert_revocation(tx, &c.id, seq, r).await?;
+        insert_revocation(tx, &c.id, seq, r)?;
     }
     Ok(())
 }
 
 /// [`Store::update_consent`] on the writer's connection: whether the consent still had the `expected` status.
-async fn update_consent_on(
-    conn: &mut SqliteConnection,
-    c: &Consent,
-    expected: ConsentStatus,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE consents SET person = $1, bank = $2, accounts = $3, secondary_use_opt_in = $4, status = $5,
-            updated_at = $6, authorized_at = $7, expires_at = $8
-         WHERE id = $9 AND status = $10",
-    )
-    .bind(c.subject.as_ref().map(|s| s.person.as_str()))
-    .bind(c.subject.as_ref().map(|s| s.bank.as_str()))
-    .bind(to_json(&c.accounts)?)
-    .bind(c.secondary_use_opt_in)
-    .bind(c.status.as_str())
-    .bind(ts(c.updated_at))
-    .bind(c.authorized_at.map(ts))
-    .bind(c.expires_at.map(ts))
-    .bind(&c.id)
-    .bind(expected.as_str())
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+fn update_consent_on(conn: &Connection, c: &Consent, expected: ConsentStatus) -> Result<bool, StoreError> {
+    let done = exec(
+        conn,
+        "UPDATE consents SET person = ?1, bank = ?2, accounts = ?3, secondary_use_opt_in = ?4, status = ?5,
+            updated_at = ?6, authorized_at = ?7, expires_at = ?8
+         WHERE id = ?9 AND status = ?10",
+        rusqlite::params![
+            c.subject.as_ref().map(|s| s.person.as_str()),
+            c.subject.as_ref().map(|s| s.bank.as_str()),
+            to_json(&c.accounts)?,
+            c.secondary_use_opt_in,
+            c.status.as_str(),
+            ts(c.updated_at),
+            c.authorized_at.map(ts),
+            c.expires_at.map(ts),
+            &c.id,
+            expected.as_str()
+        ],
+    )?;
+    Ok(done == 1)
 }
 
 /// [`Store::insert_code`] on the writer's connection.
-async fn insert_code_on(conn: &mut SqliteConnection, code: &CodeRecord) -> Result<(), StoreError> {
-    sqlx::query(
+fn insert_code_on(conn: &Connection, code: &CodeRecord) -> Result<(), StoreError> {
+    exec(
+        conn,
         "INSERT INTO authorization_codes (code_hash, client_id, consent_id, pkce_challenge, redirect_uri, dpop_jkt,
             expires_at, used_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(code.code_hash.to_hex())
-    .bind(&code.client_id)
-    .bind(&code.consent_id)
-    .bind(&code.pkce_challenge)
-    .bind(&code.redirect_uri)
-    .bind(&code.dpop_jkt)
-    .bind(ts(code.expires_at))
-    .bind(code.used_at.map(ts))
-    .execute(&mut *conn)
-    .await?;
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        rusqlite::params![
+            code.code_hash.to_hex(),
+            &code.client_id,
+            &code.consent_id,
+            &code.pkce_challenge,
+            &code.redirect_uri,
+            &code.dpop_jkt,
+            ts(code.expires_at),
+            code.used_at.map(ts)
+        ],
+    )?;
     Ok(())
 }
 
 /// [`Store::put_bank_tokens`] on the writer's connection (`sealed`: [`SqliteStore::sealed_bank_tokens`]).
-async fn put_bank_tokens_on(
-    conn: &mut SqliteConnection,
+fn put_bank_tokens_on(
+    conn: &Connection,
     consent_id: &str,
     sealed: Vec<u8>,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO bank_tokens (consent_id, sealed, updated_at) VALUES ($1, $2, $3)
+    exec(
+        conn,
+        "INSERT INTO bank_tokens (consent_id, sealed, updated_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (consent_id) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at",
-    )
-    .bind(consent_id)
-    .bind(sealed)
-    .bind(ts(now))
-    .execute(&mut *conn)
-    .await?;
+        rusqlite::params![consent_id, sealed, ts(now)],
+    )?;
     Ok(())
 }
 
 /// [`Store::end_bank_subscriptions`] on the writer's connection.
-async fn end_bank_subscriptions_on(
-    tx: &mut SqliteConnection,
+fn end_bank_subscriptions_on(
+    tx: &Connection,
     consent_id: &str,
     now: OffsetDateTime,
 ) -> Result<Vec<BankSubscriptionRecord>, StoreError> {
-    if !consent_exists(tx, consent_id).await? {
+    if !consent_exists(tx, consent_id)? {
         return Ok(Vec::new());
     }
-    let ended = bank_subscriptions_on(tx, consent_id).await?;
-    sqlx::query("DELETE FROM bank_subscriptions WHERE consent_id = $1").bind(consent_id).execute(&mut *tx).await?;
-    sqlx::query(
-        "INSERT INTO bank_subscribing (consent_id, state, error, updated_at) VALUES ($1, 'ended', NULL, $2)
+    let ended = bank_subscriptions_on(tx, consent_id)?;
+    exec(tx, "DELETE FROM bank_subscriptions WHERE consent_id = ?1", rusqlite::params![consent_id])?;
+    exec(
+        tx,
+        "INSERT INTO bank_subscribing (consent_id, state, error, updated_at) VALUES (?1, 'ended', NULL, ?2)
          ON CONFLICT (consent_id) DO UPDATE SET state = 'ended', error = NULL, updated_at = excluded.updated_at",
-    )
-    .bind(consent_id)
-    .bind(ts(now))
-    .execute(&mut *tx)
-    .await?;
+        rusqlite::params![consent_id, ts(now)],
+    )?;
     Ok(ended)
 }
 
 /// [`Store::begin_bank_subscribing`] on the writer's connection.
-async fn begin_bank_subscribing_on(
-    conn: &mut SqliteConnection,
-    consent_id: &str,
-    now: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    if !consent_exists(conn, consent_id).await? {
+fn begin_bank_subscribing_on(conn: &Connection, consent_id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+    if !consent_exists(conn, consent_id)? {
         return Err(StoreError::Missing("consent"));
     }
-    let done = sqlx::query(
-        "INSERT INTO bank_subscribing (consent_id, state, error, updated_at) VALUES ($1, 'pending', NULL, $2)
+    let done = exec(
+        conn,
+        "INSERT INTO bank_subscribing (consent_id, state, error, updated_at) VALUES (?1, 'pending', NULL, ?2)
          ON CONFLICT (consent_id) DO UPDATE SET state = 'pending', error = NULL, updated_at = excluded.updated_at
          WHERE bank_subscribing.state <> 'ended'",
-    )
-    .bind(consent_id)
-    .bind(ts(now))
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+        rusqlite::params![consent_id, ts(now)],
+    )?;
+    Ok(done == 1)
 }
 
 /// [`Store::add_bank_subscription`] on the writer's connection (nothing written unless subscribing is pending).
-async fn add_bank_subscription_on(
-    conn: &mut SqliteConnection,
+fn add_bank_subscription_on(
+    conn: &Connection,
     consent_id: &str,
     sub: &BankSubscriptionRecord,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    let touched =
-        sqlx::query("UPDATE bank_subscribing SET updated_at = $1 WHERE consent_id = $2 AND state = 'pending'")
-            .bind(ts(now))
-            .bind(consent_id)
-            .execute(&mut *conn)
-            .await?;
-    if touched.rows_affected() == 0 {
+    let touched = exec(
+        conn,
+        "UPDATE bank_subscribing SET updated_at = ?1 WHERE consent_id = ?2 AND state = 'pending'",
+        rusqlite::params![ts(now), consent_id],
+    )?;
+    if touched == 0 {
         return Ok(false);
     }
-    sqlx::query(
+    exec(
+        conn,
         "INSERT INTO bank_subscriptions (consent_id, subscription_id, type, category, created_at)
-         VALUES ($1, $2, $3, $4, $5)
+         VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (consent_id, subscription_id) DO UPDATE SET type = excluded.type, category = excluded.category",
-    )
-    .bind(consent_id)
-    .bind(&sub.subscription_id)
-    .bind(&sub.notification_type)
-    .bind(&sub.category)
-    .bind(ts(sub.created_at))
-    .execute(&mut *conn)
-    .await?;
+        rusqlite::params![consent_id, &sub.subscription_id, &sub.notification_type, &sub.category, ts(sub.created_at)],
+    )?;
     Ok(true)
 }
 
 /// [`Store::settle_bank_subscribing`] on the writer's connection.
-async fn settle_bank_subscribing_on(
-    conn: &mut SqliteConnection,
+fn settle_bank_subscribing_on(
+    conn: &Connection,
     consent_id: &str,
     error: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
     let state = if error.is_some() { BankSubscribingState::Failed } else { BankSubscribingState::Subscribed };
-    let done = sqlx::query(
-        "UPDATE bank_subscribing SET state = $1, error = $2, updated_at = $3
-         WHERE consent_id = $4 AND state = 'pending'",
-    )
-    .bind(state.as_str())
-    .bind(error)
-    .bind(ts(now))
-    .bind(consent_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let done = exec(
+        conn,
+        "UPDATE bank_subscribing SET state = ?1, error = ?2, updated_at = ?3
+         WHERE consent_id = ?4 AND state = 'pending'",
+        rusqlite::params![state.as_str(), error, ts(now), consent_id],
+    )?;
+    Ok(done == 1)
 }
 
 /// [`Store::redeem_code`] on the writer's connection (the caller clears the token cache after a replay).
-async fn redeem_code_on(
-    tx: &mut SqliteConnection,
+fn redeem_code_on(
+    tx: &Connection,
     hash: &str,
     client_id: &str,
     now: OffsetDateTime,
 ) -> Result<CodeRedemption, StoreError> {
-    let row = sqlx::query("SELECT * FROM authorization_codes WHERE code_hash = $1")
-        .bind(hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(mut code) = row.as_ref().map(code_from_row).transpose()? else {
+    let sql = "SELECT * FROM authorization_codes WHERE code_hash = ?1";
+    let Some(mut code) = fetch_one(tx, sql, [hash], |row| code_from_row(row))? else {
         return Ok(CodeRedemption::NotFound);
     };
     // RFC 6749 §4.1.3: the code must have been issued to the authenticated client.
@@ -1788,24 +1746,15 @@ async fn redeem_code_on(
     }
     if code.used_at.is_some() {
         // RFC 6749 §4.1.2: deny, and revoke the tokens previously issued from this code.
-        sqlx::query("UPDATE authorization_codes SET replayed_at = $1 WHERE code_hash = $2 AND replayed_at IS NULL")
-            .bind(ts(now))
-            .bind(hash)
-            .execute(&mut *tx)
-            .await?;
-        let revoked = sqlx::query(REVOKE_TOKENS_OF_CODE)
-            .bind(ts(now))
-            .bind(&code.consent_id)
-            .bind(hash)
-            .execute(&mut *tx)
-            .await?;
-        return Ok(CodeRedemption::Replayed { code, tokens_revoked: revoked.rows_affected() });
+        exec(
+            tx,
+            "UPDATE authorization_codes SET replayed_at = ?1 WHERE code_hash = ?2 AND replayed_at IS NULL",
+            rusqlite::params![ts(now), hash],
+        )?;
+        let revoked = exec(tx, REVOKE_TOKENS_OF_CODE, rusqlite::params![ts(now), &code.consent_id, hash])?;
+        return Ok(CodeRedemption::Replayed { code, tokens_revoked: revoked });
     }
-    sqlx::query("UPDATE authorization_codes SET used_at = $1 WHERE code_hash = $2")
-        .bind(ts(now))
-        .bind(hash)
-        .execute(&mut *tx)
-        .await?;
+    exec(tx, "UPDATE authorization_codes SET used_at = ?1 WHERE code_hash = ?2", rusqlite::params![ts(now), hash])?;
     let expired = now >= code.expires_at;
     code.used_at = Some(crate::consent::whole_seconds(now));
     Ok(if expired { CodeRedemption::Expired(code) } else { CodeRedemption::Redeemed(code) })
