@@ -198,3 +198,47 @@ async fn refused_logins_and_requests_are_oauth_errors() {
     assert_eq!(summit.state.auth.consents_of(0).len(), 1, "only the opted-in request made a consent");
     sandbox.shutdown().await.unwrap();
 }
+
+/// Established TCP connections (IPv4 and IPv6, this machine's network namespace) whose remote port is `port`.
+fn established_to(port: u16) -> usize {
+    let remote_port = |line: &str| -> Option<(u16, bool)> {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let remote = fields.get(2)?;
+        let port = u16::from_str_radix(remote.rsplit(':').next()?, 16).ok()?;
+        Some((port, fields.get(3) == Some(&"01")))
+    };
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .flat_map(|table| table.lines().skip(1).filter_map(remote_port).collect::<Vec<_>>())
+        .filter(|&(remote, established)| established && remote == port)
+        .count()
+}
+
+/// The gateway's OAuth calls and notification subscriptions share one HTTP/2 connection to the bank (transport
+/// docs): on the HTTP/1.1 pool, concurrent consents opened a connection per call that found none idle, and those
+/// the pool did not keep stayed open (they grew without bound under load). 16 shortcuts at once (each a token
+/// request at the bank, then the subscriptions) leave the gateway with one connection to the bank's API.
+#[tokio::test]
+async fn concurrent_consents_share_one_connection_to_the_bank() {
+    let sandbox = gateway_sandbox().await;
+    let tour = std::sync::Arc::new(Tour::of(&sandbox));
+    let api: reqwest::Url = sandbox.endpoints.banks[0].api.parse().unwrap();
+    let port = api.port().expect("the bank's API has an explicit port");
+    let before = established_to(port);
+    let shortcuts: Vec<_> = (0..16)
+        .map(|_| {
+            let tour = tour.clone();
+            tokio::spawn(async move {
+                tour.shortcut(json!({"bank": "continental", "username": "user_good", "password": "pass_good"})).await
+            })
+        })
+        .collect();
+    for shortcut in shortcuts {
+        let (status, body) = shortcut.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    let after = established_to(port);
+    assert!(after >= 1, "the gateway keeps its connection to the bank");
+    assert!(after - before.min(after) <= 1, "{before} connections to the bank before, {after} after 16 consents");
+}

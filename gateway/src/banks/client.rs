@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 use super::directory::BankEntry;
 use super::fdx::{BankCallError, BankResponse, RawBankResponse, check_fdx_path, into_bank_response, into_raw_response};
 use super::secret::{BankSecret, PkceVerifier};
-use super::transport::{OAuthTransport, build_http_client};
+use super::transport::{OAuthTransport, Protocol, build_http_client};
 
 /// Timeouts towards one bank.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,7 +166,10 @@ pub enum CallbackError {
 #[derive(Clone)]
 pub struct BankClient {
     bank: BankEntry,
+    /// The resource API's reads (HTTP/1.1 pool, [`Protocol::Http1Pool`]).
     http: reqwest::Client,
+    /// OAuth calls and notification subscriptions (HTTP/2, [`Protocol::Http2`]).
+    control: reqwest::Client,
     oauth: OAuthClient,
     /// Shared by every clone: one breaker per bank.
     breaker: std::sync::Arc<super::CircuitBreaker>,
@@ -200,9 +203,10 @@ impl BankClient {
                 RevocationUrl::new(bank.revocation_endpoint()).map_err(|e| config("revocation URL", e))?,
             )
             .set_redirect_uri(RedirectUrl::new(settings.redirect_uri.clone()).map_err(|e| config("redirect URI", e))?);
-        let http = build_http_client(ca, identity, &settings.timeouts)?;
+        let http = build_http_client(ca, identity, &settings.timeouts, Protocol::Http1Pool)?;
+        let control = build_http_client(ca, identity, &settings.timeouts, Protocol::Http2)?;
         let breaker = std::sync::Arc::new(super::CircuitBreaker::new(settings.breaker));
-        Ok(Self { bank, http, oauth, breaker })
+        Ok(Self { bank, http, control, oauth, breaker })
     }
 
     pub fn bank(&self) -> &BankEntry {
@@ -304,7 +308,7 @@ impl BankClient {
             .oauth
             .exchange_code(AuthorizationCode::new(code.expose().to_owned()))
             .set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()))
-            .request_async(&OAuthTransport(&self.http))
+            .request_async(&OAuthTransport(&self.control))
             .await?;
         token_set(&response, now)
     }
@@ -316,7 +320,7 @@ impl BankClient {
         now: OffsetDateTime,
     ) -> Result<BankTokenSet, BankOAuthError> {
         let token = RefreshToken::new(refresh_token.expose().to_owned());
-        let response = self.oauth.exchange_refresh_token(&token).request_async(&OAuthTransport(&self.http)).await?;
+        let response = self.oauth.exchange_refresh_token(&token).request_async(&OAuthTransport(&self.control)).await?;
         let mut set = token_set(&response, now)?;
         // RFC 6749 §6: without a new refresh token, the old one stays valid.
         if set.refresh_token.is_none() {
@@ -333,7 +337,7 @@ impl BankClient {
             BankTokenKind::Refresh => StandardRevocableToken::RefreshToken(RefreshToken::new(secret)),
         };
         let request = self.oauth.revoke_token(token).map_err(|e| BankOAuthError::Configuration(e.to_string()))?;
-        request.request_async(&OAuthTransport(&self.http)).await.map_err(|e| match e {
+        request.request_async(&OAuthTransport(&self.control)).await.map_err(|e| match e {
             RequestTokenError::ServerResponse(response) => BankOAuthError::Refused {
                 error: response.error().to_string(),
                 description: response.error_description().cloned(),
@@ -411,8 +415,9 @@ impl BankClient {
         body: Option<&serde_json::Value>,
     ) -> Result<reqwest::Response, BankCallError> {
         check_fdx_path(path)?;
-        let mut request = self
-            .http
+        // Reads on the pool, subscriptions (POST, DELETE) on the control connection (transport docs).
+        let client = if method == reqwest::Method::GET { &self.http } else { &self.control };
+        let mut request = client
             .request(method, self.bank.api_url(path))
             .bearer_auth(access_token.expose())
             .header("x-fapi-interaction-id", interaction_id)
@@ -467,7 +472,7 @@ impl BankClient {
             .header(http::header::ACCEPT, "application/json")
             .body(body)
             .map_err(|e| BankOAuthError::Configuration(format!("token request: {e}")))?;
-        let response = oauth2::AsyncHttpClient::call(&OAuthTransport(&self.http), request).await?;
+        let response = oauth2::AsyncHttpClient::call(&OAuthTransport(&self.control), request).await?;
         let body = response.body();
         if response.status().is_success() {
             let tokens: BankTokenResponse = serde_json::from_slice(body)
