@@ -34,7 +34,8 @@ use super::fdx::{BankCallError, read_body};
 pub(crate) enum Protocol {
     /// HTTP/1.1 over a pool of connections: the resource API's reads.
     Http1Pool,
-    /// HTTP/2 over one connection (ALPN `h2`): OAuth calls and notification subscriptions.
+    /// HTTP/2 over one connection (ALPN `h2`, `http/1.1` for a bank without HTTP/2): OAuth calls and notification
+    /// subscriptions.
     Http2,
 }
 
@@ -53,7 +54,8 @@ pub(crate) fn build_http_client(
             reqwest::Client::builder().tls_backend_preconfigured(tls).http1_only()
         }
         Protocol::Http2 => {
-            tls.alpn_protocols = vec![b"h2".to_vec()];
+            // HTTP/1.1 offered second: a bank that speaks only HTTP/1.1 is still reachable (on a pool, as before).
+            tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
             reqwest::Client::builder().tls_backend_preconfigured(tls)
         }
     };
