@@ -420,9 +420,17 @@ fn token_from_row(row: &impl Columns) -> Result<TokenRecord, StoreError> {
     })
 }
 
-const CONSENT_COLUMNS: &str = "id, client_id, person, bank, clusters, requested_accounts, accounts, purposes, \
-    duration_type, duration_period, lookback_period, secondary_use_opt_in, status, created_at, updated_at, \
-    authorized_at, expires_at";
+/// A consent's columns, as a literal so the statements below are built at compile time.
+macro_rules! consent_columns {
+    () => {
+        "id, client_id, person, bank, clusters, requested_accounts, accounts, purposes, duration_type, \
+         duration_period, lookback_period, secondary_use_opt_in, status, created_at, updated_at, authorized_at, \
+         expires_at"
+    };
+}
+const CONSENT_COLUMNS: &str = consent_columns!();
+/// One consent by id (read by the pool and on the writer's connection).
+const CONSENT_BY_ID: &str = concat!("SELECT ", consent_columns!(), " FROM consents WHERE id = ?1");
 
 fn consent_from_row(row: &impl Columns) -> Result<Consent, StoreError> {
     let corrupt = |what: &str| StoreError::Corrupt(format!("consent {what}"));
@@ -481,8 +489,7 @@ async fn load_revocations(conn: &mut SqliteConnection, consent: &mut Consent) ->
 }
 
 async fn load_consent(conn: &mut SqliteConnection, id: &str) -> Result<Option<Consent>, StoreError> {
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {CONSENT_COLUMNS} FROM consents WHERE id = ?1"));
-    let Some(row) = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await? else {
+    let Some(row) = sqlx::query(CONSENT_BY_ID).bind(id).fetch_optional(&mut *conn).await? else {
         return Ok(None);
     };
     let mut consent = consent_from_row(&row)?;
@@ -492,8 +499,7 @@ async fn load_consent(conn: &mut SqliteConnection, id: &str) -> Result<Option<Co
 
 /// [`load_consent`] on the writer's connection.
 fn load_consent_on(conn: &Connection, id: &str) -> Result<Option<Consent>, StoreError> {
-    let sql = format!("SELECT {CONSENT_COLUMNS} FROM consents WHERE id = ?1");
-    let Some(mut consent) = fetch_one(conn, &sql, [id], |row| consent_from_row(row))? else {
+    let Some(mut consent) = fetch_one(conn, CONSENT_BY_ID, [id], |row| consent_from_row(row))? else {
         return Ok(None);
     };
     consent.revocations = fetch_all(conn, REVOCATIONS_OF_CONSENT, [id], |row| revocation_from_row(row))?;
