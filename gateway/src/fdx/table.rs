@@ -146,6 +146,8 @@ impl Endpoint {
 pub struct FieldRule {
     pub object: FdxObject,
     pub field: &'static str,
+    /// `"field":`, the field as the filter writes it before a value (built at compile time).
+    pub json_key: &'static str,
     pub shown_with: &'static [DataCluster],
 }
 
@@ -160,7 +162,7 @@ const PERSON_ANY: &[DataCluster] = &[CustomerPersonal, CustomerContact];
 
 macro_rules! fields {
     ($object:expr, $clusters:expr, [$($name:literal),* $(,)?]) => {
-        [$(FieldRule { object: $object, field: $name, shown_with: $clusters }),*]
+        [$(FieldRule { object: $object, field: $name, json_key: concat!("\"", $name, "\":"), shown_with: $clusters }),*]
     };
 }
 
@@ -278,6 +280,12 @@ pub fn shows(object: FdxObject, field: &str, granted: &[DataCluster]) -> bool {
         .any(|r| r.shown_with.iter().any(|c| granted.contains(c)))
 }
 
+/// The rows of every field of `object` a consent holding `granted` sees, in table order (the filter's per-answer
+/// view of [`shows`]).
+pub fn shown_fields(object: FdxObject, granted: &[DataCluster]) -> Vec<&'static FieldRule> {
+    FIELDS.iter().filter(|r| r.object == object && r.shown_with.iter().any(|c| granted.contains(c))).collect()
+}
+
 fn cluster_list(clusters: &[DataCluster]) -> String {
     clusters.iter().map(|c| format!("`{}`", c.as_fdx())).collect::<Vec<_>>().join(" or ")
 }
@@ -329,9 +337,36 @@ mod tests {
         assert!(shows(FdxObject::Customer, "name", &[CustomerPersonal]));
         assert!(!shows(FdxObject::Customer, "emails", &[CustomerPersonal]));
         assert!(shows(FdxObject::Customer, "customerId", &[CustomerContact]));
+        for rule in FIELDS.iter() {
+            let plain = rule.field.bytes().all(|b| b.is_ascii_alphanumeric());
+            assert!(plain, "{}: the filter writes names without escaping", rule.field);
+            assert_eq!(rule.json_key, format!("\"{}\":", rule.field));
+        }
         let no_duplicates: std::collections::HashSet<_> =
             FIELDS.iter().map(|r| (r.object, r.field, r.shown_with)).collect();
         assert_eq!(no_duplicates.len(), FIELDS.len());
+    }
+
+    #[test]
+    fn shown_fields_lists_exactly_what_shows_allows_and_fits_the_filters_bitmask() {
+        let grants: [&[DataCluster]; 4] = [&[AccountBasic], &[AccountDetailed, Transactions], &[CustomerContact], &[]];
+        for object in [
+            FdxObject::Account,
+            FdxObject::Transaction,
+            FdxObject::Statement,
+            FdxObject::PaymentNetwork,
+            FdxObject::AccountContact,
+            FdxObject::Customer,
+        ] {
+            assert!(shown_fields(object, &DataCluster::ALL).len() < 128, "the filter's `Seen` holds 128 fields");
+            for granted in grants {
+                let listed: Vec<&str> = shown_fields(object, granted).iter().map(|r| r.field).collect();
+                for rule in FIELDS.iter().filter(|r| r.object == object) {
+                    assert_eq!(listed.contains(&rule.field), shows(object, rule.field, granted), "{}", rule.field);
+                }
+            }
+        }
+        assert!(shown_fields(FdxObject::Transaction, &[AccountBasic]).is_empty());
     }
 
     #[test]
