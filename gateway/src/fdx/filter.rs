@@ -102,9 +102,11 @@ pub fn filter(endpoint: Endpoint, body: &[u8], allowed: &Allowed<'_>) -> Result<
         }
         Endpoint::CurrentCustomer => {
             let top = RawObject::parse(text, name)?;
-            let kept = top.kept(&Shown::of(FdxObject::Customer, allowed.granted)).map_err(shape)?;
-            let mut fields: Vec<(&str, Cow<'_, str>)> = Vec::with_capacity(kept.len());
-            for (key, value) in kept {
+            let shown = Shown::of(FdxObject::Customer, allowed.granted);
+            let mut fields: Vec<(&str, Cow<'_, str>)> = Vec::new();
+            for pair in top.kept(&shown) {
+                let (rule, value) = pair.map_err(shape)?;
+                let key = rule.field;
                 let text = if key == "accounts" {
                     Cow::Owned(customer_accounts(value, allowed).ok_or(ShapeError(name))?.to_string())
                 } else {
@@ -251,17 +253,17 @@ impl<'a> RawObject<'a> {
         Ok(self.get(key)?.and_then(raw_str))
     }
 
-    /// The pairs whose key is `shown`, each key once, in the bank's order.
-    fn kept(&self, shown: &Shown) -> Result<Vec<(&str, &'a RawValue)>, Duplicate> {
-        let mut kept: Vec<(&str, &'a RawValue)> = Vec::with_capacity(self.0.len());
+    /// The pairs whose key is `shown`, in the bank's order, each with its table row; an `Err` where a shown key
+    /// comes a second time.
+    fn kept<'s>(
+        &'s self,
+        shown: &'s Shown,
+    ) -> impl Iterator<Item = Result<(&'static FieldRule, &'a RawValue), Duplicate>> + 's {
         let mut seen = Seen::default();
-        for (key, value) in &self.0 {
-            if let Some(index) = shown.index(key) {
-                seen.first_time(index)?;
-                kept.push((key.as_ref(), *value));
-            }
-        }
-        Ok(kept)
+        self.0.iter().filter_map(move |(key, value)| {
+            let index = shown.index(key)?;
+            Some(seen.first_time(index).map(|()| (shown.0[index], *value)))
+        })
     }
 
     /// A whole body that must be one object (the single-object endpoints).
@@ -412,16 +414,14 @@ fn raw_str(raw: &RawValue) -> Option<Cow<'_, str>> {
 /// Writes `{"key":value,...}` of the object's `shown` pairs, each value as the bank sent it; a shown key named twice
 /// is refused.
 fn write_kept(out: &mut Vec<u8>, object: &RawObject<'_>, shown: &Shown) -> Result<(), Duplicate> {
-    let mut seen = Seen::default();
     out.push(b'{');
-    for (key, value) in &object.0 {
-        let Some(index) = shown.index(key) else { continue };
-        if seen.0 != 0 {
+    for (i, pair) in object.kept(shown).enumerate() {
+        let (rule, value) = pair?;
+        if i > 0 {
             out.push(b',');
         }
-        seen.first_time(index)?;
         // The table's name, equal to the bank's key and plain ASCII (a table test), so written without escaping.
-        out.extend_from_slice(shown.0[index].json_key.as_bytes());
+        out.extend_from_slice(rule.json_key.as_bytes());
         out.extend_from_slice(value.get().as_bytes());
     }
     out.push(b'}');
@@ -445,11 +445,6 @@ fn write_fields<'a>(out: &mut Vec<u8>, fields: impl Iterator<Item = (&'a str, &'
 /// A JSON string (RFC 8259 §7): quote, reverse solidus and control characters escaped.
 fn write_key(out: &mut Vec<u8>, key: &str) {
     out.push(b'"');
-    if !key.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        out.extend_from_slice(key.as_bytes());
-        out.push(b'"');
-        return;
-    }
     for &b in key.as_bytes() {
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
