@@ -244,16 +244,32 @@ async fn delete_one(client: &BankClient, access_token: &BankSecret, subscription
     }
 }
 
+/// Whether the consent's subscribing was begun already (state `Pending` in the store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Begun {
+    /// By the write that authorized the consent ([`crate::store::Store::approve_consent`]).
+    Already,
+    /// Not yet: [`subscribe_consent`] begins it ([`crate::store::Store::begin_bank_subscribing`]).
+    No,
+}
+
 /// Subscribes consent `consent_id` at its bank (topics per [`topics_for`]), recording each subscription in the store
-/// as soon as the bank created it, then the outcome. Every topic is tried; the first failure is returned after the
-/// others were tried. A revocation that ends the consent's record meanwhile wins: what is created after it is deleted
-/// at the bank again at once, and [`SubscribeError::Ended`] is returned.
-pub async fn subscribe_consent(state: &AppState, consent_id: &str) -> Result<Vec<BankSubscription>, SubscribeError> {
+/// as soon as the bank created it, then the outcome (with the last topic's record when every topic succeeded: one
+/// write for both). Every topic is tried; the first failure is returned after the others were tried. A revocation
+/// that ends the consent's record meanwhile wins: what is created after it is deleted at the bank again at once, and
+/// [`SubscribeError::Ended`] is returned.
+pub async fn subscribe_consent(
+    state: &AppState,
+    consent_id: &str,
+    begun: Begun,
+) -> Result<Vec<BankSubscription>, SubscribeError> {
     let consent =
         state.store.consent(consent_id).await?.ok_or_else(|| SubscribeError::UnknownConsent(consent_id.to_owned()))?;
     let bank = consent.subject.as_ref().map(|s| s.bank.clone()).ok_or(SubscribeError::NoBank)?;
     let client = state.banks.get(&bank).ok_or_else(|| SubscribeError::BankNotConfigured(bank.clone()))?;
-    if !consent.is_active(state.now()) || !state.store.begin_bank_subscribing(consent_id, state.now()).await? {
+    if !consent.is_active(state.now())
+        || (begun == Begun::No && !state.store.begin_bank_subscribing(consent_id, state.now()).await?)
+    {
         return Err(SubscribeError::Ended);
     }
     let outcome = async {
@@ -262,7 +278,8 @@ pub async fn subscribe_consent(state: &AppState, consent_id: &str) -> Result<Vec
         let callback = callback_url(&state.issuer, &bank, consent_id);
         let mut subscribed = Vec::new();
         let mut first_error = None;
-        for topic in topics_for(&consent.request) {
+        let topics = topics_for(&consent.request);
+        for (n, topic) in topics.iter().copied().enumerate() {
             match subscribe_one(client, &access, &callback, topic).await {
                 Ok(subscription) => {
                     let record = BankSubscriptionRecord {
@@ -271,30 +288,39 @@ pub async fn subscribe_consent(state: &AppState, consent_id: &str) -> Result<Vec
                         category: topic.category.to_owned(),
                         created_at: state.now(),
                     };
-                    if !state.store.add_bank_subscription(consent_id, &record, state.now()).await? {
+                    let settles = n + 1 == topics.len() && first_error.is_none();
+                    let recorded = if settles {
+                        state.store.add_last_bank_subscription(consent_id, &record, state.now()).await?
+                    } else {
+                        state.store.add_bank_subscription(consent_id, &record, state.now()).await?
+                    };
+                    if !recorded {
                         // Revoked while subscribing: the revocation deleted what it knew of; this one is ours to
                         // delete (the bank token may already be revoked, in which case the bank ended it).
                         delete_one(client, &access, &subscription.subscription_id).await;
                         return Err(SubscribeError::Ended);
                     }
                     subscribed.push(subscription);
+                    if settles {
+                        return Ok((subscribed, None, true));
+                    }
                 }
                 Err(err) => {
                     first_error.get_or_insert(err);
                 }
             }
         }
-        Ok::<_, SubscribeError>((subscribed, first_error))
+        Ok::<_, SubscribeError>((subscribed, first_error, false))
     }
     .await;
-    let (result, error) = match outcome {
-        Ok((subscribed, None)) => (Ok(subscribed), None),
-        Ok((_, Some(err))) | Err(err) => {
+    let (result, error, settled) = match outcome {
+        Ok((subscribed, None, settled)) => (Ok(subscribed), None, settled),
+        Ok((_, Some(err), _)) | Err(err) => {
             let text = err.to_string();
-            (Err(err), Some(text))
+            (Err(err), Some(text), false)
         }
     };
-    if !matches!(result, Err(SubscribeError::Ended)) {
+    if !settled && !matches!(result, Err(SubscribeError::Ended)) {
         state.store.settle_bank_subscribing(consent_id, error.as_deref(), state.now()).await?;
     }
     result
@@ -302,10 +328,10 @@ pub async fn subscribe_consent(state: &AppState, consent_id: &str) -> Result<Vec
 
 /// Subscribes consent `consent_id` at its bank in a task of its own, bounded by [`SUBSCRIBE_BOUND`]: the caller (the
 /// person's confirmation, the sandbox shortcut) never waits for the bank, and a failure is only logged.
-pub fn spawn_subscribe(state: &AppState, consent_id: &str) {
+pub fn spawn_subscribe(state: &AppState, consent_id: &str, begun: Begun) {
     let (state, consent_id) = (state.clone(), consent_id.to_owned());
     tokio::spawn(async move {
-        let result = match tokio::time::timeout(SUBSCRIBE_BOUND, subscribe_consent(&state, &consent_id)).await {
+        let result = match tokio::time::timeout(SUBSCRIBE_BOUND, subscribe_consent(&state, &consent_id, begun)).await {
             Ok(result) => result.map(|subscribed| subscribed.len()),
             Err(_) => {
                 // Whatever was subscribed before the bound is recorded already; only the outcome is left to save.

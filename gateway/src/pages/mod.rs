@@ -814,7 +814,7 @@ async fn approve(
         Err(err) => return Err(Failed { response: Box::new(store_failed(&err)), abandon: false }),
     }
     // Issue 5: subscribe at the bank to the consent's notifications, off the person's request path (best effort).
-    crate::banks::notifications::spawn_subscribe(state, consent_id);
+    crate::banks::notifications::spawn_subscribe(state, consent_id, crate::banks::notifications::Begun::Already);
     Ok(with_cookie(client_redirect(state, session, &[("code", &code)]), cleared_cookie()))
 }
 

@@ -171,12 +171,45 @@ impl GroupCommit {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.queue_op(durability, placed, op, |_| {}).await
+    }
+
+    /// [`Self::run`], and `committed` with the operation's answer once its batch is committed, on the writer's
+    /// thread, before any later batch begins and before the caller is answered. Read caches are refreshed there: a
+    /// value put in a cache at that point is the committed row, and every later write of the same row commits (and
+    /// drops it from the cache) after it, so no reader is left with a row older than an acknowledged write. Not
+    /// called when the operation or its batch failed.
+    pub async fn run_committed<T, F, C>(&self, durability: Durability, op: F, committed: C) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        C: FnOnce(&T) + Send + 'static,
+    {
+        self.queue_op(durability, None, op, committed).await
+    }
+
+    async fn queue_op<T, F, C>(
+        &self,
+        durability: Durability,
+        placed: Placement,
+        op: F,
+        committed: C,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        C: FnOnce(&T) + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel::<Result<T, StoreError>>();
         let work: Work = Box::new(move |conn, _| {
             let result = op(conn);
             let failed = matches!(result, Err(StoreError::Database(_)));
             let deliver: Box<dyn FnOnce(Result<(), StoreError>) + Send> = Box::new(move |batch| {
-                let _ = reply.send(batch.and(result));
+                let result = batch.and(result);
+                if let Ok(value) = &result {
+                    committed(value);
+                }
+                let _ = reply.send(result);
             });
             Outcome { deliver, failed }
         });

@@ -617,8 +617,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> Result<(), StoreError>;
     /// The confirmed end of an authorization, all or nothing: consumes the request_uri (as
     /// [`use_par_request`](Store::use_par_request)), saves the consent as authorized if it is still PENDING (as
-    /// [`update_consent`](Store::update_consent)) and stores the code (as [`insert_code`](Store::insert_code)).
-    /// A refusal of either check changes nothing.
+    /// [`update_consent`](Store::update_consent)), stores the code (as [`insert_code`](Store::insert_code)) and
+    /// begins the consent's subscribing at its bank (as [`begin_bank_subscribing`](Store::begin_bank_subscribing):
+    /// an authorized consent is subscribed next, and one commit does both). A refusal of either check changes
+    /// nothing.
     async fn approve_consent(&self, approval: ConsentApproval<'_>) -> Result<Approval, StoreError>;
     /// The consent with its revocation history.
     async fn consent(&self, id: &str) -> Result<Option<Consent>, StoreError>;
@@ -743,6 +745,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// particular when a revocation ended the consent's subscriptions meanwhile (the caller then deletes it at the
     /// bank itself).
     async fn add_bank_subscription(
+        &self,
+        consent_id: &str,
+        subscription: &BankSubscriptionRecord,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// [`add_bank_subscription`](Store::add_bank_subscription) of the last topic with
+    /// [`settle_bank_subscribing`](Store::settle_bank_subscribing) as `Subscribed`, in one transaction: nothing of it
+    /// when subscribing is not pending.
+    async fn add_last_bank_subscription(
         &self,
         consent_id: &str,
         subscription: &BankSubscriptionRecord,

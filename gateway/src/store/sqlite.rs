@@ -133,14 +133,24 @@ fn open_writer(path: &Path, vfs: Option<&str>) -> Result<Connection, StoreError>
     };
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0;")?;
+    // Every statement the writer runs stays prepared: rusqlite keeps 16 by default, fewer than the writer's
+    // statements (its multi-row `INSERT`s alone come in one text per row count), and an evicted statement is parsed
+    // and planned again on its next use (1.8% of all samples of `bench/consent-flows.sh` went to that).
+    conn.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
     Ok(conn)
 }
+
+/// Prepared statements the writer's connection keeps (see [`open_writer`]).
+const WRITER_STATEMENTS: usize = 512;
 
 /// How long used or expired codes are kept after expiry (so a late replay is still recognised and revokes).
 const CODE_RETENTION_SECS: i64 = 24 * 3600;
 
 /// Most records kept in each read cache (a full cache is cleared).
 const CACHE_LIMIT: usize = 100_000;
+/// Most pushed authorization requests kept in their cache: each holds a whole request (up to a few KiB), and one is
+/// read at most twice, within [`crate::oauth::par`]'s lifetime of its `request_uri`.
+const PAR_CACHE_LIMIT: usize = 10_000;
 
 /// The SQLite store. Cheap to clone (a pool, the group-commit writer, the read caches and a shared key inside).
 #[derive(Debug, Clone)]
@@ -159,6 +169,8 @@ pub struct SqliteStore {
     consents: Arc<ReadCache<Consent>>,
     /// Opened bank tokens by consent id (read by every resource request; sealed on disk, plain only in memory).
     bank_tokens: Arc<ReadCache<BankTokens>>,
+    /// Pushed authorization requests by `request_uri` (read by the authorization and the confirmation pages).
+    pars: Arc<ReadCache<ParRecord>>,
     /// A file-backed store's replay-cache entries, decided here (exact: one owner process) and written behind
     /// (module docs); loaded from the table at open.
     jtis: Arc<crate::oauth::replay::InMemoryReplayCache>,
@@ -177,14 +189,25 @@ pub struct SqliteStore {
 /// such a write (the generation changed between its cache miss and its insert) is not cached. So once a write is
 /// acknowledged no reader sees the old row. Valid because a SQLite store file has one owner process (several
 /// replicas use the PostgreSQL store, which must not copy this cache).
+///
+/// A write may also put its own result in the cache ([`ReadCache::refresh`]), from the writer's thread right after
+/// its commit ([`GroupCommit::run_committed`]): the value is read back on the writer's connection inside the write's
+/// transaction, so it is the committed row exactly as a later read would decode it.
 #[derive(Debug)]
 struct ReadCache<V> {
     inner: std::sync::Mutex<(u64, HashMap<String, V>)>,
+    limit: usize,
 }
 
 impl<V> Default for ReadCache<V> {
     fn default() -> Self {
-        Self { inner: std::sync::Mutex::new((0, HashMap::new())) }
+        Self::with_limit(CACHE_LIMIT)
+    }
+}
+
+impl<V> ReadCache<V> {
+    fn with_limit(limit: usize) -> Self {
+        Self { inner: std::sync::Mutex::new((0, HashMap::new())), limit }
     }
 }
 
@@ -205,10 +228,22 @@ impl<V: Clone> ReadCache<V> {
         if guard.0 != generation {
             return;
         }
-        if guard.1.len() >= CACHE_LIMIT {
+        if guard.1.len() >= self.limit {
             guard.1.clear();
         }
         guard.1.insert(key, value.clone());
+    }
+
+    /// Caches `value` as just committed by a write (on the writer's thread, after its commit: see the type's docs),
+    /// bumping the generation as [`Self::invalidate`] does, so a read that raced the write does not cache the row
+    /// it read before.
+    fn refresh(&self, key: String, value: V) {
+        let mut guard = self.lock();
+        guard.0 += 1;
+        if guard.1.len() >= self.limit {
+            guard.1.clear();
+        }
+        guard.1.insert(key, value);
     }
 
     fn invalidate(&self, key: &str) {
@@ -298,6 +333,7 @@ impl SqliteStore {
             tokens: Arc::default(),
             consents: Arc::default(),
             bank_tokens: Arc::default(),
+            pars: Arc::new(ReadCache::with_limit(PAR_CACHE_LIMIT)),
             jtis: Arc::default(),
             jtis_behind: Appender::default(),
             audits: Appender::default(),
@@ -322,10 +358,11 @@ impl SqliteStore {
         self.write(move |conn| exec(conn, sql, rusqlite::params![param])).await
     }
 
-    /// A consent's bank tokens sealed for storage, with the consent id as associated data.
-    fn sealed_bank_tokens(&self, consent_id: &str, tokens: &BankTokens) -> Result<Vec<u8>, StoreError> {
+    /// A consent's bank tokens sealed for storage, with the consent id as associated data, and the tokens as a read
+    /// of that row will open them (decoded from the same bytes).
+    fn sealed_bank_tokens(&self, consent_id: &str, tokens: &BankTokens) -> Result<(Vec<u8>, BankTokens), StoreError> {
         let plain = serde_json::to_vec(tokens).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.seal.seal(&plain, consent_id)
+        Ok((self.seal.seal(&plain, consent_id)?, decode_bank_tokens(&plain)?))
     }
 
     /// Closes the pool, waiting for connections to finish (a clean shutdown checkpoints the WAL).
@@ -599,6 +636,7 @@ impl Store for SqliteStore {
         self.consents.clear();
         self.tokens.clear();
         self.bank_tokens.clear();
+        self.pars.clear();
         Ok(done == 1)
     }
 
@@ -610,24 +648,47 @@ impl Store for SqliteStore {
     async fn insert_par_request(&self, par: &ParRecord) -> Result<(), StoreError> {
         let par = par.clone();
         let params = to_json(&par.params)?;
-        self.write(move |conn| {
-            exec(
-                conn,
-                "INSERT INTO par_requests (request_uri, client_id, params, expires_at, used_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                rusqlite::params![&par.request_uri, &par.client_id, params, ts(par.expires_at), par.used_at.map(ts)],
-            )?;
-            Ok(())
-        })
-        .await
+        let pars = self.pars.clone();
+        self.writer
+            .run_committed(
+                Durability::Durable,
+                move |conn| {
+                    exec(
+                        conn,
+                        "INSERT INTO par_requests (request_uri, client_id, params, expires_at, used_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5)",
+                        rusqlite::params![
+                            &par.request_uri,
+                            &par.client_id,
+                            params,
+                            ts(par.expires_at),
+                            par.used_at.map(ts)
+                        ],
+                    )?;
+                    // Read back as stored (instants in whole seconds), for the cache.
+                    fetch_one(conn, PAR_BY_URI, [&par.request_uri], |row| par_from_row(row))
+                },
+                move |stored| {
+                    if let Some(par) = stored {
+                        pars.refresh(par.request_uri.clone(), par.clone());
+                    }
+                },
+            )
+            .await
+            .map(drop)
     }
 
     async fn par_request(&self, request_uri: &str) -> Result<Option<ParRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM par_requests WHERE request_uri = $1")
-            .bind(request_uri)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(par_from_row).transpose()
+        let (generation, cached) = self.pars.get(request_uri);
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let row = sqlx::query(PAR_BY_URI).bind(request_uri).fetch_optional(&self.pool).await?;
+        let par = row.as_ref().map(par_from_row).transpose()?;
+        if let Some(par) = &par {
+            self.pars.put(generation, request_uri.to_owned(), par);
+        }
+        Ok(par)
     }
 
     async fn use_par_request(
@@ -636,8 +697,10 @@ impl Store for SqliteStore {
         client_id: &str,
         now: OffsetDateTime,
     ) -> Result<ParUse, StoreError> {
-        let (request_uri, client_id) = (request_uri.to_owned(), client_id.to_owned());
-        self.write(move |conn| use_par_request_on(conn, &request_uri, &client_id, now)).await
+        let (uri, client_id) = (request_uri.to_owned(), client_id.to_owned());
+        let outcome = self.write(move |conn| use_par_request_on(conn, &uri, &client_id, now)).await?;
+        self.pars.invalidate(request_uri);
+        Ok(outcome)
     }
 
     async fn insert_consent(&self, c: &Consent) -> Result<(), StoreError> {
@@ -673,24 +736,51 @@ impl Store for SqliteStore {
         bank_tokens: &BankTokens,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let sealed = self.sealed_bank_tokens(&c.id, bank_tokens)?;
+        let (sealed, opened) = self.sealed_bank_tokens(&c.id, bank_tokens)?;
         let consent = c.clone();
-        self.write(move |conn| {
-            insert_consent_on(conn, &consent)?;
-            put_bank_tokens_on(conn, &consent.id, sealed, now)
-        })
-        .await?;
-        self.consents.invalidate(&c.id);
-        self.bank_tokens.invalidate(&c.id);
-        Ok(())
+        let (consents, cached_tokens) = (self.consents.clone(), self.bank_tokens.clone());
+        self.writer
+            .run_committed(
+                Durability::Durable,
+                move |conn| {
+                    insert_consent_on(conn, &consent)?;
+                    put_bank_tokens_on(conn, &consent.id, sealed, now)?;
+                    load_consent_on(conn, &consent.id)
+                },
+                move |stored| {
+                    if let Some(consent) = stored {
+                        consents.refresh(consent.id.clone(), consent.clone());
+                        cached_tokens.refresh(consent.id.clone(), opened);
+                    }
+                },
+            )
+            .await
+            .map(drop)
     }
 
     async fn approve_consent(&self, approval: ConsentApproval<'_>) -> Result<Approval, StoreError> {
         let (request_uri, client_id) = (approval.request_uri.to_owned(), approval.client_id.to_owned());
         let (consent, code, now) = (approval.consent.clone(), approval.code.clone(), approval.now);
-        let outcome =
-            self.write(move |conn| approve_consent_on(conn, &request_uri, &client_id, &consent, &code, now)).await?;
-        self.consents.invalidate(&approval.consent.id);
+        let (consents, pars) = (self.consents.clone(), self.pars.clone());
+        let (outcome, _) = self
+            .writer
+            .run_committed(
+                Durability::Durable,
+                move |conn| {
+                    let outcome = approve_consent_on(conn, &request_uri, &client_id, &consent, &code, now)?;
+                    // The consent as it now stands (approved, or as another write left it), for the cache.
+                    let stored = load_consent_on(conn, &consent.id)?;
+                    Ok((outcome, (consent.id, stored, request_uri)))
+                },
+                move |(_, (id, stored, request_uri))| {
+                    pars.invalidate(request_uri);
+                    match stored {
+                        Some(consent) => consents.refresh(id.clone(), consent.clone()),
+                        None => consents.invalidate(id),
+                    }
+                },
+            )
+            .await?;
         Ok(outcome)
     }
 
@@ -805,7 +895,7 @@ impl Store for SqliteStore {
         tokens: &BankTokens,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let sealed = self.sealed_bank_tokens(consent_id, tokens)?;
+        let (sealed, _) = self.sealed_bank_tokens(consent_id, tokens)?;
         let id = consent_id.to_owned();
         self.write(move |conn| put_bank_tokens_on(conn, &id, sealed, now)).await?;
         self.bank_tokens.invalidate(consent_id);
@@ -822,9 +912,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         let Some(sealed) = sealed else { return Ok(None) };
-        let plain = self.seal.open(&sealed, consent_id)?;
-        let tokens: BankTokens =
-            serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt(format!("bank tokens: {e}")))?;
+        let tokens = decode_bank_tokens(&self.seal.open(&sealed, consent_id)?)?;
         self.bank_tokens.put(generation, consent_id.to_owned(), &tokens);
         Ok(Some(tokens))
     }
@@ -1063,6 +1151,20 @@ impl Store for SqliteStore {
         self.write(move |conn| add_bank_subscription_on(conn, &consent_id, &sub, now)).await
     }
 
+    async fn add_last_bank_subscription(
+        &self,
+        consent_id: &str,
+        sub: &BankSubscriptionRecord,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (consent_id, sub) = (consent_id.to_owned(), sub.clone());
+        self.write(move |conn| {
+            Ok(add_bank_subscription_on(conn, &consent_id, &sub, now)?
+                && settle_bank_subscribing_on(conn, &consent_id, None, now)?)
+        })
+        .await
+    }
+
     async fn settle_bank_subscribing(
         &self,
         consent_id: &str,
@@ -1117,12 +1219,23 @@ impl Store for SqliteStore {
                     "DELETE FROM authorization_codes WHERE expires_at <= ?1",
                     rusqlite::params![ts(now) - CODE_RETENTION_SECS],
                 )?;
-                Ok(par + codes)
+                Ok((par, codes))
             })
             .await?;
-        Ok(jtis + purged)
+        if purged.0 > 0 {
+            self.pars.clear();
+        }
+        Ok(jtis + purged.0 + purged.1)
     }
 }
+
+/// Bank tokens from their opened (plain JSON) form.
+fn decode_bank_tokens(plain: &[u8]) -> Result<BankTokens, StoreError> {
+    serde_json::from_slice(plain).map_err(|e| StoreError::Corrupt(format!("bank tokens: {e}")))
+}
+
+/// A pushed authorization request by its `request_uri` (the writer and the pool both bind `?1` by position).
+const PAR_BY_URI: &str = "SELECT * FROM par_requests WHERE request_uri = ?1";
 
 /// A consent's access records, through the person's index (migration 0007: a consent's records are a subset of
 /// its person's); the plan is checked by a test.
@@ -1482,9 +1595,7 @@ fn usable_par_on(
     client_id: &str,
     now: OffsetDateTime,
 ) -> Result<Result<ParRecord, ParUse>, StoreError> {
-    let Some(par) =
-        fetch_one(tx, "SELECT * FROM par_requests WHERE request_uri = ?1", [request_uri], |row| par_from_row(row))?
-    else {
+    let Some(par) = fetch_one(tx, PAR_BY_URI, [request_uri], |row| par_from_row(row))? else {
         return Ok(Err(ParUse::NotFound));
     };
     // RFC 9126 §4: the request_uri is bound to the client that pushed it; a foreign client does not consume it.
@@ -1530,6 +1641,7 @@ fn approve_consent_on(
     }
     mark_par_used_on(tx, par, now)?;
     insert_code_on(tx, code)?;
+    begin_bank_subscribing_on(tx, &consent.id, now)?;
     Ok(Approval::Approved)
 }
 

@@ -282,6 +282,19 @@ async fn check_bank_subscriptions(store: &dyn Store) {
         (BankSubscribingState::Subscribed, None, 2)
     );
 
+    // The last topic's record settles in the same write; nothing of it while subscribing is not pending.
+    authorized_consent(store, "app-1", "c4").await;
+    let last = bank_subscription("bs-4", "CONSENT_REVOKED", "CONSENT", t1);
+    assert!(!store.add_last_bank_subscription("c4", &last, t1).await.unwrap());
+    assert_eq!(store.bank_subscriptions("c4").await.unwrap(), None);
+    assert!(store.begin_bank_subscribing("c4", t1).await.unwrap());
+    assert!(store.add_last_bank_subscription("c4", &last, t1).await.unwrap());
+    let settled = store.bank_subscriptions("c4").await.unwrap().unwrap();
+    assert_eq!(
+        (settled.state, settled.error, settled.subscriptions),
+        (BankSubscribingState::Subscribed, None, vec![last])
+    );
+
     // Ending hands the subscriptions over once.
     let t2 = T0 + Duration::hours(1);
     assert_eq!(store.end_bank_subscriptions("c1", t2).await.unwrap(), vec![revoked.clone(), risk]);
@@ -602,9 +615,12 @@ async fn check_approval_is_all_or_nothing(store: &dyn Store) {
     assert_eq!(store.consent("c-ok").await.unwrap().unwrap().status, ConsentStatus::Pending);
     assert_eq!(store.redeem_code(&c1.code_hash, "app-1", now).await.unwrap(), CodeRedemption::NotFound);
 
-    // The approval: all three at once.
+    assert_eq!(store.bank_subscriptions("c-ok").await.unwrap(), None, "no subscribing begun by a refusal");
+
+    // The approval: all at once, and the consent's subscribing at its bank begun with it.
     let approved = store.approve_consent(approval(&first.request_uri, "app-1", &authorized, &c1)).await.unwrap();
     assert_eq!(approved, Approval::Approved);
+    assert_eq!(store.bank_subscriptions("c-ok").await.unwrap().unwrap().state, BankSubscribingState::Pending);
     assert_eq!(store.consent("c-ok").await.unwrap(), Some(authorized.clone()));
     assert_eq!(store.par_request(&first.request_uri).await.unwrap().unwrap().used_at, Some(now));
     // A second completion with the same request_uri: refused, and its code is not stored.
@@ -1046,6 +1062,58 @@ async fn acknowledged_writes_survive_a_reopen_of_the_same_file() {
     // With another key the rows are still there but the bank tokens cannot be read.
     let other = SqliteStore::open(&db, SealKey::from_bytes(&[1u8; 32]).unwrap()).await.unwrap();
     assert!(matches!(other.bank_tokens("c1").await, Err(StoreError::Unseal)));
+}
+
+/// Writes that put their own rows in the store's read caches (the pushed request, the pending consent with its
+/// bank tokens, the approval) cache exactly what a fresh reader of the file decodes: instants in whole seconds, the
+/// request_uri consumed, the consent as approved.
+#[tokio::test]
+async fn rows_cached_by_their_writes_match_a_fresh_read_of_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gateway.db");
+    let store = SqliteStore::open(&db, key()).await.unwrap();
+    store.insert_client(&client("app-1")).await.unwrap();
+    // Instants with fractions of a second: the file keeps whole seconds.
+    let now = T0 + Duration::milliseconds(1_750);
+    let par = ParRecord {
+        request_uri: "urn:ietf:params:oauth:request_uri:cached".into(),
+        client_id: "app-1".into(),
+        params: json!({"response_type": "code", "state": "s"}),
+        expires_at: now + Duration::seconds(90),
+        used_at: None,
+    };
+    store.insert_par_request(&par).await.unwrap();
+    let pending = Consent::new("c-cached".into(), "app-1".into(), request(), now);
+    store.insert_pending_consent(&pending, &bank_tokens(), now).await.unwrap();
+
+    let fresh = SqliteStore::open(&db, key()).await.unwrap();
+    let cached_par = store.par_request(&par.request_uri).await.unwrap().unwrap();
+    assert_eq!(Some(&cached_par), fresh.par_request(&par.request_uri).await.unwrap().as_ref());
+    assert_eq!(cached_par.expires_at, T0 + Duration::seconds(91), "whole seconds, as stored");
+    let cached = store.consent("c-cached").await.unwrap().unwrap();
+    assert_eq!(Some(&cached), fresh.consent("c-cached").await.unwrap().as_ref());
+    assert_eq!(cached.created_at, T0 + Duration::seconds(1));
+    assert_eq!(store.bank_tokens("c-cached").await.unwrap(), fresh.bank_tokens("c-cached").await.unwrap());
+    fresh.close().await;
+
+    let mut authorized = cached.clone();
+    let subject = ConsentSubject { person: "user_good".into(), bank: "first-national".into() };
+    authorized
+        .authorize(Authorization { subject, accounts: vec!["acc-1".into()], secondary_use_opt_in: false }, now)
+        .unwrap();
+    let code = code("app-1", "c-cached", "code-cached");
+    let approval =
+        ConsentApproval { request_uri: &par.request_uri, client_id: "app-1", consent: &authorized, code: &code, now };
+    assert_eq!(store.approve_consent(approval).await.unwrap(), Approval::Approved);
+    let fresh = SqliteStore::open(&db, key()).await.unwrap();
+    let cached = store.consent("c-cached").await.unwrap().unwrap();
+    assert_eq!(cached.status, ConsentStatus::Authorized);
+    assert_eq!(Some(&cached), fresh.consent("c-cached").await.unwrap().as_ref());
+    let used = store.par_request(&par.request_uri).await.unwrap().unwrap();
+    assert_eq!(used.used_at, Some(T0 + Duration::seconds(1)));
+    assert_eq!(Some(used), fresh.par_request(&par.request_uri).await.unwrap());
+    fresh.close().await;
+    store.close().await;
 }
 
 /// Migration 0006 rebuilds the access log without AUTOINCREMENT: records written before it keep their `seq` and

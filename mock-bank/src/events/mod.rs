@@ -293,6 +293,9 @@ struct SubscriptionBook {
     by_id: HashMap<String, Arc<Subscription>>,
     /// Account id -> ids of the RISK/BALANCE subscriptions whose consent covers it.
     by_account: HashMap<String, Vec<String>>,
+    /// Consent id -> its subscriptions (at most one per type): a consent's lookups never scan the whole book, which
+    /// grows by one subscription per consent flow (a scan per subscribe made consent flows slow down as they ran).
+    by_consent: HashMap<String, Vec<Arc<Subscription>>>,
 }
 
 impl SubscriptionBook {
@@ -303,6 +306,7 @@ impl SubscriptionBook {
                 self.by_account.entry(account.clone()).or_default().push(sub.subscription_id.clone());
             }
         }
+        self.by_consent.entry(sub.consent_id.clone()).or_default().push(sub.clone());
         self.by_id.insert(sub.subscription_id.clone(), sub);
     }
 
@@ -316,7 +320,18 @@ impl SubscriptionBook {
                 }
             }
         }
+        if let Some(subs) = self.by_consent.get_mut(&sub.consent_id) {
+            subs.retain(|s| s.subscription_id != id);
+            if subs.is_empty() {
+                self.by_consent.remove(&sub.consent_id);
+            }
+        }
         Some(sub)
+    }
+
+    /// The subscriptions of consent `consent_id`.
+    fn of_consent(&self, consent_id: &str) -> &[Arc<Subscription>] {
+        self.by_consent.get(consent_id).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -396,8 +411,7 @@ impl Notifier {
         today: Date,
     ) -> anyhow::Result<Arc<Subscription>> {
         let _guard = self.writes.lock().await;
-        let existing =
-            read(&self.book).by_id.values().find(|s| s.consent_id == grant.consent_id && s.kind == kind).cloned();
+        let existing = read(&self.book).of_consent(&grant.consent_id).iter().find(|s| s.kind == kind).cloned();
         let sub = Subscription {
             subscription_id: existing.as_ref().map_or_else(new_uuid, |s| s.subscription_id.clone()),
             consent_id: grant.consent_id.clone(),
@@ -441,12 +455,8 @@ impl Notifier {
     /// End every subscription of a consent. Returns how many ended.
     pub async fn end_consent(&self, consent_id: &str) -> anyhow::Result<usize> {
         let _guard = self.writes.lock().await;
-        let ids: Vec<String> = read(&self.book)
-            .by_id
-            .values()
-            .filter(|s| s.consent_id == consent_id)
-            .map(|s| s.subscription_id.clone())
-            .collect();
+        let ids: Vec<String> =
+            read(&self.book).of_consent(consent_id).iter().map(|s| s.subscription_id.clone()).collect();
         if ids.is_empty() {
             return Ok(0);
         }
@@ -510,7 +520,7 @@ impl Notifier {
                     .collect(),
                 // The consent is revoked by now: its own CONSENT_REVOKED subscriptions hear about it.
                 Subject::Consent(consent) => {
-                    book.by_id.values().filter(|s| s.kind == event.kind && &s.consent_id == consent).cloned().collect()
+                    book.of_consent(consent).iter().filter(|s| s.kind == event.kind).cloned().collect()
                 }
                 Subject::Maintenance(_) => {
                     book.by_id.values().filter(|s| s.kind == event.kind && active(s)).cloned().collect()
@@ -758,6 +768,44 @@ mod tests {
     use super::*;
     use crate::profile::{MaintenanceWindow, WeekdayName};
     use time::macros::datetime;
+
+    fn subscription(id: &str, consent: &str, kind: NotificationType, accounts: &[&str]) -> Arc<Subscription> {
+        Arc::new(Subscription {
+            subscription_id: id.into(),
+            consent_id: consent.into(),
+            client_id: "app".into(),
+            customer_index: 7,
+            account_ids: accounts.iter().map(|a| (*a).to_owned()).collect(),
+            kind,
+            callback_url: "https://gateway.example/cb".into(),
+            subscriber: Party::data_provider("gateway"),
+            effective_date: "2026-11-29".into(),
+        })
+    }
+
+    #[test]
+    fn the_book_finds_a_consents_subscriptions_by_its_index_through_replacements_and_removals() {
+        let mut book = SubscriptionBook::default();
+        book.insert(subscription("s1", "c1", NotificationType::ConsentRevoked, &[]));
+        book.insert(subscription("s2", "c1", NotificationType::Risk, &["a1"]));
+        book.insert(subscription("s3", "c2", NotificationType::ConsentRevoked, &[]));
+        let ids = |book: &SubscriptionBook, consent| {
+            let mut ids: Vec<_> = book.of_consent(consent).iter().map(|s| s.subscription_id.clone()).collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(ids(&book, "c1"), ["s1", "s2"]);
+        assert_eq!(ids(&book, "c2"), ["s3"]);
+        // Replacing a subscription (same id) keeps one entry; a removal leaves no trace of an emptied consent.
+        book.insert(subscription("s2", "c1", NotificationType::Risk, &["a1", "a2"]));
+        assert_eq!(ids(&book, "c1"), ["s1", "s2"]);
+        assert_eq!(book.of_consent("c1").iter().find(|s| s.subscription_id == "s2").unwrap().account_ids.len(), 2);
+        assert!(book.remove("s3").is_some());
+        assert!(book.of_consent("c2").is_empty());
+        assert!(!book.by_consent.contains_key("c2"));
+        assert!(book.remove("s1").is_some() && book.remove("s2").is_some());
+        assert!(book.by_consent.is_empty() && book.by_account.is_empty() && book.by_id.is_empty());
+    }
 
     #[test]
     fn a_weekly_window_is_due_once_when_the_clock_passes_a_day_before_it() {

@@ -378,7 +378,7 @@ async fn consent_and_tokens(
     let grant = ConsentGrant { consent: &consent, binding, scope, parent_code: None, with_refresh };
     let mut body = issue_for_consent(state, client, grant).await?;
     // Issue 5: subscribe at the bank as the confirmation page does (best effort, off the request path).
-    crate::banks::notifications::spawn_subscribe(state, &consent.id);
+    crate::banks::notifications::spawn_subscribe(state, &consent.id, crate::banks::notifications::Begun::No);
     body["consent_id"] = json!(consent.id);
     Ok(token_response(body))
 }
