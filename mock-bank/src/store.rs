@@ -11,17 +11,29 @@
 //! through [`BankStore::writer`], a pool of ONE connection, reads through [`BankStore::pool`] (four): SQLite has one
 //! writer at a time, and two pooled connections writing at once meet in SQLite's busy handler, which sleeps (1 ms,
 //! 2 ms, 5 ms, ...) instead of queueing; the one-connection pool queues writers in order, without sleeping. A write
-//! must never wait for another write while it holds the writer (the in-memory store is one connection for both). New
-//! consents, written once per completed authorization, are group-committed (`login::persist::ConsentWrites`): one
-//! flush for every consent queued meanwhile. This module must never hold anything a restart could regenerate, and
-//! never log stored values (the meta table holds the cursor-signing key).
+//! must never wait for another write while it holds the writer (the in-memory store is one connection for both).
+//!
+//! The writes of every consent flow (the new consent with its tokens, the gateway's notification subscription) are
+//! group-committed ([`BankStore::commit`]): each commit with `synchronous=FULL` flushes the log to disk, and one flush
+//! per write, one after the other on the one writer, was the bank's limit on consent flows per second. The first
+//! write queued on an empty queue starts one task; the task waits for the writer connection, takes every write queued
+//! by then (those that arrived meanwhile joined it) and runs them in ONE transaction: one flush for all. Each caller
+//! is answered only after that commit, so an acknowledged write is durable as before. When that transaction fails
+//! (rolled back: nothing of it is written), each write runs again in a transaction of its own, so a bad one fails
+//! alone. The task is spawned, so a caller that stops waiting (its request dropped) cannot strand the others.
+//!
+//! This module must never hold anything a restart could regenerate, and never log stored values (the meta table
+//! holds the cursor-signing key).
 
 use crate::ledger::model::Transaction;
 use anyhow::Context as _;
-use sqlx::Row as _;
+use futures_util::future::BoxFuture;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Acquire as _, Row as _, SqliteConnection};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// Meta key: the instant the bank first started (its generated history ends there; RFC 3339). Same key as
 /// `server.rs` pins.
@@ -37,6 +49,55 @@ pub struct BankStore {
     pool: SqlitePool,
     /// The one connection every write goes through (module docs); the same pool as `pool` in memory.
     writer: SqlitePool,
+    /// Writes waiting for the group commit's next transaction ([`BankStore::commit`]).
+    queued: Arc<Queued>,
+}
+
+/// One caller's statements for the group commit ([`BankStore::commit`]), run on the writer connection inside the
+/// batch's transaction, or (after that transaction failed) again in one of its own: it may run twice, so it owns
+/// what it writes and clones it into each run.
+pub type GroupWrite = Box<dyn for<'c> Fn(&'c mut SqliteConnection) -> BoxFuture<'c, anyhow::Result<()>> + Send + Sync>;
+
+/// A queued write and where its answer goes.
+type QueuedWrite = (GroupWrite, oneshot::Sender<Result<(), String>>);
+
+#[derive(Default)]
+struct Queued(Mutex<Vec<QueuedWrite>>);
+
+impl std::fmt::Debug for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queued").field("writes", &self.lock().len()).finish()
+    }
+}
+
+impl Queued {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<QueuedWrite>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Runs `batch` in one transaction and answers every caller; when that fails, each write alone (module docs).
+async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<QueuedWrite>) {
+    let writes: Vec<&GroupWrite> = batch.iter().map(|(write, _)| write).collect();
+    if writes.len() > 1 && run_in_transaction(conn, &writes).await.is_ok() {
+        for (_, reply) in batch {
+            let _ = reply.send(Ok(()));
+        }
+        return;
+    }
+    for (write, reply) in batch {
+        let _ = reply.send(run_in_transaction(conn, &[&write]).await.map_err(|e| format!("{e:#}")));
+    }
+}
+
+/// `writes` in one transaction, rolled back (its drop) when one fails.
+async fn run_in_transaction(conn: &mut SqliteConnection, writes: &[&GroupWrite]) -> anyhow::Result<()> {
+    let mut tx = conn.begin().await?;
+    for write in writes {
+        write(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// One persisted injected transaction.
@@ -94,7 +155,43 @@ impl BankStore {
                 (pool.clone(), pool)
             }
         };
-        Ok(BankStore { pool, writer })
+        Ok(BankStore { pool, writer, queued: Arc::default() })
+    }
+
+    /// Runs `write` in the group commit's next transaction and returns once that is committed (module docs).
+    pub async fn commit(&self, write: GroupWrite) -> anyhow::Result<()> {
+        let (reply, answer) = oneshot::channel();
+        let first = {
+            let mut queued = self.queued.lock();
+            queued.push((write, reply));
+            queued.len() == 1
+        };
+        if first {
+            let (queued, writer) = (Arc::clone(&self.queued), self.writer.clone());
+            tokio::spawn(async move {
+                let conn = writer.acquire().await;
+                let batch = std::mem::take(&mut *queued.lock());
+                match conn {
+                    Ok(mut conn) => commit_batch(&mut conn, batch).await,
+                    Err(e) => {
+                        let error = e.to_string();
+                        for (_, reply) in batch {
+                            let _ = reply.send(Err(error.clone()));
+                        }
+                    }
+                }
+            });
+        }
+        match answer.await {
+            Ok(result) => result.map_err(anyhow::Error::msg),
+            Err(_) => Err(anyhow::anyhow!("the bank store's write task stopped before answering")),
+        }
+    }
+
+    /// Writes queued for the group commit's next transaction (tests hold the writer to gather a batch).
+    #[cfg(test)]
+    pub(crate) fn queued_writes(&self) -> usize {
+        self.queued.lock().len()
     }
 
     /// The reading pool, for the other parts of the bank that keep tables in the same file (login, events).
@@ -211,18 +308,26 @@ impl BankStore {
         kind: &str,
         body: &str,
     ) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO notification_subscriptions (subscription_id, consent_id, type, body) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (subscription_id) DO UPDATE SET body = excluded.body",
-        )
-        .bind(subscription_id)
-        .bind(consent_id)
-        .bind(kind)
-        .bind(body)
-        .execute(&self.writer)
+        let row = Arc::new([subscription_id, consent_id, kind, body].map(str::to_owned));
+        self.commit(Box::new(move |conn| {
+            let row = Arc::clone(&row);
+            Box::pin(async move {
+                let [subscription_id, consent_id, kind, body] = &*row;
+                sqlx::query(
+                    "INSERT INTO notification_subscriptions (subscription_id, consent_id, type, body) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (subscription_id) DO UPDATE SET body = excluded.body",
+                )
+                .bind(subscription_id)
+                .bind(consent_id)
+                .bind(kind)
+                .bind(body)
+                .execute(conn)
+                .await
+                .context("cannot write a notification subscription")?;
+                Ok(())
+            })
+        }))
         .await
-        .context("cannot write a notification subscription")?;
-        Ok(())
     }
 
     /// Delete notification subscriptions by id. Returns how many were removed.

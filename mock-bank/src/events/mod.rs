@@ -335,6 +335,9 @@ impl SubscriptionBook {
     }
 }
 
+/// Locks over the subscription writes, each for the consents whose id hashes to it ([`Notifier::subscribe`]).
+const WRITE_SHARDS: usize = 64;
+
 /// The bank's subscriptions and outbox.
 #[derive(Debug)]
 pub struct Notifier {
@@ -342,8 +345,10 @@ pub struct Notifier {
     api_base: String,
     store: BankStore,
     book: RwLock<SubscriptionBook>,
-    /// Serializes subscription writes (one per consent and type, checked then written).
-    writes: tokio::sync::Mutex<()>,
+    /// Serializes the subscription writes of one consent (one subscription per consent and type, checked then
+    /// written), in [`WRITE_SHARDS`] locks by consent: writes of different consents run side by side, so their
+    /// commits share the store's group commit instead of waiting for each other's flush.
+    writes: Vec<tokio::sync::Mutex<()>>,
     /// Maintenance windows already announced (`from/until`), so re-sending the same rules announces nothing new.
     announced: Mutex<HashSet<String>>,
     outbox: Arc<Outbox>,
@@ -394,7 +399,7 @@ impl Notifier {
             api_base: config.api_base.trim_end_matches('/').to_owned(),
             store,
             book: RwLock::new(book),
-            writes: tokio::sync::Mutex::new(()),
+            writes: (0..WRITE_SHARDS).map(|_| tokio::sync::Mutex::new(())).collect(),
             announced: Mutex::new(HashSet::new()),
             outbox,
         })
@@ -410,7 +415,7 @@ impl Notifier {
         subscriber: Party,
         today: Date,
     ) -> anyhow::Result<Arc<Subscription>> {
-        let _guard = self.writes.lock().await;
+        let _guard = self.writes_of(&grant.consent_id).lock().await;
         let existing = read(&self.book).of_consent(&grant.consent_id).iter().find(|s| s.kind == kind).cloned();
         let sub = Subscription {
             subscription_id: existing.as_ref().map_or_else(new_uuid, |s| s.subscription_id.clone()),
@@ -442,9 +447,17 @@ impl Notifier {
         all
     }
 
+    /// The lock of consent `consent_id`'s subscription writes.
+    fn writes_of(&self, consent_id: &str) -> &tokio::sync::Mutex<()> {
+        let hash = consent_id.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+        &self.writes[hash % self.writes.len()]
+    }
+
     /// End one subscription. `false` when there was none.
     pub async fn unsubscribe(&self, id: &str) -> anyhow::Result<bool> {
-        let _guard = self.writes.lock().await;
+        let Some(sub) = self.subscription(id) else { return Ok(false) };
+        let _guard = self.writes_of(&sub.consent_id).lock().await;
+        // Another write of the same consent may have ended it while this one waited.
         if self.subscription(id).is_none() {
             return Ok(false);
         }
@@ -454,7 +467,7 @@ impl Notifier {
 
     /// End every subscription of a consent. Returns how many ended.
     pub async fn end_consent(&self, consent_id: &str) -> anyhow::Result<usize> {
-        let _guard = self.writes.lock().await;
+        let _guard = self.writes_of(consent_id).lock().await;
         let ids: Vec<String> =
             read(&self.book).of_consent(consent_id).iter().map(|s| s.subscription_id.clone()).collect();
         if ids.is_empty() {

@@ -6,10 +6,10 @@
 
 use super::{BankConsent, DataCluster, OAuthClient};
 use crate::ledger::users::ChosenError;
-use sqlx::{Acquire as _, Row as _, SqliteConnection, SqlitePool};
-use std::sync::{Arc, Mutex};
+use crate::store::BankStore;
+use sqlx::{Row as _, SqliteConnection, SqlitePool};
+use std::sync::Arc;
 use time::OffsetDateTime;
-use tokio::sync::oneshot;
 
 /// What a stored token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,93 +154,20 @@ pub(crate) async fn load_live_tokens(pool: &SqlitePool) -> Result<Vec<StoredToke
         .collect()
 }
 
-/// A new consent with its first tokens, waiting for [`ConsentWrites`] to commit it.
-type PendingConsent = (StoredConsent, Vec<StoredToken>, oneshot::Sender<std::result::Result<(), String>>);
-
-/// Group commit of new consents (one per completed authorization, the bank's only durable write on the consent
-/// flow's path). Each commit with `synchronous=FULL` flushes the log to disk, and the writer is one connection
-/// ([`crate::store::BankStore::writer`]): one flush per consent made the flushes, one after the other, the bank's
-/// limit on consent flows per second. Here the first consent of an empty queue starts one write task; the task waits
-/// for the writer connection, takes every consent queued by then (those that arrived meanwhile joined it) and
-/// writes them in ONE transaction: one flush for all. Each caller is answered only after that commit, so an
-/// acknowledged consent is durable as before. When that transaction fails (rolled back: nothing of it is written),
-/// each consent is written again in a transaction of its own, so a bad one fails alone. The task is spawned, so a
-/// caller that stops waiting (its request dropped) cannot strand the others.
-#[derive(Default)]
-pub(crate) struct ConsentWrites {
-    pending: Arc<Mutex<Vec<PendingConsent>>>,
-}
-
-impl ConsentWrites {
-    /// Stores `consent` and its `tokens` (all or nothing) and returns once that is committed.
-    pub(crate) async fn insert(
-        &self,
-        pool: &SqlitePool,
-        consent: StoredConsent,
-        tokens: Vec<StoredToken>,
-    ) -> Result<()> {
-        let (reply, answer) = oneshot::channel();
-        let first = {
-            let mut pending = lock(&self.pending);
-            pending.push((consent, tokens, reply));
-            pending.len() == 1
-        };
-        if first {
-            let (pending, pool) = (Arc::clone(&self.pending), pool.clone());
-            tokio::spawn(async move {
-                let mut conn = pool.acquire().await;
-                let batch = std::mem::take(&mut *lock(&pending));
-                let conn = match conn.as_mut() {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        let error = e.to_string();
-                        for (_, _, reply) in batch {
-                            let _ = reply.send(Err(error.clone()));
-                        }
-                        return;
-                    }
-                };
-                if batch.len() > 1 && insert_consents(conn, &batch).await.is_ok() {
-                    for (_, _, reply) in batch {
-                        let _ = reply.send(Ok(()));
-                    }
-                    return;
-                }
-                // Alone, or the shared transaction failed (rolled back): each one in a transaction of its own, so
-                // one bad consent fails alone.
-                for (consent, tokens, reply) in batch {
-                    let one = [(consent, tokens, oneshot::channel().0)];
-                    let _ = reply.send(insert_consents(conn, &one).await.map_err(|e| format!("{e:#}")));
-                }
-            });
-        }
-        match answer.await {
-            Ok(result) => result.map_err(anyhow::Error::msg),
-            Err(_) => Err(anyhow::anyhow!("the consent's write task stopped before answering")),
-        }
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// New consents with their first tokens, in one transaction.
-async fn insert_consents(conn: &mut SqliteConnection, batch: &[PendingConsent]) -> Result<()> {
-    let mut tx = conn.begin().await?;
-    for (consent, tokens, _) in batch {
-        insert_consent_in(&mut tx, consent, tokens).await?;
-    }
-    tx.commit().await?;
-    Ok(())
+/// Stores a new consent and its first tokens (all or nothing) and returns once that is committed: the bank's
+/// group commit ([`BankStore::commit`]) shares one flush among every write queued meanwhile.
+pub(crate) async fn insert_consent(store: &BankStore, consent: StoredConsent, tokens: Vec<StoredToken>) -> Result<()> {
+    let written = Arc::new((consent, tokens));
+    store
+        .commit(Box::new(move |conn| {
+            let written = Arc::clone(&written);
+            Box::pin(async move { insert_consent_in(conn, &written.0, &written.1).await })
+        }))
+        .await
 }
 
 /// A new consent and its first tokens.
-async fn insert_consent_in(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    consent: &StoredConsent,
-    tokens: &[StoredToken],
-) -> Result<()> {
+async fn insert_consent_in(conn: &mut SqliteConnection, consent: &StoredConsent, tokens: &[StoredToken]) -> Result<()> {
     let c = &consent.consent;
     sqlx::query(
         "INSERT INTO auth_consents (consent_id, client_id, customer_index, account_ids, clusters, purposes, platform,
@@ -257,22 +184,20 @@ async fn insert_consent_in(
     .bind(encode_chosen_error(&consent.chosen_error))
     .bind(c.created_at.unix_timestamp())
     .bind(c.expires_at.unix_timestamp())
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     for token in tokens {
-        insert_token_in(tx, token).await?;
+        insert_token_in(conn, token).await?;
     }
     Ok(())
 }
 
 pub(crate) async fn insert_token(pool: &SqlitePool, token: &StoredToken) -> Result<()> {
-    let mut tx = pool.begin().await?;
-    insert_token_in(&mut tx, token).await?;
-    tx.commit().await?;
-    Ok(())
+    let mut conn = pool.acquire().await?;
+    insert_token_in(&mut conn, token).await
 }
 
-async fn insert_token_in(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, token: &StoredToken) -> Result<()> {
+async fn insert_token_in(conn: &mut SqliteConnection, token: &StoredToken) -> Result<()> {
     sqlx::query(
         "INSERT INTO auth_tokens (token_hash, kind, consent_id, client_id, clusters, expires_at, revoked_at)
          VALUES ($1, $2, $3, $4, $5, $6, NULL)",
@@ -283,7 +208,7 @@ async fn insert_token_in(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, token: &S
     .bind(&token.client_id)
     .bind(to_json(&token.clusters)?)
     .bind(token.expires_at.unix_timestamp())
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -359,24 +284,24 @@ mod tests {
 
     /// Queues `ids` while the writer connection is held (so they all join one write task), then releases it and
     /// returns each caller's answer.
-    async fn one_batch(store: &BankStore, writes: &Arc<ConsentWrites>, ids: &[String]) -> Vec<Result<()>> {
+    async fn one_batch(store: &BankStore, ids: &[String]) -> Vec<Result<()>> {
         let held = store.writer().acquire().await.unwrap();
         let callers: Vec<_> = ids
             .iter()
             .map(|id| {
-                let (writes, pool, c) = (Arc::clone(writes), store.writer().clone(), consent(id));
+                let (store, c) = (store.clone(), consent(id));
                 let tokens = vec![token_of(&c, TokenKind::Access), token_of(&c, TokenKind::Refresh)];
-                tokio::spawn(async move { writes.insert(&pool, c, tokens).await })
+                tokio::spawn(async move { insert_consent(&store, c, tokens).await })
             })
             .collect();
         // Every caller has queued (a condition, not a time: bounded by the number of scheduler turns).
         for _ in 0..10_000 {
-            if lock(&writes.pending).len() == ids.len() {
+            if store.queued_writes() == ids.len() {
                 break;
             }
             tokio::task::yield_now().await;
         }
-        assert_eq!(lock(&writes.pending).len(), ids.len(), "every consent queued behind the held writer");
+        assert_eq!(store.queued_writes(), ids.len(), "every consent queued behind the held writer");
         drop(held);
         let mut answers = Vec::new();
         for caller in callers {
@@ -391,27 +316,57 @@ mod tests {
     #[tokio::test]
     async fn consents_queued_together_commit_together_and_a_bad_one_fails_alone() {
         let store = BankStore::open(None).await.unwrap();
-        let writes = Arc::new(ConsentWrites::default());
         let ids: Vec<String> = (0..20).map(|i| format!("bc_{i}")).collect();
-        let answers = one_batch(&store, &writes, &ids).await;
+        let answers = one_batch(&store, &ids).await;
         assert!(answers.iter().all(Result::is_ok), "{answers:?}");
         assert_eq!((count(&store, "auth_consents").await, count(&store, "auth_tokens").await), (20, 40));
 
         let mut ids: Vec<String> = (20..25).map(|i| format!("bc_{i}")).collect();
         ids.push("bc_3".into());
-        let answers = one_batch(&store, &writes, &ids).await;
+        let answers = one_batch(&store, &ids).await;
         assert!(answers[..5].iter().all(Result::is_ok), "{answers:?}");
         assert!(answers[5].is_err(), "the duplicate fails: {answers:?}");
         assert_eq!((count(&store, "auth_consents").await, count(&store, "auth_tokens").await), (25, 50));
 
         let next = consent("bc_next");
         let tokens = vec![token_of(&next, TokenKind::Access)];
-        writes.insert(store.writer(), next, tokens).await.unwrap();
+        insert_consent(&store, next, tokens).await.unwrap();
         assert_eq!(count(&store, "auth_consents").await, 26);
         let duplicate = consent("bc_next");
         let tokens = vec![token_of(&duplicate, TokenKind::Refresh)];
-        assert!(writes.insert(store.writer(), duplicate, tokens).await.is_err(), "alone, it fails alone");
+        assert!(insert_consent(&store, duplicate, tokens).await.is_err(), "alone, it fails alone");
         assert_eq!((count(&store, "auth_consents").await, count(&store, "auth_tokens").await), (26, 51));
+    }
+
+    /// Writes of different kinds queued together (a consent flow's new consent and a notification subscription)
+    /// share one transaction, and each caller learns its own outcome.
+    #[tokio::test]
+    async fn a_consent_and_a_subscription_queued_together_commit_together() {
+        let store = BankStore::open(None).await.unwrap();
+        let held = store.writer().acquire().await.unwrap();
+        let c = consent("bc_mixed");
+        let tokens = vec![token_of(&c, TokenKind::Access)];
+        let consent_write = tokio::spawn({
+            let store = store.clone();
+            async move { insert_consent(&store, c, tokens).await }
+        });
+        let subscription_write = tokio::spawn({
+            let store = store.clone();
+            async move { store.upsert_subscription("sub-1", "bc_mixed", "CONSENT_REVOKED", "{}").await }
+        });
+        for _ in 0..10_000 {
+            if store.queued_writes() == 2 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(store.queued_writes(), 2, "both queued behind the held writer");
+        drop(held);
+        consent_write.await.unwrap().unwrap();
+        subscription_write.await.unwrap().unwrap();
+        assert_eq!(store.queued_writes(), 0);
+        let counts = (count(&store, "auth_consents").await, count(&store, "notification_subscriptions").await);
+        assert_eq!(counts, (1, 1));
     }
 
     #[test]

@@ -171,8 +171,6 @@ pub struct AuthServer {
     /// Tokens issued since start (drives the sweep of expired access tokens).
     issued: AtomicU64,
     pub(crate) sessions: SessionBook,
-    /// New consents, group-committed ([`persist::ConsentWrites`]).
-    consent_writes: persist::ConsentWrites,
 }
 
 impl std::fmt::Debug for AuthServer {
@@ -254,7 +252,6 @@ impl AuthServer {
             codes: Mutex::new(HashMap::new()),
             issued: AtomicU64::new(0),
             sessions: SessionBook::default(),
-            consent_writes: persist::ConsentWrites::default(),
         };
         for client in clients {
             server.register_client(client).await.map_err(|e| anyhow::anyhow!("cannot register OAuth client: {e}"))?;
@@ -506,8 +503,7 @@ impl AuthServer {
         let (access_token, access) = self.new_token(TokenKind::Access, &consent, consent.clusters.clone(), now)?;
         let (refresh_token, refresh) = self.new_token(TokenKind::Refresh, &consent, consent.clusters.clone(), now)?;
         let stored = StoredConsent { consent, chosen_error: terms.chosen_error };
-        self.consent_writes
-            .insert(self.store.writer(), stored.clone(), vec![access.clone(), refresh.clone()])
+        persist::insert_consent(&self.store, stored.clone(), vec![access.clone(), refresh.clone()])
             .await
             .map_err(AuthError::storage)?;
         let consent = stored.consent;
