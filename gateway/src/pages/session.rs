@@ -112,10 +112,14 @@ impl<S: Expiring> Sessions<S> {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Stores (or replaces) the session `id`, dropping expired ones first and the soonest-expiring when full.
+    /// Stores (or replaces) the session `id`; when full, drops the expired ones, then the soonest-expiring. Expired
+    /// sessions are only swept then (every read checks expiry): a sweep on every store made each step of every flow
+    /// scan all the sessions in progress, under the lock every page shares.
     pub fn put(&self, id: &str, session: S, now: OffsetDateTime) {
         let mut map = self.lock();
-        map.retain(|_, s| s.expires_at() > now);
+        if map.len() >= MAX_SESSIONS && !map.contains_key(id) {
+            map.retain(|_, s| s.expires_at() > now);
+        }
         if map.len() >= MAX_SESSIONS && !map.contains_key(id) {
             let oldest = map.iter().min_by_key(|(_, s)| s.expires_at()).map(|(k, _)| k.clone());
             if let Some(oldest) = oldest {
@@ -146,4 +150,55 @@ pub fn session_cookie_id(headers: &axum::http::HeaderMap, name: &str) -> Option<
         .filter_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
         .find(|id| id.len() == 43 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
         .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2026-03-04 15:00 UTC);
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct Until(OffsetDateTime);
+
+    impl Expiring for Until {
+        fn expires_at(&self) -> OffsetDateTime {
+            self.0
+        }
+    }
+
+    /// The bound holds: a full book first sweeps the expired sessions, then drops the soonest-expiring live one; an
+    /// expired session is never answered, swept or not.
+    #[test]
+    fn a_full_book_sweeps_the_expired_then_drops_the_soonest_expiring() {
+        let book = Sessions::<Until>::default();
+        // Half expire after one minute, half after an hour.
+        for n in 0..MAX_SESSIONS {
+            let minutes = if n % 2 == 0 { 1 } else { 60 };
+            book.put(&format!("s{n}"), Until(T0 + Duration::minutes(minutes) + Duration::milliseconds(n as i64)), T0);
+        }
+        assert_eq!(book.lock().len(), MAX_SESSIONS);
+        let later = T0 + Duration::minutes(30);
+        assert_eq!(book.get("s0", later), None, "expired, though not swept yet");
+        assert!(book.get("s1", later).is_some());
+        // Replacing a stored session needs no room.
+        book.put("s1", Until(later + Duration::hours(1)), later);
+        assert_eq!(book.lock().len(), MAX_SESSIONS);
+        // A new one when full: the expired half is swept.
+        book.put("new", Until(later + Duration::minutes(15)), later);
+        assert_eq!(book.lock().len(), MAX_SESSIONS / 2 + 1);
+        assert!(book.get("new", later).is_some());
+
+        // Full of live sessions: the soonest-expiring one ("new", 15 minutes left) makes room, nothing else goes.
+        let mut n = MAX_SESSIONS;
+        while book.lock().len() < MAX_SESSIONS {
+            book.put(&format!("s{n}"), Until(later + Duration::hours(2)), later);
+            n += 1;
+        }
+        book.put("last", Until(later + Duration::hours(2)), later);
+        assert_eq!(book.lock().len(), MAX_SESSIONS);
+        assert_eq!(book.get("new", later), None, "the soonest-expiring was dropped");
+        assert!(book.get("s3", later).is_some() && book.get("last", later).is_some());
+    }
 }

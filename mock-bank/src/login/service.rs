@@ -54,8 +54,14 @@ pub const CODE_TTL: Duration = Duration::seconds(60);
 const CODE_MEMORY: Duration = Duration::minutes(10);
 /// Consent duration when the request names none, and the most allowed (CFPB 1033: at most one year).
 pub const MAX_CONSENT_DAYS: u16 = 365;
-/// Most authorization codes outstanding at once.
-const MAX_CODES: usize = 10_000;
+/// Most authorization codes remembered at once (outstanding, or used or expired within [`CODE_MEMORY`]). A used
+/// code keeps only what reuse detection needs (its client, the consent issued from it: about 150 bytes with the
+/// map's share), so the bound is about 150 MB of memory and lets a bank complete 1,000 authorizations a second for
+/// the whole memory window. It was 10,000 codes: with the clock ticking, a bank refused new authorizations
+/// (`temporarily_unavailable`) past 15 a second sustained, and under a frozen clock after 10,000 in all.
+const MAX_CODES: usize = 1_000_000;
+/// How often (in issued codes) codes past [`CODE_MEMORY`] are swept from memory, besides when the map is full.
+const CODE_SWEEP_EVERY: u64 = 1024;
 /// Most clients one bank keeps, and redirect URIs per client.
 const MAX_CLIENTS: usize = 1_000;
 const MAX_REDIRECT_URIS: usize = 10;
@@ -87,12 +93,11 @@ pub(crate) struct SharingTerms {
 
 #[derive(Debug)]
 enum Redemption {
-    Unused,
-    /// Redeemed once; `consent_id` once the consent exists; `reused` when a second redemption came meanwhile.
-    Used {
-        consent_id: Option<String>,
-        reused: bool,
-    },
+    /// Not redeemed yet: what the person approved.
+    Unused(Box<ApprovedGrant>),
+    /// Redeemed once; `consent_id` once the consent exists; `reused` when a second redemption came meanwhile. The
+    /// grant is dropped at the first redemption (only reuse detection needs the code after it).
+    Used { consent_id: Option<String>, reused: bool },
 }
 
 /// Outcome of [`AuthServer::redeem_code`].
@@ -105,7 +110,8 @@ enum Redeem {
 
 #[derive(Debug)]
 struct CodeRecord {
-    grant: ApprovedGrant,
+    /// The client the code was issued to.
+    client_id: String,
     expires_at: OffsetDateTime,
     redemption: Redemption,
 }
@@ -168,6 +174,8 @@ pub struct AuthServer {
     tokens: RwLock<HashMap<[u8; 32], TokenRecord>>,
     /// Keyed by SHA-256 of the code.
     codes: Mutex<HashMap<[u8; 32], CodeRecord>>,
+    /// Codes issued since start (drives the sweep of forgotten codes).
+    codes_issued: AtomicU64,
     /// Tokens issued since start (drives the sweep of expired access tokens).
     issued: AtomicU64,
     pub(crate) sessions: SessionBook,
@@ -250,6 +258,7 @@ impl AuthServer {
             consents: RwLock::new(consents),
             tokens: RwLock::new(tokens),
             codes: Mutex::new(HashMap::new()),
+            codes_issued: AtomicU64::new(0),
             issued: AtomicU64::new(0),
             sessions: SessionBook::default(),
         };
@@ -371,17 +380,20 @@ impl AuthServer {
     pub(crate) fn issue_code(&self, grant: ApprovedGrant) -> Result<String, AuthError> {
         let code = secrets::random_token()?;
         let now = self.clock.now();
+        let issued = self.codes_issued.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         let mut codes = lock(&self.codes);
-        if codes.len() >= MAX_CODES {
+        if codes.len() >= MAX_CODES || issued.is_multiple_of(CODE_SWEEP_EVERY) {
             codes.retain(|_, c| c.expires_at + CODE_MEMORY > now);
         }
         if codes.len() >= MAX_CODES {
             return Err(AuthError::TemporarilyUnavailable("too many authorizations in progress".into()));
         }
-        codes.insert(
-            secrets::sha256(&code),
-            CodeRecord { grant, expires_at: now + CODE_TTL, redemption: Redemption::Unused },
-        );
+        let record = CodeRecord {
+            client_id: grant.client_id.clone(),
+            expires_at: now + CODE_TTL,
+            redemption: Redemption::Unused(Box::new(grant)),
+        };
+        codes.insert(secrets::sha256(&code), record);
         Ok(code)
     }
 
@@ -455,27 +467,30 @@ impl AuthServer {
         let Some(record) = codes.get_mut(&secrets::sha256(code)) else {
             return invalid("the authorization code is not valid");
         };
-        if record.grant.client_id != client_id {
+        if record.client_id != client_id {
             return invalid("the authorization code was issued to another client");
         }
-        if let Redemption::Used { consent_id, reused } = &mut record.redemption {
-            *reused = true;
-            return Redeem::Reused(consent_id.clone());
-        }
         // Any redemption attempt by its client uses the code up, so it cannot be tried again.
-        record.redemption = Redemption::Used { consent_id: None, reused: false };
+        let used = Redemption::Used { consent_id: None, reused: false };
+        let grant = match std::mem::replace(&mut record.redemption, used) {
+            Redemption::Unused(grant) => grant,
+            Redemption::Used { consent_id, .. } => {
+                record.redemption = Redemption::Used { consent_id: consent_id.clone(), reused: true };
+                return Redeem::Reused(consent_id);
+            }
+        };
         if record.expires_at <= now {
             return invalid("the authorization code has expired");
         }
         // RFC 6749 §4.1.3: redirect_uri must be identical to the one of the authorization request.
-        if !secrets::ct_eq_str(&record.grant.redirect_uri, redirect_uri) {
+        if !secrets::ct_eq_str(&grant.redirect_uri, redirect_uri) {
             return invalid("redirect_uri does not match the authorization request");
         }
         // RFC 7636 §4.6: S256(code_verifier) must equal the code_challenge.
-        if !secrets::pkce_s256_matches(code_verifier, &record.grant.code_challenge) {
+        if !secrets::pkce_s256_matches(code_verifier, &grant.code_challenge) {
             return invalid("code_verifier does not match the code_challenge");
         }
-        Redeem::Grant(record.grant.clone())
+        Redeem::Grant(*grant)
     }
 
     async fn create_consent(
@@ -870,4 +885,49 @@ fn sandbox_user(state: &BankState, request: &SandboxLogin<'_>) -> Result<users::
         }
     }
     Ok(user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn grant() -> ApprovedGrant {
+        ApprovedGrant {
+            client_id: "gateway".into(),
+            redirect_uri: "https://gateway.example/cb".into(),
+            code_challenge: "challenge".into(),
+            customer_index: 3,
+            sharing: None,
+        }
+    }
+
+    /// Far more authorizations than the old bound of 10,000 go through under a frozen clock; a used code is still
+    /// recognised as used (reuse detection keeps its client and consent, not its grant), and codes past their memory
+    /// window are swept as new ones are issued.
+    #[tokio::test]
+    async fn many_codes_are_issued_used_codes_stay_recognised_and_old_ones_are_forgotten() {
+        let store = BankStore::open(None).await.unwrap();
+        let clock = Arc::new(SimClock::frozen(datetime!(2026-03-04 15:00 UTC)));
+        let auth = AuthServer::open(store, clock.clone(), "https://bank.example".into(), Vec::new()).await.unwrap();
+        let first = auth.issue_code(grant()).unwrap();
+        let now = clock.now();
+        assert!(matches!(auth.redeem_code("gateway", &first, "x", "y", now), Redeem::Refused(_)), "bad redirect");
+        assert!(matches!(auth.redeem_code("gateway", &first, "x", "y", now), Redeem::Reused(None)));
+        assert!(matches!(auth.redeem_code("other", &first, "x", "y", now), Redeem::Refused(_)), "another client");
+        for _ in 0..25_000 {
+            auth.issue_code(grant()).unwrap();
+        }
+        assert_eq!(lock(&auth.codes).len(), 25_001, "nothing forgotten within the memory window");
+        assert!(matches!(auth.redeem_code("gateway", &first, "x", "y", now), Redeem::Reused(None)));
+        clock.advance(CODE_TTL + CODE_MEMORY).unwrap();
+        let fresh = auth.issue_code(grant()).unwrap();
+        for _ in 0..CODE_SWEEP_EVERY {
+            auth.issue_code(grant()).unwrap();
+        }
+        let codes = lock(&auth.codes);
+        assert!(codes.len() <= CODE_SWEEP_EVERY as usize + 1, "the old codes were swept: {}", codes.len());
+        assert!(!codes.contains_key(&secrets::sha256(&first)));
+        assert!(codes.contains_key(&secrets::sha256(&fresh)));
+    }
 }
