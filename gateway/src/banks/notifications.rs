@@ -14,7 +14,9 @@
 //! [`SUBSCRIBE_BOUND`]); a failure is logged at warn and never fails the consent (the gateway still learns of a
 //! bank-side revocation when the bank refuses the consent's refresh token). What happened is kept per consent in the
 //! gateway's store ([`crate::store::Store::bank_subscriptions`]; each subscription recorded as soon as the bank
-//! created it), so a restarted gateway still knows what it holds at each bank: at a revocation the gateway initiates,
+//! created it; for the browser flow the subscribing begins in the confirmation's own commit ([`Begun::Already`]) and
+//! the last topic's record settles it in the same write, so a consent's subscribing costs the gateway one commit,
+//! not three), so a restarted gateway still knows what it holds at each bank: at a revocation the gateway initiates,
 //! [`unsubscribe`] deletes the bank subscriptions (FDX 6.2 `DELETE /notification-subscriptions/{subscriptionId}`)
 //! before the bank tokens are revoked; when the bank revoked, [`forget`] only marks them ended (the bank ended
 //! them). The store's record is ended once, atomically, so each subscription is deleted at the bank at most once,
