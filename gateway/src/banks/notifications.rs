@@ -303,29 +303,24 @@ pub async fn subscribe_consent(
                         return Err(SubscribeError::Ended);
                     }
                     subscribed.push(subscription);
-                    if settles {
-                        return Ok((subscribed, None, true));
-                    }
                 }
                 Err(err) => {
                     first_error.get_or_insert(err);
                 }
             }
         }
-        Ok::<_, SubscribeError>((subscribed, first_error, false))
+        Ok::<_, SubscribeError>((subscribed, first_error))
     }
     .await;
-    let (result, error, settled) = match outcome {
-        Ok((subscribed, None, settled)) => (Ok(subscribed), None, settled),
-        Ok((_, Some(err), _)) | Err(err) => {
-            let text = err.to_string();
-            (Err(err), Some(text), false)
+    match outcome {
+        // Every topic succeeded: the last one's record settled the subscribing (`topics_for` is never empty).
+        Ok((subscribed, None)) => Ok(subscribed),
+        Err(SubscribeError::Ended) => Err(SubscribeError::Ended),
+        Ok((_, Some(err))) | Err(err) => {
+            state.store.settle_bank_subscribing(consent_id, Some(&err.to_string()), state.now()).await?;
+            Err(err)
         }
-    };
-    if !settled && !matches!(result, Err(SubscribeError::Ended)) {
-        state.store.settle_bank_subscribing(consent_id, error.as_deref(), state.now()).await?;
     }
-    result
 }
 
 /// Subscribes consent `consent_id` at its bank in a task of its own, bounded by [`SUBSCRIBE_BOUND`]: the caller (the

@@ -119,10 +119,9 @@ impl<S: Expiring> Sessions<S> {
         let mut map = self.lock();
         if map.len() >= MAX_SESSIONS && !map.contains_key(id) {
             map.retain(|_, s| s.expires_at() > now);
-        }
-        if map.len() >= MAX_SESSIONS && !map.contains_key(id) {
-            let oldest = map.iter().min_by_key(|(_, s)| s.expires_at()).map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
+            if map.len() >= MAX_SESSIONS
+                && let Some(oldest) = map.iter().min_by_key(|(_, s)| s.expires_at()).map(|(k, _)| k.clone())
+            {
                 map.remove(&oldest);
             }
         }

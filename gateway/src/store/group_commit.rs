@@ -188,6 +188,8 @@ impl GroupCommit {
         self.queue_op(durability, None, op, committed).await
     }
 
+    /// Queues `op` (after which `placed` is dropped) and answers its result once its batch committed, calling
+    /// `committed` first on the writer's thread.
     async fn queue_op<T, F, C>(
         &self,
         durability: Durability,

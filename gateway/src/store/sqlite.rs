@@ -369,6 +369,23 @@ impl SqliteStore {
         Ok((self.seal.seal(&plain, consent_id)?, decode_bank_tokens(&plain)?))
     }
 
+    /// [`Store::add_bank_subscription`], and with `settles` [`Store::settle_bank_subscribing`] as `Subscribed` in the
+    /// same write ([`Store::add_last_bank_subscription`]).
+    async fn record_bank_subscription(
+        &self,
+        consent_id: &str,
+        sub: &BankSubscriptionRecord,
+        now: OffsetDateTime,
+        settles: bool,
+    ) -> Result<bool, StoreError> {
+        let (consent_id, sub) = (consent_id.to_owned(), sub.clone());
+        self.write(move |conn| {
+            Ok(add_bank_subscription_on(conn, &consent_id, &sub, now)?
+                && (!settles || settle_bank_subscribing_on(conn, &consent_id, None, now)?))
+        })
+        .await
+    }
+
     /// Closes the pool, waiting for connections to finish (a clean shutdown checkpoints the WAL).
     pub async fn close(&self) {
         self.pool.close().await;
@@ -772,15 +789,17 @@ impl Store for SqliteStore {
                 Durability::Durable,
                 move |conn| {
                     let outcome = approve_consent_on(conn, &request_uri, &client_id, &consent, &code, now)?;
-                    // The consent as it now stands (approved, or as another write left it), for the cache.
-                    let stored = load_consent_on(conn, &consent.id)?;
-                    Ok((outcome, (consent.id, stored, request_uri)))
+                    // A refusal wrote nothing: the caches stay as they are. An approval: the consent as stored.
+                    let approved = match outcome {
+                        Approval::Approved => load_consent_on(conn, &consent.id)?,
+                        _ => None,
+                    };
+                    Ok((outcome, (approved, request_uri)))
                 },
-                move |(_, (id, stored, request_uri))| {
-                    pars.invalidate(request_uri);
-                    match stored {
-                        Some(consent) => consents.refresh(id.clone(), consent.clone()),
-                        None => consents.invalidate(id),
+                move |(_, (approved, request_uri))| {
+                    if let Some(consent) = approved {
+                        pars.invalidate(request_uri);
+                        consents.refresh(consent.id.clone(), consent.clone());
                     }
                 },
             )
@@ -1151,8 +1170,7 @@ impl Store for SqliteStore {
         sub: &BankSubscriptionRecord,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let (consent_id, sub) = (consent_id.to_owned(), sub.clone());
-        self.write(move |conn| add_bank_subscription_on(conn, &consent_id, &sub, now)).await
+        self.record_bank_subscription(consent_id, sub, now, false).await
     }
 
     async fn add_last_bank_subscription(
@@ -1161,12 +1179,7 @@ impl Store for SqliteStore {
         sub: &BankSubscriptionRecord,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let (consent_id, sub) = (consent_id.to_owned(), sub.clone());
-        self.write(move |conn| {
-            Ok(add_bank_subscription_on(conn, &consent_id, &sub, now)?
-                && settle_bank_subscribing_on(conn, &consent_id, None, now)?)
-        })
-        .await
+        self.record_bank_subscription(consent_id, sub, now, true).await
     }
 
     async fn settle_bank_subscribing(

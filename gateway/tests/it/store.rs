@@ -1116,6 +1116,38 @@ async fn rows_cached_by_their_writes_match_a_fresh_read_of_the_file() {
     store.close().await;
 }
 
+/// The consent flow's writes put their rows in the caches themselves, so the flow's next reads never reach the
+/// file: rows deleted behind the store's back (which cannot happen in operation: the file has one owner process)
+/// are still answered, while a fresh reader of the file finds nothing.
+#[tokio::test]
+async fn the_flows_writes_are_read_back_from_the_cache_not_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gateway.db");
+    let store = SqliteStore::open(&db, key()).await.unwrap();
+    store.insert_client(&client("app-1")).await.unwrap();
+    let par = ParRecord {
+        request_uri: "urn:ietf:params:oauth:request_uri:behind".into(),
+        client_id: "app-1".into(),
+        params: json!({"response_type": "code"}),
+        expires_at: T0 + Duration::seconds(90),
+        used_at: None,
+    };
+    store.insert_par_request(&par).await.unwrap();
+    let pending = Consent::new("c-behind".into(), "app-1".into(), request(), T0);
+    store.insert_pending_consent(&pending, &bank_tokens(), T0).await.unwrap();
+
+    let behind = rusqlite::Connection::open(&db).unwrap();
+    behind.execute_batch("DELETE FROM par_requests; DELETE FROM bank_tokens; DELETE FROM consents;").unwrap();
+    assert_eq!(store.par_request(&par.request_uri).await.unwrap(), Some(par.clone()));
+    assert_eq!(store.consent("c-behind").await.unwrap(), Some(pending));
+    assert_eq!(store.bank_tokens("c-behind").await.unwrap(), Some(bank_tokens()));
+    let fresh = SqliteStore::open(&db, key()).await.unwrap();
+    assert_eq!(fresh.par_request(&par.request_uri).await.unwrap(), None);
+    assert_eq!(fresh.consent("c-behind").await.unwrap(), None);
+    fresh.close().await;
+    store.close().await;
+}
+
 /// Migration 0006 rebuilds the access log without AUTOINCREMENT: records written before it keep their `seq` and
 /// order, records written after it continue above them, and the sequence table no longer counts the log (one page
 /// less per commit). Migration 0007 then drops the consent's index (one page less again), and 0008 leaves tokens

@@ -55,8 +55,8 @@ const CODE_MEMORY: Duration = Duration::minutes(10);
 /// Consent duration when the request names none, and the most allowed (CFPB 1033: at most one year).
 pub const MAX_CONSENT_DAYS: u16 = 365;
 /// Most authorization codes remembered at once (outstanding, or used or expired within [`CODE_MEMORY`]). A used
-/// code keeps only what reuse detection needs (its client, the consent issued from it: about 150 bytes with the
-/// map's share), so the bound is about 150 MB of memory and lets a bank complete 1,000 authorizations a second for
+/// code keeps only what reuse detection needs (its client, the consent issued from it: estimated at about 150 bytes
+/// with the map's share, not measured), so the bound is about 150 MB of memory and lets a bank complete 1,000 authorizations a second for
 /// the whole memory window. It was 10,000 codes: with the clock ticking, a bank refused new authorizations
 /// (`temporarily_unavailable`) past 15 a second sustained, and under a frozen clock after 10,000 in all.
 const MAX_CODES: usize = 1_000_000;
