@@ -244,7 +244,7 @@ async fn audit(state: &AppState, access: &Access, status: u16, outcome: AuditOut
         outcome,
         interaction_id: access.interaction_id.clone(),
     };
-    state.store.append_audit(&record).await.map_err(|e| FdxError::internal(&e))
+    state.store.append_audit(record).await.map_err(|e| FdxError::internal(&e))
 }
 
 enum BankQuery {

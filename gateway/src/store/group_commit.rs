@@ -1,5 +1,6 @@
 //! Group commit for the SQLite store's hot writes: replay-cache entries (RFC 7523 client assertion and RFC 9449 DPoP
-//! `jti`s), issued tokens, the access log, accepted bank notifications and webhook attempt outcomes.
+//! `jti`s), issued tokens, the access log's moves from its journal ([`super::journal`]), accepted bank notifications
+//! and webhook attempt outcomes.
 //!
 //! With `synchronous=FULL` every committed transaction costs one `fsync` of the WAL, and SQLite has one writer at a
 //! time: a token request writing two `jti`s and a token as three transactions pays three disk flushes, in series with
@@ -15,11 +16,11 @@
 //! writers fight for its lock through the busy handler, which sleeps in steps of milliseconds; the pragma is switched
 //! between transactions, only when the class changes.
 //!
-//! Rows that many requests append (access-log records, plain tokens, replay-cache `jti`s) go through an [`Appender`]:
+//! Rows that many requests append (plain tokens, replay-cache `jti`s) go through an [`Appender`]:
 //! the first row queues one job, the rows arriving before it runs join it, and it writes them all in multi-row
 //! `INSERT`s; each waiting caller is answered only after the commit (`jti`s, decided in memory, are written behind:
 //! their callers do not wait): one statement per batch instead of one per row. An appender's job alone in its batch
-//! (the common case under resource-API load: only access-log records) runs without the batch's `BEGIN` and
+//! runs without the batch's `BEGIN` and
 //! `COMMIT`: its one multi-row `INSERT` is a transaction by itself (SQLite's autocommit), and when its rows need
 //! several statements it opens a transaction of its own.
 //!
@@ -50,7 +51,8 @@
 //! did not move (1.90-2.13 ms against 2.02-2.32, alternating runs).
 //!
 //! Measured under the resource API's load (certificate-bound tokens, `GET /fdx/v6/accounts`, 32 connections, 2 cores;
-//! `bench/resource-load.sh` setup), for whoever takes the access log's cost on next: the access log is most of the
+//! `bench/resource-load.sh` setup), before the access log moved to its journal ([`super::journal`], which now takes
+//! the records and hands them here a thousand at a time), for the record: the access log was most of the
 //! store's work there. A build without it served 11,500-16,450 req/s (three runs of four above 15,000) against
 //! 9,900-12,150, with a p99 at 6,000 req/s of 2.3-3.3 ms against 4.4-8.0 ms; a build without checkpoints 2.9-3.4 ms.
 //! Batches are small (a few rows), each commit rewrote three pages (the table's and both indexes' last leaves), so the

@@ -22,6 +22,7 @@
 //! every `now` is passed in.
 
 pub mod group_commit;
+pub mod journal;
 pub mod seal;
 pub mod sqlite;
 
@@ -69,6 +70,9 @@ pub enum StoreError {
     /// A group-committed write was rolled back because its batch failed ([`group_commit`]).
     #[error("write rolled back: {0}")]
     Batch(String),
+    /// The access log's journal file could not be written or read ([`journal`]).
+    #[error("access-log journal: {0}")]
+    Journal(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -680,9 +684,10 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn delete_bank_tokens(&self, consent_id: &str) -> Result<bool, StoreError>;
 
     // The access log.
-    /// Appends one record. Relaxed durability (like [`remember_jti`](Store::remember_jti)): committed once `Ok`
-    /// and surviving a crash of the process; an implementation may skip the flush to stable storage.
-    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
+    /// Appends one record (its `seq` is given by the store). Relaxed durability (like
+    /// [`remember_jti`](Store::remember_jti)): written once `Ok` and surviving a crash of the process; an
+    /// implementation may skip the flush to stable storage. Every record acknowledged is in the reads that follow.
+    async fn append_audit(&self, record: AuditRecord) -> Result<(), StoreError>;
     /// The newest `limit` records of a consent, newest first. The consent's `subject` (who authorized it) is
     /// given because the log is indexed by person only: a consent's records are a subset of its person's (one index
     /// less to write per record on the resource API's hot path, migration 0007).

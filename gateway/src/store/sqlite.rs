@@ -21,7 +21,8 @@
 //! subscribing at its bank ([`Store::approve_consent`]), the code exchange stores the access token with its refresh token
 //! ([`Store::insert_tokens`]); each checks before it writes, so a refusal changes nothing. Issued
 //! tokens and accepted bank notifications (an event with its deliveries) are committed with `synchronous=FULL`;
-//! replay-cache `jti`s, the access log and webhook attempt outcomes (a lost one means one more delivery, which
+//! replay-cache `jti`s, the access log (acknowledged by its journal, [`super::journal`], and moved here a thousand
+//! records at a time) and webhook attempt outcomes (a lost one means one more delivery, which
 //! at-least-once allows) with `synchronous=NORMAL` when no durable write shares their batch, through the same single
 //! writer connection ([`super::group_commit::Durability`]). Relaxed durability, decided for the hot paths: such writes
 //! survive a crash of the gateway process (a committed WAL frame is in the OS's hands), but a power cut of the host can
@@ -42,6 +43,7 @@
 //! [`SealKey`].
 
 use super::group_commit::{Appender, Durability, GroupCommit, ROWS_PER_STATEMENT, multi_row_insert};
+use super::journal::{self, AuditJournal, MOVE_AFTER, MoveDue};
 use super::{
     Approval, AttemptOutcome, AuditOutcome, AuditRecord, BankSubscribingState, BankSubscriptionRecord,
     BankSubscriptions, BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption, ConsentApproval,
@@ -180,10 +182,11 @@ pub struct SqliteStore {
     jtis: Arc<crate::oauth::replay::InMemoryReplayCache>,
     /// Replay-cache entries decided and written behind (one multi-row `INSERT` per batch, not waited for).
     jtis_behind: Appender<JtiRow>,
-    /// Access-log records on their way to the writer (one multi-row `INSERT` per batch, each caller answered after
-    /// the commit).
-    audits: Appender<AuditRecord>,
-    /// Tokens without a consent or a parent code (nothing to check first): as `audits`, durable.
+    /// The access log's journal: records are acknowledged there and moved into the table in large batches
+    /// ([`super::journal`]).
+    journal: Arc<AuditJournal>,
+    /// Tokens without a consent or a parent code (nothing to check first): appended many per statement, each caller
+    /// answered after the commit, durable.
     plain_tokens: Appender<TokenRecord>,
     seal: Arc<SealKey>,
 }
@@ -282,7 +285,8 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         // The writer does not checkpoint: the group commit's checkpointer does, off the commit path.
         let writer = GroupCommit::start(open_writer(path, None)?, Some(open_writer(path, None)?))?;
-        let store = Self::assemble(pool, writer, true, seal);
+        let journal = recover_audits(&pool, &writer, path).await?;
+        let store = Self::assemble(pool, writer, true, journal, seal);
         store.load_jtis().await?;
         Ok(store)
     }
@@ -325,10 +329,17 @@ impl SqliteStore {
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         let writer = GroupCommit::start(open_writer(Path::new(&name), Some("memdb"))?, None)?;
-        Ok(Self::assemble(pool, writer, false, seal))
+        let journal = AuditJournal::open(None, 0, 0)?;
+        Ok(Self::assemble(pool, writer, false, journal, seal))
     }
 
-    fn assemble(pool: SqlitePool, writer: GroupCommit, log_jtis: bool, seal: SealKey) -> SqliteStore {
+    fn assemble(
+        pool: SqlitePool,
+        writer: GroupCommit,
+        log_jtis: bool,
+        journal: AuditJournal,
+        seal: SealKey,
+    ) -> SqliteStore {
         SqliteStore {
             pool,
             writer,
@@ -340,7 +351,7 @@ impl SqliteStore {
             pars: Arc::new(ReadCache::with_limit(PAR_CACHE_LIMIT)),
             jtis: Arc::default(),
             jtis_behind: Appender::default(),
-            audits: Appender::default(),
+            journal: Arc::new(journal),
             plain_tokens: Appender::default(),
             seal: Arc::new(seal),
         }
@@ -386,10 +397,77 @@ impl SqliteStore {
         .await
     }
 
-    /// Closes the pool, waiting for connections to finish (a clean shutdown checkpoints the WAL).
+    /// Moves the access log's journal into the table, then closes the pool, waiting for connections to finish (a
+    /// clean shutdown checkpoints the WAL).
     pub async fn close(&self) {
+        if let Err(error) = move_audits(&self.journal, &self.writer).await {
+            tracing::warn!(%error, "the access-log journal was not moved at shutdown (it is recovered at the next start)");
+        }
         self.pool.close().await;
     }
+
+    /// Moves the journal's records into the table, from a task of its own, after `after` ([`MoveDue`]); a failed
+    /// move is tried again every [`MOVE_AFTER`] while the store is open.
+    fn schedule_move(&self, after: Option<Duration>) {
+        let journal = Arc::downgrade(&self.journal);
+        let writer = self.writer.clone();
+        tokio::spawn(async move {
+            if let Some(after) = after {
+                tokio::time::sleep(after).await;
+            }
+            loop {
+                let Some(journal) = journal.upgrade() else { return };
+                match move_audits(&journal, &writer).await {
+                    Ok(()) | Err(StoreError::Closed) => return,
+                    Err(error) => tracing::warn!(%error, "moving the access-log journal into the table failed"),
+                }
+                drop(journal);
+                tokio::time::sleep(MOVE_AFTER).await;
+            }
+        });
+    }
+}
+
+/// Moves every record waiting in `journal` into the table, in one write (relaxed: the journal's files are deleted
+/// only after its commit, and are what a crash recovers from).
+async fn move_audits(journal: &AuditJournal, writer: &GroupCommit) -> Result<(), StoreError> {
+    let _one = journal.one_move().await;
+    let mut taken = journal.take()?;
+    if taken.records.is_empty() {
+        journal.moved(taken);
+        return Ok(());
+    }
+    let rows = Arc::new(std::mem::take(&mut taken.records));
+    let writing = Arc::clone(&rows);
+    match writer.run(Durability::Relaxed, move |conn| insert_audits_on(conn, &writing)).await {
+        Ok(()) => {
+            journal.moved(taken);
+            Ok(())
+        }
+        Err(error) => {
+            // The writer dropped its copy when the write ran (or never got it).
+            taken.records = Arc::try_unwrap(rows).unwrap_or_else(|rows| rows.as_ref().clone());
+            journal.not_moved(taken);
+            Err(error)
+        }
+    }
+}
+
+/// Inserts what the access log's journal files left (a process that stopped before moving them), deletes the files,
+/// and opens the journal numbering after the largest `seq` there is ([`super::journal`]).
+async fn recover_audits(pool: &SqlitePool, writer: &GroupCommit, path: &Path) -> Result<AuditJournal, StoreError> {
+    let (records, files, generation) = journal::recover(path)?;
+    let in_table: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_log").fetch_one(pool).await?;
+    let last = records.last().map_or(in_table, |r| r.seq.max(in_table));
+    if !records.is_empty() {
+        let count = records.len();
+        writer.run(Durability::Durable, move |conn| insert_audits_on(conn, &records)).await?;
+        tracing::info!(records = count, "access records recovered from the journal");
+    }
+    for file in files {
+        std::fs::remove_file(&file).map_err(|e| StoreError::Journal(format!("{}: {e}", file.display())))?;
+    }
+    AuditJournal::open(Some(path), last, generation)
 }
 
 fn ts(t: OffsetDateTime) -> i64 {
@@ -964,8 +1042,13 @@ impl Store for SqliteStore {
         Ok(fresh)
     }
 
-    async fn append_audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        self.writer.append(Durability::Relaxed, &self.audits, record.clone(), append_audits_on).await
+    async fn append_audit(&self, record: AuditRecord) -> Result<(), StoreError> {
+        match self.journal.append(record)? {
+            MoveDue::No => {}
+            MoveDue::Later => self.schedule_move(Some(MOVE_AFTER)),
+            MoveDue::Now => self.schedule_move(None),
+        }
+        Ok(())
     }
 
     async fn audit_of_consent(
@@ -974,6 +1057,7 @@ impl Store for SqliteStore {
         consent_id: &str,
         limit: u32,
     ) -> Result<Vec<AuditRecord>, StoreError> {
+        move_audits(&self.journal, &self.writer).await?;
         let rows = sqlx::query(AUDIT_OF_CONSENT)
             .bind(&subject.bank)
             .bind(&subject.person)
@@ -985,6 +1069,7 @@ impl Store for SqliteStore {
     }
 
     async fn audit_of_person(&self, bank: &str, person: &str, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        move_audits(&self.journal, &self.writer).await?;
         let rows = sqlx::query("SELECT * FROM audit_log WHERE bank = $1 AND person = $2 ORDER BY seq DESC LIMIT $3")
             .bind(bank)
             .bind(person)
@@ -1399,15 +1484,17 @@ fn cancel_deliveries_on(conn: &Connection, consent_id: &str, now: OffsetDateTime
     Ok(done)
 }
 
-/// Appends access-log records in arrival order, many per statement.
-fn append_audits_on(conn: &Connection, records: Vec<AuditRecord>) -> Result<(), StoreError> {
-    const HEAD: &str = "INSERT INTO audit_log (at, client_id, consent_id, bank, person, endpoint, account_id, \
-                        clusters, status, outcome, interaction_id)";
+/// Inserts access-log records with the `seq` the journal gave them, many per statement; a record already in the table
+/// (recovered twice) is skipped.
+fn insert_audits_on(conn: &Connection, records: &[AuditRecord]) -> Result<(), StoreError> {
+    const HEAD: &str = "INSERT OR IGNORE INTO audit_log (seq, at, client_id, consent_id, bank, person, endpoint, \
+                        account_id, clusters, status, outcome, interaction_id)";
     for chunk in records.chunks(ROWS_PER_STATEMENT) {
-        let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 11);
+        let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 12);
         for r in chunk {
             let clusters: Vec<&str> = r.clusters.iter().map(|c| c.as_fdx()).collect();
             values.extend([
+                r.seq.into(),
                 ts(r.at).into(),
                 r.client_id.clone().into(),
                 r.consent_id.clone().into(),
@@ -1422,7 +1509,7 @@ fn append_audits_on(conn: &Connection, records: Vec<AuditRecord>) -> Result<(), 
             ]);
         }
         // Built from placeholders only: every value is bound.
-        exec(conn, &multi_row_insert(HEAD, 11, chunk.len()), rusqlite::params_from_iter(values))?;
+        exec(conn, &multi_row_insert(HEAD, 12, chunk.len()), rusqlite::params_from_iter(values))?;
     }
     Ok(())
 }

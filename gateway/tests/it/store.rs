@@ -685,11 +685,11 @@ fn subject(person: &str) -> ConsentSubject {
 async fn check_audit_log(store: &dyn Store) {
     let good = subject("user_good");
     assert!(store.audit_of_consent(&good, "c1", 10).await.unwrap().is_empty());
-    store.append_audit(&access(1, "c1", "user_good", AuditOutcome::Served)).await.unwrap();
-    store.append_audit(&access(2, "c1", "user_good", AuditOutcome::Denied)).await.unwrap();
-    store.append_audit(&access(3, "c2", "user_good", AuditOutcome::Failed)).await.unwrap();
-    store.append_audit(&access(4, "c3", "user_mfa", AuditOutcome::Served)).await.unwrap();
-    store.append_audit(&access(5, "c1", "user_mfa", AuditOutcome::Served)).await.unwrap();
+    store.append_audit(access(1, "c1", "user_good", AuditOutcome::Served)).await.unwrap();
+    store.append_audit(access(2, "c1", "user_good", AuditOutcome::Denied)).await.unwrap();
+    store.append_audit(access(3, "c2", "user_good", AuditOutcome::Failed)).await.unwrap();
+    store.append_audit(access(4, "c3", "user_mfa", AuditOutcome::Served)).await.unwrap();
+    store.append_audit(access(5, "c1", "user_mfa", AuditOutcome::Served)).await.unwrap();
     let of_c1 = store.audit_of_consent(&good, "c1", 10).await.unwrap();
     assert_eq!(of_c1.len(), 2);
     assert_eq!(of_c1[0].interaction_id, "ia-2", "newest first");
@@ -938,9 +938,11 @@ async fn written_behind_jtis_are_all_refused_after_a_reopen() {
 
 /// An SQL failure inside a group-committed batch reaches its caller as an error (never a hang, never an
 /// acknowledgement), nothing of it is written, and the writer keeps serving once the database is usable again.
-/// Access-log records and plain tokens are appended many rows per statement: hundreds of concurrent appends are
-/// each acknowledged and all readable; when the statement fails, every caller that joined it gets the error (none
-/// is left waiting, nothing is written), and appending works again once the database does.
+/// Plain tokens are appended many rows per statement: hundreds of concurrent appends are each acknowledged and all
+/// readable; when the statement fails, every caller that joined it gets the error (none is left waiting, nothing is
+/// written), and appending works again once the database does. Access-log records are acknowledged by the journal
+/// (`store::journal`): a table that cannot take them holds them back (the log's reads fail meanwhile, never answer
+/// without them), and once it can, every acknowledged record is there, once, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appended_rows_are_all_acknowledged_or_all_refused() {
     use sqlx::{ConnectOptions as _, Connection as _};
@@ -948,13 +950,13 @@ async fn appended_rows_are_all_acknowledged_or_all_refused() {
     let db = dir.path().join("gateway.db");
     let store: DynStore = Arc::new(SqliteStore::open(&db, key()).await.unwrap());
     authorized_consent(store.as_ref(), "app-1", "c1").await;
-    let append_all = |count: u16| {
+    let append_all = |round: &'static str, count: u16| {
         let tasks: Vec<_> = (0..count)
             .map(|i| {
                 let store = Arc::clone(&store);
                 tokio::spawn(async move {
-                    let audit = store.append_audit(&access(i, "c1", "p1", AuditOutcome::Served)).await;
-                    let plain = token(&format!("plain-{count}-{i}"), "app-1", None, None);
+                    let audit = store.append_audit(access(i, "c1", "p1", AuditOutcome::Served)).await;
+                    let plain = token(&format!("plain-{round}-{i}"), "app-1", None, None);
                     (audit, store.insert_token(&plain).await)
                 })
             })
@@ -967,23 +969,61 @@ async fn appended_rows_are_all_acknowledged_or_all_refused() {
             results
         }
     };
-    for (audit, plain) in append_all(300).await {
+    for (audit, plain) in append_all("first", 300).await {
         audit.unwrap();
         plain.unwrap();
     }
     assert_eq!(store.audit_of_consent(&subject("p1"), "c1", 1000).await.unwrap().len(), 300);
-    assert!(store.token(&TokenHash::of("plain-300-299")).await.unwrap().is_some());
+    assert!(store.token(&TokenHash::of("plain-first-299")).await.unwrap().is_some());
 
     let mut admin = sqlx::sqlite::SqliteConnectOptions::new().filename(&db).connect().await.unwrap();
     sqlx::query("ALTER TABLE audit_log RENAME TO audit_away").execute(&mut admin).await.unwrap();
-    let refused = append_all(50).await;
-    assert!(refused.iter().all(|(audit, _)| audit.is_err()), "every joined caller gets the failure");
+    sqlx::query("ALTER TABLE tokens RENAME TO tokens_away").execute(&mut admin).await.unwrap();
+    let refused = append_all("refused", 50).await;
+    assert!(refused.iter().all(|(_, plain)| plain.is_err()), "every joined caller gets the failure");
+    assert!(refused.iter().all(|(audit, _)| audit.is_ok()), "the journal acknowledged the access records");
+    assert!(store.audit_of_consent(&subject("p1"), "c1", 1000).await.is_err(), "no log without the held records");
     sqlx::query("ALTER TABLE audit_away RENAME TO audit_log").execute(&mut admin).await.unwrap();
+    sqlx::query("ALTER TABLE tokens_away RENAME TO tokens").execute(&mut admin).await.unwrap();
     admin.close().await.unwrap();
-    store.append_audit(&access(999, "c1", "p1", AuditOutcome::Denied)).await.unwrap();
+    assert!(store.token(&TokenHash::of("plain-refused-0")).await.unwrap().is_none(), "a refused token left nothing");
+    store.insert_token(&token("plain-after", "app-1", None, None)).await.unwrap();
+    store.append_audit(access(999, "c1", "p1", AuditOutcome::Denied)).await.unwrap();
     let log = store.audit_of_consent(&subject("p1"), "c1", 1000).await.unwrap();
-    assert_eq!(log.len(), 301, "the refused records left nothing");
+    assert_eq!(log.len(), 351, "every acknowledged record, once");
     assert_eq!(log[0].interaction_id, "ia-999");
+    assert!(log.windows(2).all(|w| w[0].seq == w[1].seq + 1), "in append order, numbered without a gap");
+}
+
+/// A gateway that stopped before moving its access-log journal into the table (a crash) finds the records at its
+/// next open: inserted once (a record already in the table is not doubled), a last line cut short by the crash
+/// dropped (it was never acknowledged), the files deleted, and new records numbered after all of them.
+#[tokio::test]
+async fn a_reopened_store_recovers_the_access_log_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gateway.db");
+    let store = SqliteStore::open(&db, key()).await.unwrap();
+    store.append_audit(access(1, "c1", "p1", AuditOutcome::Served)).await.unwrap();
+    store.append_audit(access(2, "c1", "p1", AuditOutcome::Served)).await.unwrap();
+    store.close().await;
+    drop(store);
+    let numbered = |seq: i64, hint: u16| AuditRecord { seq, ..access(hint, "c1", "p1", AuditOutcome::Denied) };
+    let mut left = Vec::new();
+    for (seq, hint) in [(2, 2), (3, 3), (4, 4)] {
+        left.extend(gateway::store::journal::line(&numbered(seq, hint)).unwrap());
+    }
+    let torn = gateway::store::journal::line(&numbered(5, 5)).unwrap();
+    left.extend(&torn[..torn.len() - 7]);
+    let file = dir.path().join("gateway.db.audit-journal.7");
+    std::fs::write(&file, left).unwrap();
+
+    let store = SqliteStore::open(&db, key()).await.unwrap();
+    assert!(!file.exists(), "a recovered file is deleted");
+    store.append_audit(access(6, "c1", "p1", AuditOutcome::Served)).await.unwrap();
+    let log = store.audit_of_consent(&subject("p1"), "c1", 100).await.unwrap();
+    let seen: Vec<(i64, &str)> = log.iter().map(|r| (r.seq, r.interaction_id.as_str())).collect();
+    assert_eq!(seen, [(5, "ia-6"), (4, "ia-4"), (3, "ia-3"), (2, "ia-2"), (1, "ia-1")]);
+    assert_eq!(log[3].outcome, AuditOutcome::Served, "the table's record, not the journal's copy");
 }
 
 /// The writer's connection never checkpoints (`wal_autocheckpoint=0`): the checkpointer beside it copies committed
@@ -1177,7 +1217,7 @@ async fn the_access_log_keeps_its_records_and_order_across_the_rowid_migration()
     old.close().await.unwrap();
 
     let store = SqliteStore::open(&db, key()).await.unwrap();
-    store.append_audit(&access(4, "c1", "p1", AuditOutcome::Denied)).await.unwrap();
+    store.append_audit(access(4, "c1", "p1", AuditOutcome::Denied)).await.unwrap();
     let log = store.audit_of_consent(&subject("p1"), "c1", 10).await.unwrap();
     let order: Vec<(i64, &str)> = log.iter().map(|r| (r.seq, r.interaction_id.as_str())).collect();
     assert_eq!(order, [(41, "ia-4"), (40, "ia-3"), (2, "ia-2"), (1, "ia-1")]);
