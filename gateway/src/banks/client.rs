@@ -22,7 +22,7 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use super::directory::BankEntry;
-use super::fdx::{BankCallError, BankResponse, RawBankResponse, check_fdx_path, into_bank_response, into_raw_response};
+use super::fdx::{BankCallError, BankResponse, RawBankResponse, check_fdx_path, into_bank_response};
 use super::secret::{BankSecret, PkceVerifier};
 use super::transport::{OAuthTransport, Protocol, build_http_client};
 
@@ -166,8 +166,10 @@ pub enum CallbackError {
 #[derive(Clone)]
 pub struct BankClient {
     bank: BankEntry,
-    /// The resource API's reads (HTTP/1.1 pool, [`Protocol::Http1Pool`]).
+    /// The resource API's reads (HTTP/1.1 pool, [`Protocol::Http1Pool`]): other FDX `GET`s.
     http: reqwest::Client,
+    /// The resource API's reads through [`Self::get_raw`] ([`super::reads`]).
+    reads: std::sync::Arc<super::reads::ReadPool>,
     /// OAuth calls and notification subscriptions (HTTP/2, [`Protocol::Http2`]).
     control: reqwest::Client,
     oauth: OAuthClient,
@@ -204,9 +206,11 @@ impl BankClient {
             )
             .set_redirect_uri(RedirectUrl::new(settings.redirect_uri.clone()).map_err(|e| config("redirect URI", e))?);
         let http = build_http_client(ca, identity, &settings.timeouts, Protocol::Http1Pool)?;
+        let tls = certs::client_config(ca, Some(identity)).map_err(|e| BankCallError::Tls(e.to_string()))?;
+        let reads = std::sync::Arc::new(super::reads::ReadPool::new(bank.api(), &tls, settings.timeouts)?);
         let control = build_http_client(ca, identity, &settings.timeouts, Protocol::Http2)?;
         let breaker = std::sync::Arc::new(super::CircuitBreaker::new(settings.breaker));
-        Ok(Self { bank, http, control, oauth, breaker })
+        Ok(Self { bank, http, reads, control, oauth, breaker })
     }
 
     pub fn bank(&self) -> &BankEntry {
@@ -390,7 +394,8 @@ impl BankClient {
         access_token: &BankSecret,
         interaction_id: &str,
     ) -> Result<RawBankResponse, BankCallError> {
-        into_raw_response(self.send(reqwest::Method::GET, path, access_token, interaction_id, None).await?).await
+        check_fdx_path(path)?;
+        self.reads.get(path, access_token, interaction_id).await
     }
 
     /// One FDX call: the path rule, the bearer token, the interaction id, an optional JSON body, classified answers.

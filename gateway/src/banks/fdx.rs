@@ -162,9 +162,17 @@ pub(crate) async fn into_raw_response(response: reqwest::Response) -> Result<Raw
     let interaction_id =
         response.headers().get("x-fapi-interaction-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let retry_after = retry_after(response.headers());
-    let answer = RawBankResponse { status, interaction_id, body: read_body(response).await? };
-    if status >= 500 {
-        return Err(BankCallError::ServerError { status, retry_after, body: answer.json().ok() });
+    raw_answer(RawBankResponse { status, interaction_id, body: read_body(response).await? }, retry_after)
+}
+
+/// An answer read whole: itself below 500, a [`BankCallError::ServerError`] for 5xx (its body parsed when it is JSON,
+/// `retry_after` from its header).
+pub(crate) fn raw_answer(
+    answer: RawBankResponse,
+    retry_after: Option<Duration>,
+) -> Result<RawBankResponse, BankCallError> {
+    if answer.status >= 500 {
+        return Err(BankCallError::ServerError { status: answer.status, retry_after, body: answer.json().ok() });
     }
     Ok(answer)
 }

@@ -15,6 +15,7 @@ mod client;
 mod directory;
 mod fdx;
 pub mod notifications;
+mod reads;
 mod secret;
 mod transport;
 

@@ -4,7 +4,8 @@
 //! certificate (RFC 8705 §2 mutual TLS), offers only the FAPI 2.0 / RFC 9325 cipher suites. Redirects are never
 //! followed (a token endpoint that redirects is an error, RFC 6749 §3.2). Nothing here logs a request body.
 //!
-//! Two clients per bank ([`Protocol`]). The resource API's reads: HTTP/1.1 only, over a pool of kept-alive
+//! The resource API's reads do not come here: they have a pool of their own, driven by the asking task
+//! ([`super::reads`]). Two reqwest clients per bank ([`Protocol`]). FDX reads (`get_json`): HTTP/1.1 only, over a pool of kept-alive
 //! connections (as nginx proxies to an upstream). Decided from a profile of the resource API under load: over
 //! HTTP/2 every call of every app shared ONE connection to the bank, so one task on each side encrypted, framed and
 //! HPACK-coded all of them in turn, while separate connections spread over the cores. A connection is opened when
