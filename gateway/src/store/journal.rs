@@ -22,7 +22,8 @@
 //! A line is the record as JSON (no secret is in an access record: ids, names, status). A line cut short by a crash
 //! in the middle of its `write` was never acknowledged: at recovery, a last line without its newline is dropped; any
 //! other line that does not parse is corruption, and the store refuses to open. A failed `write` is undone (the
-//! file cut back to its length before it), so a refused record leaves no partial line behind.
+//! file cut back to its length before it), so a refused record leaves no partial line behind; when even that fails,
+//! the next record starts the next generation's file (the broken line stays the last of its file).
 
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
@@ -65,6 +66,18 @@ struct Inner {
     taken_files: Vec<PathBuf>,
     /// A line being encoded (kept to save an allocation per record).
     line: Vec<u8>,
+}
+
+impl Inner {
+    /// Starts the next generation's file; the current one waits in `taken_files` until its records are committed.
+    fn rotate(&mut self, base: &Path) -> Result<(), StoreError> {
+        let next = self.generation + 1;
+        let file = create(&file_of(base, next))?;
+        self.taken_files.push(file_of(base, self.generation));
+        self.file = Some((file, 0));
+        self.generation = next;
+        Ok(())
+    }
 }
 
 /// What [`AuditJournal::append`] asks of its caller: start a move now (every [`MOVE_AT`] waiting records), or after
@@ -172,6 +185,12 @@ impl AuditJournal {
         let mut inner = self.lock();
         let inner = &mut *inner;
         record.seq = inner.next_seq;
+        if let Some(base) = &self.base
+            && inner.file.is_none()
+        {
+            // The file broke (a failed write that could not be undone): go on in the next generation's.
+            inner.rotate(base)?;
+        }
         if let Some((file, len)) = &mut inner.file {
             inner.line.clear();
             serde_json::to_writer(&mut inner.line, &Line::of(&record))
@@ -185,8 +204,6 @@ impl AuditJournal {
                 return Err(StoreError::Journal(format!("writing the access-log journal: {error}")));
             }
             *len += inner.line.len() as u64;
-        } else if self.base.is_some() {
-            return Err(StoreError::Journal("the access-log journal failed earlier; restart the gateway".into()));
         }
         inner.next_seq += 1;
         inner.records.push(record);
@@ -201,17 +218,12 @@ impl AuditJournal {
     /// [`Self::one_move`] from before this until after [`Self::moved`] or [`Self::not_moved`].
     pub fn take(&self) -> Result<Taken, StoreError> {
         let mut inner = self.lock();
-        let records = std::mem::take(&mut inner.records);
         if let Some(base) = &self.base
-            && !records.is_empty()
+            && !inner.records.is_empty()
         {
-            let next = inner.generation + 1;
-            let file = create(&file_of(base, next))?;
-            let done = file_of(base, inner.generation);
-            inner.file = Some((file, 0));
-            inner.generation = next;
-            inner.taken_files.push(done);
+            inner.rotate(base)?;
         }
+        let records = std::mem::take(&mut inner.records);
         let files = std::mem::take(&mut inner.taken_files);
         Ok(Taken { records, files })
     }
@@ -376,6 +388,23 @@ mod tests {
         broken.push(b'\n');
         broken.extend_from_slice(&whole);
         assert!(read_lines(&broken, &mut Vec::new()).unwrap_err().starts_with("line 1:"));
+    }
+
+    #[test]
+    fn a_failed_write_refuses_its_record_alone_and_the_journal_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("gateway.db");
+        let journal = AuditJournal::open(Some(&db), 0, 0).unwrap();
+        journal.append(record("kept")).unwrap();
+        // A disk that refuses every write, and whose length cannot be set back either.
+        journal.lock().file = Some((OpenOptions::new().write(true).open("/dev/full").unwrap(), 0));
+        assert!(matches!(journal.append(record("refused")), Err(StoreError::Journal(_))));
+        journal.append(record("after")).unwrap();
+        let (records, files, _) = recover(&db).unwrap();
+        let seen: Vec<(i64, &str)> = records.iter().map(|r| (r.seq, r.consent_id.as_str())).collect();
+        assert_eq!(seen, [(1, "kept"), (2, "after")], "the refused record took no number and left no line");
+        assert_eq!(files.len(), 2, "the record after the failure went to the next generation's file");
+        assert_eq!(journal.take().unwrap().records.len(), 2);
     }
 
     #[test]
