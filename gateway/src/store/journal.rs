@@ -47,7 +47,8 @@ pub const MOVE_AFTER: Duration = Duration::from_millis(200);
 /// process there anyway).
 #[derive(Debug)]
 pub struct AuditJournal {
-    /// `<database file>.audit-journal`; a generation's file is this with `.<generation>` appended.
+    /// `<store file>.audit-journal` (`gateway.sqlite.audit-journal`); a generation's file is this with
+    /// `.<generation>` appended.
     base: Option<PathBuf>,
     inner: Mutex<Inner>,
     /// One move at a time, so records reach the table in `seq` order and files are deleted in order.
