@@ -209,10 +209,8 @@ impl Access {
 /// The RFC 6750 / RFC 9449 §7.1 challenge scheme for a token bound as `binding`.
 /// Whether the token and its consent are still active (read after any revocation's commit).
 async fn still_active(state: &AppState, access: &Access) -> bool {
-    let now = state.now();
-    let token = state.store.token(&access.token.record.token_hash).await.ok().flatten();
-    let consent = state.store.consent(&access.consent.id).await.ok().flatten();
-    token.is_some_and(|t| t.is_active(now)) && consent.is_some_and(|c| c.is_active(now))
+    let (token, consent) = (&access.token.record.token_hash, &access.consent.id);
+    state.store.token_and_consent_active(token, consent, state.now()).await.unwrap_or(false)
 }
 
 /// The final check under the revocation gate, the audit record, and the response.

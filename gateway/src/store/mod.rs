@@ -668,6 +668,19 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// [`insert_token`](Store::insert_token) checks before any is written.
     async fn insert_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StoreError>;
     async fn token(&self, token_hash: &TokenHash) -> Result<Option<TokenRecord>, StoreError>;
+    /// Whether the token and the consent both exist and are active at `now`, as read after every acknowledged
+    /// write (the resource API's last check, under the revocation gate). An implementation with exact read caches
+    /// answers from them without copying the records.
+    async fn token_and_consent_active(
+        &self,
+        token_hash: &TokenHash,
+        consent_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let token = self.token(token_hash).await?;
+        let consent = self.consent(consent_id).await?;
+        Ok(token.is_some_and(|t| t.is_active(now)) && consent.is_some_and(|c| c.is_active(now)))
+    }
     /// RFC 7009: true when the token was active and is now revoked.
     async fn revoke_token(&self, token_hash: &TokenHash, now: OffsetDateTime) -> Result<bool, StoreError>;
 

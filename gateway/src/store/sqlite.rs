@@ -229,6 +229,11 @@ impl<V: Clone> ReadCache<V> {
         (guard.0, guard.1.get(key).cloned())
     }
 
+    /// What `read` takes from the cached value, without a copy of it (`None` when it is not cached).
+    fn peek<R>(&self, key: &str, read: impl FnOnce(&V) -> R) -> Option<R> {
+        self.lock().1.get(key).map(read)
+    }
+
     /// Caches `value` read from the database, unless a write happened since `generation` was read.
     fn put(&self, generation: u64, key: String, value: &V) {
         let mut guard = self.lock();
@@ -970,6 +975,22 @@ impl Store for SqliteStore {
             self.tokens.put(generation, key, record);
         }
         Ok(record)
+    }
+
+    async fn token_and_consent_active(
+        &self,
+        token_hash: &TokenHash,
+        consent_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let token = self.tokens.peek(&token_hash.to_hex(), |t| t.is_active(now));
+        let consent = self.consents.peek(consent_id, |c| c.is_active(now));
+        if let (Some(token), Some(consent)) = (token, consent) {
+            return Ok(token && consent);
+        }
+        let token = self.token(token_hash).await?;
+        let consent = self.consent(consent_id).await?;
+        Ok(token.is_some_and(|t| t.is_active(now)) && consent.is_some_and(|c| c.is_active(now)))
     }
 
     async fn revoke_token(&self, token_hash: &TokenHash, now: OffsetDateTime) -> Result<bool, StoreError> {

@@ -491,7 +491,16 @@ async fn check_revocation(store: &dyn Store) {
     // Read first, so a store with a read cache holds these records when the revocation lands.
     assert!(store.token(&TokenHash::of("at-c1")).await.unwrap().unwrap().is_active(now));
     assert!(store.token(&TokenHash::of("rt-c1")).await.unwrap().unwrap().is_active(now));
+    let active = |token: &'static str, consent: &'static str| async move {
+        store.token_and_consent_active(&TokenHash::of(token), consent, now).await.unwrap()
+    };
+    assert!(active("at-c1", "c1").await);
+    assert!(!active("at-none", "c1").await, "an unknown token");
+    assert!(!active("at-c1", "c-none").await, "an unknown consent");
     let outcome = store.revoke_consent("c1", RevocationReason::UserAction, Initiator::Person, now).await.unwrap();
+    assert!(!active("at-c1", "c1").await, "read after the revocation's commit, from the cache as from the file");
+    assert!(!active("at-c2", "c1").await, "an active token does not make a revoked consent active");
+    assert!(active("at-c2", "c2").await);
     let ConsentRevocationOutcome::Revoked { consent, tokens_revoked } = outcome else {
         panic!("revocation must succeed: {outcome:?}");
     };
