@@ -42,6 +42,8 @@ use crate::consent::DataCluster;
 pub const MOVE_AT: usize = 1024;
 /// Longest a record waits for its move when fewer than [`MOVE_AT`] arrive.
 pub const MOVE_AFTER: Duration = Duration::from_millis(200);
+/// Longest wait between two tries of a move that failed.
+pub const MOVE_RETRY_LIMIT: Duration = Duration::from_secs(30);
 
 /// The journal of one store (module docs). In memory only for an in-memory store (nothing of it outlives the
 /// process there anyway).
@@ -53,6 +55,8 @@ pub struct AuditJournal {
     inner: Mutex<Inner>,
     /// One move at a time, so records reach the table in `seq` order and files are deleted in order.
     moving: tokio::sync::Mutex<()>,
+    /// A task is trying a failed move again (one at a time).
+    retrying: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug)]
@@ -174,7 +178,12 @@ impl AuditJournal {
         if let Some(base) = &base {
             inner.file = Some((create(&file_of(base, generation))?, 0));
         }
-        Ok(Self { base, inner: Mutex::new(inner), moving: tokio::sync::Mutex::new(()) })
+        Ok(Self {
+            base,
+            inner: Mutex::new(inner),
+            moving: tokio::sync::Mutex::new(()),
+            retrying: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -248,6 +257,16 @@ impl AuditJournal {
         let mut files = taken.files;
         files.append(&mut inner.taken_files);
         inner.taken_files = files;
+    }
+
+    /// Whether the caller becomes the one task that tries a failed move again (`false`: another one is).
+    pub fn begin_retrying(&self) -> bool {
+        !self.retrying.swap(true, std::sync::atomic::Ordering::AcqRel)
+    }
+
+    /// The task trying again is done (its move went through).
+    pub fn end_retrying(&self) {
+        self.retrying.store(false, std::sync::atomic::Ordering::Release);
     }
 
     /// Serializes moves (see [`Self::take`]).

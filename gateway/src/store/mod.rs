@@ -585,6 +585,18 @@ pub struct BankSubscriptions {
 
 /// Everything the gateway persists. Implementations must make each method atomic and durable once it returns `Ok`
 /// (except where a method says its durability is relaxed).
+/// [`Store::token_and_consent_active`] through [`Store::token`] and [`Store::consent`].
+pub async fn token_and_consent_read_active<S: Store + ?Sized>(
+    store: &S,
+    token_hash: &TokenHash,
+    consent_id: &str,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let token = store.token(token_hash).await?;
+    let consent = store.consent(consent_id).await?;
+    Ok(token.is_some_and(|t| t.is_active(now)) && consent.is_some_and(|c| c.is_active(now)))
+}
+
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + fmt::Debug {
     // Clients (RFC 7591 / 7592).
@@ -677,9 +689,7 @@ pub trait Store: Send + Sync + fmt::Debug {
         consent_id: &str,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let token = self.token(token_hash).await?;
-        let consent = self.consent(consent_id).await?;
-        Ok(token.is_some_and(|t| t.is_active(now)) && consent.is_some_and(|c| c.is_active(now)))
+        token_and_consent_read_active(self, token_hash, consent_id, now).await
     }
     /// RFC 7009: true when the token was active and is now revoked.
     async fn revoke_token(&self, token_hash: &TokenHash, now: OffsetDateTime) -> Result<bool, StoreError>;

@@ -43,7 +43,7 @@
 //! [`SealKey`].
 
 use super::group_commit::{Appender, Durability, GroupCommit, ROWS_PER_STATEMENT, multi_row_insert};
-use super::journal::{self, AuditJournal, MOVE_AFTER, MoveDue};
+use super::journal::{self, AuditJournal, MOVE_AFTER, MOVE_RETRY_LIMIT, MoveDue};
 use super::{
     Approval, AttemptOutcome, AuditOutcome, AuditRecord, BankSubscribingState, BankSubscriptionRecord,
     BankSubscriptions, BankTokens, ClientProfile, ClientRecord, CodeRecord, CodeRedemption, ConsentApproval,
@@ -411,8 +411,9 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
-    /// Moves the journal's records into the table, from a task of its own, after `after` ([`MoveDue`]); a failed
-    /// move is tried again every [`MOVE_AFTER`] while the store is open.
+    /// Moves the journal's records into the table, from a task of its own, after `after` ([`MoveDue`]). After a
+    /// failed move, one task (the first to fail) tries again, waiting [`MOVE_AFTER`] and then twice as long each
+    /// time up to [`MOVE_RETRY_LIMIT`], while the store is open; the records wait in the journal meanwhile.
     fn schedule_move(&self, after: Option<Duration>) {
         let journal = Arc::downgrade(&self.journal);
         let writer = self.writer.clone();
@@ -420,14 +421,26 @@ impl SqliteStore {
             if let Some(after) = after {
                 tokio::time::sleep(after).await;
             }
+            let mut wait = MOVE_AFTER;
+            let mut retrying = false;
             loop {
                 let Some(journal) = journal.upgrade() else { return };
                 match move_audits(&journal, &writer).await {
-                    Ok(()) | Err(StoreError::Closed) => return,
+                    Ok(()) | Err(StoreError::Closed) => {
+                        if retrying {
+                            journal.end_retrying();
+                        }
+                        return;
+                    }
                     Err(error) => tracing::warn!(%error, "moving the access-log journal into the table failed"),
                 }
+                if !retrying && !journal.begin_retrying() {
+                    return;
+                }
+                retrying = true;
                 drop(journal);
-                tokio::time::sleep(MOVE_AFTER).await;
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(MOVE_RETRY_LIMIT);
             }
         });
     }
@@ -988,9 +1001,7 @@ impl Store for SqliteStore {
         if let (Some(token), Some(consent)) = (token, consent) {
             return Ok(token && consent);
         }
-        let token = self.token(token_hash).await?;
-        let consent = self.consent(consent_id).await?;
-        Ok(token.is_some_and(|t| t.is_active(now)) && consent.is_some_and(|c| c.is_active(now)))
+        super::token_and_consent_read_active(self, token_hash, consent_id, now).await
     }
 
     async fn revoke_token(&self, token_hash: &TokenHash, now: OffsetDateTime) -> Result<bool, StoreError> {
