@@ -86,13 +86,12 @@ impl ReadPool {
     ) -> Result<Self, BankCallError> {
         let invalid = |what: &str| BankCallError::InvalidRequest(format!("the bank's API URL `{api}`: {what}"));
         let url = oauth2::url::Url::parse(api).map_err(|e| invalid(&e.to_string()))?;
-        let host = url.host_str().ok_or_else(|| invalid("no host"))?.trim_start_matches('[').trim_end_matches(']');
+        // As written in the URL (an IPv6 address in brackets) for `Host`, without brackets for connecting and SNI.
+        let written = url.host_str().ok_or_else(|| invalid("no host"))?;
+        let host = written.trim_start_matches('[').trim_end_matches(']');
         let port = url.port_or_known_default().ok_or_else(|| invalid("no port"))?;
         let server_name = ServerName::try_from(host.to_owned()).map_err(|e| invalid(&e.to_string()))?;
-        let authority = match url.port() {
-            Some(port) => format!("{}:{port}", url.host_str().unwrap_or(host)),
-            None => url.host_str().unwrap_or(host).to_owned(),
-        };
+        let authority = url.port().map_or_else(|| written.to_owned(), |port| format!("{written}:{port}"));
         let mut tls = rustls::ClientConfig::clone(tls);
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Self {
@@ -133,13 +132,13 @@ impl ReadPool {
         };
         let exchange = async {
             if let Some(mut connection) = self.take_idle() {
-                match self.exchange(&mut connection, request()?).await {
+                match exchange(&mut connection, request()?).await {
                     Err(Failure::BeforeAnswer(_)) => {}
                     other => return self.settle(connection, other),
                 }
             }
             let mut connection = self.connect().await?;
-            let answer = self.exchange(&mut connection, request()?).await;
+            let answer = exchange(&mut connection, request()?).await;
             self.settle(connection, answer)
         };
         tokio::time::timeout(self.timeouts.request, exchange)
@@ -205,41 +204,39 @@ impl ReadPool {
             .await
             .map_err(|_| BankCallError::Timeout(format!("no connection within {:?}", self.timeouts.connect)))?
     }
+}
 
-    /// One request and its whole answer on `connection`, driving the connection meanwhile.
-    async fn exchange(&self, connection: &mut Connection, request: Request<Empty<Bytes>>) -> Result<Read, Failure> {
-        let Connection { sender, driver, closed } = connection;
-        let reset = |e: hyper::Error| BankCallError::Reset(e.to_string());
-        drive(driver, closed, poll_fn(|cx| sender.poll_ready(cx)))
-            .await
-            .map_err(|e| Failure::BeforeAnswer(reset(e)))?;
-        let response =
-            drive(driver, closed, sender.send_request(request)).await.map_err(|e| Failure::BeforeAnswer(reset(e)))?;
-        let (head, mut body) = response.into_parts();
-        let too_large = head
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-            .is_some_and(|len| len > MAX_BODY_BYTES as u64);
-        if too_large {
-            *closed = true;
-            return Err(Failure::Answered(BankCallError::TooLarge));
-        }
-        let mut bytes = Vec::new();
-        while let Some(frame) = drive(driver, closed, body.frame()).await {
-            let frame = frame.map_err(|e| Failure::Answered(reset(e)))?;
-            if let Ok(data) = frame.into_data() {
-                if bytes.len() + data.len() > MAX_BODY_BYTES {
-                    *closed = true;
-                    return Err(Failure::Answered(BankCallError::TooLarge));
-                }
-                bytes.extend_from_slice(&data);
-            }
-        }
-        let interaction_id = head.headers.get("x-fapi-interaction-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let answer = RawBankResponse { status: head.status.as_u16(), interaction_id, body: bytes };
-        Ok((answer, retry_after(&head.headers)))
+/// One request and its whole answer on `connection`, driving the connection meanwhile.
+async fn exchange(connection: &mut Connection, request: Request<Empty<Bytes>>) -> Result<Read, Failure> {
+    let Connection { sender, driver, closed } = connection;
+    let reset = |e: hyper::Error| BankCallError::Reset(e.to_string());
+    drive(driver, closed, poll_fn(|cx| sender.poll_ready(cx))).await.map_err(|e| Failure::BeforeAnswer(reset(e)))?;
+    let response =
+        drive(driver, closed, sender.send_request(request)).await.map_err(|e| Failure::BeforeAnswer(reset(e)))?;
+    let (head, mut body) = response.into_parts();
+    let too_large = head
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|len| len > MAX_BODY_BYTES as u64);
+    if too_large {
+        *closed = true;
+        return Err(Failure::Answered(BankCallError::TooLarge));
     }
+    let mut bytes = Vec::new();
+    while let Some(frame) = drive(driver, closed, body.frame()).await {
+        let frame = frame.map_err(|e| Failure::Answered(reset(e)))?;
+        if let Ok(data) = frame.into_data() {
+            if bytes.len() + data.len() > MAX_BODY_BYTES {
+                *closed = true;
+                return Err(Failure::Answered(BankCallError::TooLarge));
+            }
+            bytes.extend_from_slice(&data);
+        }
+    }
+    let interaction_id = head.headers.get("x-fapi-interaction-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let answer = RawBankResponse { status: head.status.as_u16(), interaction_id, body: bytes };
+    Ok((answer, retry_after(&head.headers)))
 }
 
 /// Polls `work` with the connection's future beside it (the connection does the reading and writing `work` waits
@@ -267,8 +264,11 @@ mod tests {
 
     /// A TLS server on loopback that answers every request on a connection with a small JSON body, and closes each
     /// connection after `answers_per_connection` answers without saying so (as a bank closing an idle connection
-    /// does). Counts the connections it accepted.
-    async fn bank(answers_per_connection: usize) -> (String, Arc<rustls::ClientConfig>, Arc<AtomicUsize>) {
+    /// does). Counts the connections it accepted. `declared` replaces the body's length in `content-length`.
+    async fn bank(
+        answers_per_connection: usize,
+        declared: Option<usize>,
+    ) -> (String, Arc<rustls::ClientConfig>, Arc<AtomicUsize>) {
         certs::install_crypto_provider();
         let pki = certs::Pki::generate().unwrap();
         let server = pki.issue_server("localhost").unwrap();
@@ -298,7 +298,7 @@ mod tests {
                         let head = format!(
                             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nx-fapi-interaction-id: ia-1\r\n\
                              content-length: {}\r\n\r\n",
-                            body.len()
+                            declared.unwrap_or(body.len())
                         );
                         let _ = tls.write_all(head.as_bytes()).await;
                         let _ = tls.write_all(body).await;
@@ -322,7 +322,7 @@ mod tests {
 
     #[tokio::test]
     async fn sequential_reads_share_one_kept_alive_connection() {
-        let (api, tls, accepted) = bank(usize::MAX).await;
+        let (api, tls, accepted) = bank(usize::MAX, None).await;
         let pool = ReadPool::new(&api, &tls, timeouts()).unwrap();
         for _ in 0..5 {
             let answer = pool.get("/fdx/v6/accounts", &BankSecret::new("t"), "ia-1").await.unwrap();
@@ -334,12 +334,23 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_the_bank_closed_while_idle_is_replaced_and_the_read_answered() {
-        let (api, tls, accepted) = bank(1).await;
+        let (api, tls, accepted) = bank(1, None).await;
         let pool = ReadPool::new(&api, &tls, timeouts()).unwrap();
         for _ in 0..3 {
             let answer = pool.get("/fdx/v6/accounts", &BankSecret::new("t"), "ia-1").await.unwrap();
             assert_eq!(answer.status, 200);
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 3, "one connection per answer, no read lost");
+    }
+
+    #[tokio::test]
+    async fn an_answer_larger_than_the_limit_is_refused_and_its_connection_not_kept() {
+        let (api, tls, accepted) = bank(usize::MAX, Some(MAX_BODY_BYTES + 1)).await;
+        let pool = ReadPool::new(&api, &tls, timeouts()).unwrap();
+        for round in 1..=2 {
+            let refused = pool.get("/fdx/v6/accounts", &BankSecret::new("t"), "ia-1").await;
+            assert!(matches!(refused, Err(BankCallError::TooLarge)), "{refused:?}");
+            assert_eq!(accepted.load(Ordering::SeqCst), round, "a connection with an unread answer is not reused");
+        }
     }
 }

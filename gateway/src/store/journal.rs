@@ -6,7 +6,7 @@
 //! in the operating system's hands, so it survives a crash of the gateway process (the relaxed durability the store
 //! promises for access records; a power cut of the host may lose the last moments, as it may for a relaxed SQLite
 //! commit). The records are kept in memory too, and moved into the `audit_log` table in large batches
-//! ([`AuditJournal::take`], then the store's one writer; [`MOVE_AT`] records or [`MOVE_AFTER`] after the first
+//! ([`AuditJournal::move_with`], through the store's one writer; [`MOVE_AT`] records or [`MOVE_AFTER`] after the first
 //! record, whichever comes first, and before every read of the log, so a reader sees every acknowledged record).
 //! Each move starts a new journal file (its `generation` in the name), and a file is deleted only once the records
 //! it holds are committed in the table. At open, the files left by a process that stopped without moving them are
@@ -27,9 +27,10 @@
 
 use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
+use std::future::Future;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -97,10 +98,10 @@ pub enum MoveDue {
     Now,
 }
 
-/// Records taken for a move: insert them, then [`AuditJournal::moved`].
+/// Records taken for a move, and the files that hold them.
 #[derive(Debug)]
-pub struct Taken {
-    pub records: Vec<AuditRecord>,
+struct Taken {
+    records: Vec<AuditRecord>,
     files: Vec<PathBuf>,
 }
 
@@ -203,9 +204,7 @@ impl AuditJournal {
         }
         if let Some((file, len)) = &mut inner.file {
             inner.line.clear();
-            serde_json::to_writer(&mut inner.line, &Line::of(&record))
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            inner.line.push(b'\n');
+            encode(&mut inner.line, &record)?;
             if let Err(error) = file.write_all(&inner.line) {
                 // Undo a partial line; if even that fails, the next lines would follow a broken one: stop here.
                 if file.set_len(*len).is_err() {
@@ -224,9 +223,37 @@ impl AuditJournal {
         })
     }
 
-    /// Takes every waiting record for a move, and starts the next generation's file. Hold the guard of
-    /// [`Self::one_move`] from before this until after [`Self::moved`] or [`Self::not_moved`].
-    pub fn take(&self) -> Result<Taken, StoreError> {
+    /// Moves every waiting record with `insert` (which commits them to the table): one move at a time, so records
+    /// reach the table in `seq` order. Their files are deleted once `insert` succeeded; when it fails, the records
+    /// wait for the next move, ahead of any appended since, and their files stay.
+    pub async fn move_with<F, Fut>(&self, insert: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(Arc<Vec<AuditRecord>>) -> Fut,
+        Fut: Future<Output = Result<(), StoreError>>,
+    {
+        let _one = self.moving.lock().await;
+        let mut taken = self.take()?;
+        if taken.records.is_empty() {
+            self.moved(taken);
+            return Ok(());
+        }
+        let records = Arc::new(std::mem::take(&mut taken.records));
+        match insert(Arc::clone(&records)).await {
+            Ok(()) => {
+                self.moved(taken);
+                Ok(())
+            }
+            Err(error) => {
+                // `insert` dropped its copy when it finished.
+                taken.records = Arc::try_unwrap(records).unwrap_or_else(|records| records.as_ref().clone());
+                self.not_moved(taken);
+                Err(error)
+            }
+        }
+    }
+
+    /// Takes every waiting record for a move, and starts the next generation's file.
+    fn take(&self) -> Result<Taken, StoreError> {
         let mut inner = self.lock();
         if let Some(base) = &self.base
             && !inner.records.is_empty()
@@ -239,7 +266,7 @@ impl AuditJournal {
     }
 
     /// The taken records are committed in the table: their files go.
-    pub fn moved(&self, taken: Taken) {
+    fn moved(&self, taken: Taken) {
         for file in taken.files {
             if let Err(error) = std::fs::remove_file(&file) {
                 // Harmless: recovery inserts its records again, idempotently (their `seq` is the key).
@@ -249,7 +276,7 @@ impl AuditJournal {
     }
 
     /// The move failed: the records wait for the next one, ahead of any appended since; their files stay.
-    pub fn not_moved(&self, taken: Taken) {
+    fn not_moved(&self, taken: Taken) {
         let mut inner = self.lock();
         let mut records = taken.records;
         records.append(&mut inner.records);
@@ -268,19 +295,21 @@ impl AuditJournal {
     pub fn end_retrying(&self) {
         self.retrying.store(false, std::sync::atomic::Ordering::Release);
     }
-
-    /// Serializes moves (see [`Self::take`]).
-    pub async fn one_move(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.moving.lock().await
-    }
 }
 
 /// The journal line of `record`, newline included: what [`AuditJournal::append`] writes (and tests write by hand to
 /// play a stopped process's journal).
 pub fn line(record: &AuditRecord) -> Result<Vec<u8>, StoreError> {
-    let mut line = serde_json::to_vec(&Line::of(record)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    line.push(b'\n');
+    let mut line = Vec::new();
+    encode(&mut line, record)?;
     Ok(line)
+}
+
+/// Appends `record`'s line, newline included, to `out`.
+fn encode(out: &mut Vec<u8>, record: &AuditRecord) -> Result<(), StoreError> {
+    serde_json::to_writer(&mut *out, &Line::of(record)).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    out.push(b'\n');
+    Ok(())
 }
 
 /// `<database>.audit-journal`.
@@ -427,18 +456,32 @@ mod tests {
         assert_eq!(journal.take().unwrap().records.len(), 2);
     }
 
-    #[test]
-    fn a_full_journal_asks_for_a_move_once_and_a_failed_move_keeps_the_order() {
-        let journal = AuditJournal::open(None, 0, 0).unwrap();
+    #[tokio::test]
+    async fn a_full_journal_asks_for_a_move_once_and_a_failed_move_keeps_the_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("gateway.db");
+        let journal = AuditJournal::open(Some(&db), 0, 0).unwrap();
         let dues: Vec<MoveDue> = (0..MOVE_AT + 1).map(|_| journal.append(record("c")).unwrap()).collect();
         assert_eq!(dues.iter().filter(|d| **d == MoveDue::Now).count(), 1);
         assert_eq!(dues[MOVE_AT - 1], MoveDue::Now);
-        let taken = journal.take().unwrap();
-        assert_eq!(taken.records.len(), MOVE_AT + 1);
+        let refused = journal
+            .move_with(|rows| async move {
+                assert_eq!(rows.len(), MOVE_AT + 1);
+                Err(StoreError::Batch("the table is away".into()))
+            })
+            .await;
+        assert!(matches!(refused, Err(StoreError::Batch(_))));
         journal.append(record("later")).unwrap();
-        journal.not_moved(taken);
-        let again = journal.take().unwrap();
-        let seqs: Vec<i64> = again.records.iter().map(|r| r.seq).collect();
-        assert_eq!(seqs, (1..=MOVE_AT as i64 + 2).collect::<Vec<_>>());
+        assert_eq!(recover(&db).unwrap().1.len(), 2, "a failed move deletes no file");
+        let moved = std::sync::Mutex::new(Vec::new());
+        journal
+            .move_with(|rows| {
+                moved.lock().unwrap().extend(rows.iter().map(|r| r.seq));
+                async { Ok(()) }
+            })
+            .await
+            .unwrap();
+        assert_eq!(*moved.lock().unwrap(), (1..=MOVE_AT as i64 + 2).collect::<Vec<_>>(), "in order, none lost");
+        assert_eq!(recover(&db).unwrap().0.len(), 0, "the moved records' files are deleted");
     }
 }

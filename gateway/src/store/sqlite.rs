@@ -449,26 +449,7 @@ impl SqliteStore {
 /// Moves every record waiting in `journal` into the table, in one write (relaxed: the journal's files are deleted
 /// only after its commit, and are what a crash recovers from).
 async fn move_audits(journal: &AuditJournal, writer: &GroupCommit) -> Result<(), StoreError> {
-    let _one = journal.one_move().await;
-    let mut taken = journal.take()?;
-    if taken.records.is_empty() {
-        journal.moved(taken);
-        return Ok(());
-    }
-    let rows = Arc::new(std::mem::take(&mut taken.records));
-    let writing = Arc::clone(&rows);
-    match writer.run(Durability::Relaxed, move |conn| insert_audits_on(conn, &writing)).await {
-        Ok(()) => {
-            journal.moved(taken);
-            Ok(())
-        }
-        Err(error) => {
-            // The writer dropped its copy when the write ran (or never got it).
-            taken.records = Arc::try_unwrap(rows).unwrap_or_else(|rows| rows.as_ref().clone());
-            journal.not_moved(taken);
-            Err(error)
-        }
-    }
+    journal.move_with(|rows| writer.run(Durability::Relaxed, move |conn| insert_audits_on(conn, &rows))).await
 }
 
 /// Inserts what the access log's journal files left (a process that stopped before moving them), deletes the files,

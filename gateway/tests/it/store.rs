@@ -1004,6 +1004,32 @@ async fn appended_rows_are_all_acknowledged_or_all_refused() {
     assert!(log.windows(2).all(|w| w[0].seq == w[1].seq + 1), "in append order, numbered without a gap");
 }
 
+/// Access records reach the table by themselves, without a read of the log asking for them: a move is scheduled
+/// `MOVE_AFTER` after the first record, and once it committed the journal's file of those records is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_records_move_into_the_table_without_a_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gateway.db");
+    let store = SqliteStore::open(&db, key()).await.unwrap();
+    for i in 0..3 {
+        store.append_audit(access(i, "c1", "p1", AuditOutcome::Served)).await.unwrap();
+    }
+    let reader = rusqlite::Connection::open(&db).unwrap();
+    let in_table = || reader.query_row("SELECT COUNT(*) FROM audit_log", [], |row| row.get::<_, i64>(0)).unwrap();
+    let journal_files = || {
+        let names = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name());
+        names.filter(|name| name.to_string_lossy().contains("audit-journal")).count()
+    };
+    // Bounded wait for the scheduled move (it commits, then deletes the moved file).
+    let deadline = std::time::Instant::now() + gateway::store::journal::MOVE_AFTER * 50;
+    while (in_table() < 3 || journal_files() > 1) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(gateway::store::journal::MOVE_AFTER / 4).await;
+    }
+    assert_eq!(in_table(), 3, "moved within {:?}", gateway::store::journal::MOVE_AFTER * 50);
+    assert_eq!(journal_files(), 1, "only the current generation's file is left");
+    store.close().await;
+}
+
 /// A gateway that stopped before moving its access-log journal into the table (a crash) finds the records at its
 /// next open: inserted once (a record already in the table is not doubled), a last line cut short by the crash
 /// dropped (it was never acknowledged), the files deleted, and new records numbered after all of them.
