@@ -26,7 +26,7 @@ const REDIRECT: &str = "https://app.example/callback";
 /// The allocator `bankgate` runs with (src/main.rs), so the sandbox in this process is measured as deployed: with
 /// glibc's malloc its allocation and consolidation were about 9% of this driver's profile.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: heap::Heap = heap::Heap;
 
 #[derive(Debug, Parser)]
 #[command(about = "Complete consent flows against an in-process sandbox")]

@@ -118,10 +118,9 @@ struct RunArgs {
     rate_limit: u32,
 }
 
-/// mimalloc instead of glibc's malloc: serving pages of transactions allocates and frees many short-lived buffers,
-/// and glibc's consolidation showed up as ~15% of a load run's profile.
+/// mimalloc instead of glibc's malloc (see the `heap` crate for why, and why not the `mimalloc` crate's wrapper).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: heap::Heap = heap::Heap;
 
 fn parse_rfc3339(text: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(text, &Rfc3339)

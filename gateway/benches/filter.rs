@@ -12,7 +12,7 @@ use std::hint::black_box;
 use time::macros::date;
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: heap::Heap = heap::Heap;
 
 /// A page as the mock bank writes it (its field order and shapes), 25 card and ACH transactions.
 fn transactions_page() -> Vec<u8> {

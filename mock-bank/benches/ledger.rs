@@ -13,7 +13,7 @@ use time::macros::date;
 
 /// The allocator the `bankgate` binary ships with, so the figure is the one a running bank sees.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: heap::Heap = heap::Heap;
 
 fn generator() -> LedgerGenerator {
     let profile = load_profiles(None).expect("shipped profiles").swap_remove(0);
