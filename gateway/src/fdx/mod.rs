@@ -17,6 +17,7 @@
 pub mod access;
 pub mod error;
 pub mod filter;
+pub mod json;
 pub mod proxy;
 pub mod rate_limit;
 pub mod table;
@@ -71,7 +72,9 @@ pub(crate) async fn interaction_id(mut request: Request, next: Next) -> Response
     };
     request.extensions_mut().insert(InteractionId(id.clone()));
     // Logs of this request carry its interaction id (FAPI: the id ties the app's, the gateway's and the bank's logs).
-    let span = tracing::info_span!("fdx", interaction_id = id.to_str().unwrap_or_default());
+    // Recorded with `Display` (`%`): the id is checked to be plain ASCII above, and the log formatter's `Debug` of a
+    // string escapes it character by character (callgrind: 3,000 instructions per request, 1% of the gateway's).
+    let span = tracing::info_span!("fdx", interaction_id = %id.to_str().unwrap_or_default());
     let mut response = tracing::Instrument::instrument(next.run(request), span).await;
     response.headers_mut().insert(INTERACTION_ID.clone(), id);
     response
