@@ -7,9 +7,9 @@
 //! 1207); the consent active and not expired; the account inside the consent (404 FDX 701 otherwise, exactly as for
 //! an account that does not exist); the data clusters cover the endpoint ([`table`], 403); then the bank is called
 //! over mTLS with the consent's bank token (refreshed when needed) behind the bank's circuit breaker; the answer is
-//! filtered ([`filter`]: fields outside the granted clusters removed, lookback enforced, links rewritten); a last
-//! check under the [`crate::revocation::RevocationGate`]; an audit record appended; `x-fapi-interaction-id` echoed
-//! on every answer, errors included. Errors are FDX bodies ([`error`]).
+//! filtered ([`filter`], over the validating reader [`json`]: fields outside the granted clusters removed, lookback
+//! enforced, links rewritten); a last check under the [`crate::revocation::RevocationGate`]; an audit record
+//! appended; `x-fapi-interaction-id` echoed on every answer, errors included. Errors are FDX bodies ([`error`]).
 //!
 //! This module must never pass a bank field the table does not list, never answer from a bank without a consent
 //! check before and after the call, and never log a token.
