@@ -2,6 +2,7 @@
 # `bankgate up` in a temporary data directory and nginx as a plain TLS reverse proxy in front of the continental
 # bank, and sets: dir, gw, bank, ca, cert, key, secret, bank_token, account (the bank's), gw_token (certificate-bound),
 # gw_account, proxy (nginx's URL). Expects `secs` and `conns` set; installs an EXIT trap that stops both.
+# BANKGATE_LAUNCHER, when set, is a command put in front of `bankgate up` (bench/resource-instructions.sh: valgrind).
 for tool in nginx curl python3; do
   command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install nginx curl)" >&2; exit 2; }
 done
@@ -15,7 +16,7 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-./target/release/bankgate up --ephemeral-ports --frozen-clock --customers 100 --rate-limit 0 --data-dir "$dir" \
+${BANKGATE_LAUNCHER:-} ./target/release/bankgate up --ephemeral-ports --frozen-clock --customers 100 --rate-limit 0 --data-dir "$dir" \
   >"$dir/up.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do [ -f "$dir/endpoints.json" ] && break; sleep 0.1; done
