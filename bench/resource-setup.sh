@@ -16,8 +16,8 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-${BANKGATE_LAUNCHER:-} ./target/release/bankgate up --ephemeral-ports --frozen-clock --customers 100 --rate-limit 0 --data-dir "$dir" \
-  >"$dir/up.log" 2>&1 &
+${BANKGATE_LAUNCHER:-} ./target/release/bankgate up --ephemeral-ports --frozen-clock --customers 100 --rate-limit 0 \
+  --data-dir "$dir" >"$dir/up.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do [ -f "$dir/endpoints.json" ] && break; sleep 0.1; done
 [ -f "$dir/endpoints.json" ] || { echo "bankgate did not start" >&2; cat "$dir/up.log" >&2; exit 1; }
