@@ -10,8 +10,9 @@
 //!
 //! What it accepts: exactly RFC 8259's grammar (§2 whitespace; §4-§7 objects, arrays, numbers, strings with their
 //! escapes), nesting at most [`MAX_DEPTH`] deep (serde_json's default limit). A `\uXXXX` escape inside a value is
-//! only checked to be four hex digits (§7 allows any code unit; the value passes byte for byte); a key is decoded,
-//! and a key holding a lone surrogate is refused as [`ReadError::Syntax`] (it names no field).
+//! only checked to be four hex digits (§7 allows any code unit; the value passes byte for byte), and so is one in a
+//! key inside a value (walked over, not decoded); a key the caller reads ([`Reader::next_key`]) is decoded, and one
+//! holding a lone surrogate is refused as [`ReadError::Syntax`] (it names no field).
 
 use std::borrow::Cow;
 
@@ -114,6 +115,17 @@ impl<'a> Reader<'a> {
     /// The next key of the object being read (its value comes next), or `None` at its end. `first` is whether no
     /// key of this object was read yet.
     pub fn next_key(&mut self, first: bool) -> Result<Option<Cow<'a, str>>, ReadError> {
+        let Some((inner, escaped)) = self.next_key_text(first)? else { return Ok(None) };
+        if !escaped {
+            return Ok(Some(Cow::Borrowed(inner)));
+        }
+        let key = unescape(inner).ok_or(ReadError::Syntax("lone surrogate in a key", self.key_at))?;
+        Ok(Some(Cow::Owned(key)))
+    }
+
+    /// [`Self::next_key`] without decoding: the key's text between its quotes, and whether it holds escapes (keys
+    /// of nested values are only walked over, like their values).
+    fn next_key_text(&mut self, first: bool) -> Result<Option<(&'a str, bool)>, ReadError> {
         match self.peek() {
             Some(b'}') => {
                 self.at += 1;
@@ -132,12 +144,7 @@ impl<'a> Reader<'a> {
             return Err(self.syntax("expected a key"));
         }
         self.key_at = self.at;
-        let (inner, escaped) = self.string()?;
-        let key = if escaped {
-            Cow::Owned(unescape(inner).ok_or_else(|| self.syntax("lone surrogate in a key"))?)
-        } else {
-            Cow::Borrowed(inner)
-        };
+        let key = self.string()?;
         if self.peek() != Some(b':') {
             return Err(self.syntax("expected `:`"));
         }
@@ -190,7 +197,7 @@ impl<'a> Reader<'a> {
                 self.enter()?;
                 self.at += 1;
                 let mut first = true;
-                while self.next_key(first)?.is_some() {
+                while self.next_key_text(first)?.is_some() {
                     first = false;
                     self.skip_value()?;
                 }
@@ -467,6 +474,8 @@ mod tests {
         let mut lone = Reader::new(r#"{"a\udc00":1}"#);
         lone.begin_object().unwrap();
         assert!(matches!(lone.next_key(true), Err(ReadError::Syntax(..))));
+        // Inside a value a key is walked over, not decoded: any four-hex-digit escape passes, as in a string value.
+        assert!(valid(r#"{"a":{"b\udc00":1}}"#));
     }
 
     #[test]
